@@ -1,0 +1,83 @@
+"""Reads of a study's posts: the browsable list and one post with its thread."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q, QuerySet
+from django.db.models.functions import ExtractYear
+from django.http import Http404
+
+from .models import Comment, Post, PostType
+
+
+@dataclass(frozen=True)
+class PostFilters:
+    q: str = ""
+    tag: str = ""
+    year: int | None = None
+    post_type: int | None = PostType.QUESTION
+
+
+def post_list(*, study, filters: PostFilters) -> QuerySet[Post]:
+    posts = Post.objects.filter(study=study).defer("body")
+    if filters.post_type:
+        posts = posts.filter(post_type=filters.post_type)
+    if filters.q:
+        for word in filters.q.split()[:10]:
+            posts = posts.filter(Q(title__icontains=word) | Q(body__icontains=word))
+    if filters.tag:
+        posts = posts.filter(tags__contains=f"|{filters.tag.strip().lower()}|")
+    if filters.year:
+        posts = posts.filter(creation_date__year=filters.year)
+    return posts.order_by("-creation_date", "-so_id")
+
+
+def post_years(*, study) -> list[int]:
+    years = (
+        Post.objects.filter(study=study, creation_date__isnull=False)
+        .annotate(year=ExtractYear("creation_date"))
+        .values_list("year", flat=True)
+        .distinct()
+        .order_by("-year")
+    )
+    return list(years)
+
+
+def post_get(*, study, post_id: int) -> Post:
+    post = Post.objects.filter(study=study, pk=post_id).first()
+    if post is None:
+        raise Http404("No such post in this study.")
+    return post
+
+
+@dataclass(frozen=True)
+class PostThread:
+    question: Post
+    answers: list[Post]
+    comments: dict[int, list[Comment]]  # by post so_id
+    accepted_so_id: int | None
+
+
+def post_thread(*, post: Post) -> PostThread:
+    """The question (the post itself, or an answer's question), its answers
+    (accepted first, then by score) and every comment, by post."""
+    question = post
+    if not post.is_question:
+        question = Post.objects.filter(
+            study_id=post.study_id, site=post.site, so_id=post.parent_so_id, post_type=PostType.QUESTION
+        ).first()
+        if question is None:  # an answer whose question is not in the study
+            question = post
+    answers = list(
+        Post.objects.filter(
+            study_id=question.study_id, site=question.site, parent_so_id=question.so_id, post_type=PostType.ANSWER
+        )
+    )
+    accepted = question.accepted_answer_so_id
+    answers.sort(key=lambda a: (a.so_id != accepted, -(a.score or 0), a.so_id))
+    ids = [question.so_id, *(a.so_id for a in answers)]
+    comments: dict[int, list[Comment]] = {}
+    for c in Comment.objects.filter(study_id=question.study_id, site=question.site, post_so_id__in=ids):
+        comments.setdefault(c.post_so_id, []).append(c)
+    return PostThread(question=question, answers=answers, comments=comments, accepted_so_id=accepted)

@@ -1,0 +1,100 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from annotator.jobs.models import JobKind
+from annotator.jobs.selectors import job_list
+from annotator.studies.models import Role
+from annotator.studies.selectors import study_get_for_user
+
+from . import selectors, services
+from .forms import ImportForm, PostFilterForm
+from .sanitize import post_html_sanitize
+from .upload_limits import upload_refusal
+
+HTMX_STOP_POLLING = 286
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_list(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    form = ImportForm()
+    if request.method == "POST":
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        form = ImportForm(request.POST, request.FILES)
+        refusal = upload_refusal(request)
+        if refusal:
+            form.add_error("files", refusal)
+        elif form.is_valid():
+            try:
+                job = services.import_job_start(
+                    study=access.study,
+                    uploads=form.cleaned_data["files"],
+                    only_tags=form.cleaned_data["only_tags"],
+                    site=form.cleaned_data["site"],
+                    user=request.user,
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.info(request, "Import queued. This page follows its progress.")
+                return redirect("corpus:import", slug=slug, job_id=job.pk)
+    jobs = Paginator(job_list(study=access.study, kind=JobKind.IMPORT), 20).get_page(request.GET.get("page"))
+    return render(
+        request, "corpus/import_list.html", {"access": access, "study": access.study, "form": form, "jobs": jobs}
+    )
+
+
+@login_required
+def import_detail(request, slug, job_id):
+    access = study_get_for_user(slug=slug, user=request.user)
+    job = job_list(study=access.study, kind=JobKind.IMPORT).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such import.")
+    context = {"access": access, "study": access.study, "job": job}
+    if request.htmx:
+        response = render(request, "jobs/_progress.html", context)
+        if job.is_finished:
+            response.status_code = HTMX_STOP_POLLING
+        return response
+    return render(request, "corpus/import_detail.html", context)
+
+
+@login_required
+def post_list(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    form = PostFilterForm(request.GET or None, years=selectors.post_years(study=access.study))
+    filters = selectors.PostFilters()
+    if form.is_valid():
+        data = form.cleaned_data
+        filters = selectors.PostFilters(
+            q=data["q"], tag=data["tag"], year=data["year"],
+            post_type=selectors.PostType.QUESTION if data["type"] is None else (data["type"] or None),
+        )
+    page = Paginator(selectors.post_list(study=access.study, filters=filters), 25).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "access": access, "study": access.study, "form": form, "page": page, "query": query.urlencode(),
+    }
+    template = "corpus/_post_results.html" if request.htmx and not request.htmx.boosted else "corpus/post_list.html"
+    return render(request, template, context)
+
+
+@login_required
+def post_detail(request, slug, post_id):
+    access = study_get_for_user(slug=slug, user=request.user)
+    post = selectors.post_get(study=access.study, post_id=post_id)
+    thread = selectors.post_thread(post=post)
+    bodies = {p.pk: post_html_sanitize(p.body) for p in [thread.question, *thread.answers]}
+    return render(
+        request,
+        "corpus/post_detail.html",
+        {"access": access, "study": access.study, "post": post, "thread": thread, "bodies": bodies},
+    )

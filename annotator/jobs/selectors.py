@@ -1,0 +1,20 @@
+from django.db.models import QuerySet
+from django.http import Http404
+
+from annotator.studies.selectors import study_get_for_user
+
+from .models import Job
+
+
+def job_list(*, study, kind: str | None = None) -> QuerySet[Job]:
+    jobs = Job.objects.filter(study=study).select_related("created_by")
+    return jobs.filter(kind=kind) if kind else jobs
+
+
+def job_get_for_user(*, job_id: int, user) -> Job:
+    """The job, if the user is a member of its study; 404 otherwise (missing or forbidden alike)."""
+    job = Job.objects.select_related("study", "created_by").filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    study_get_for_user(slug=job.study.slug, user=user)
+    return job

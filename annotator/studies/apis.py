@@ -1,0 +1,135 @@
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api_utils import as_drf_error, paginate
+
+from . import selectors, services
+from .models import Role
+
+
+class StudyOutput(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    created_at = serializers.DateTimeField()
+
+
+class MembershipOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField(source="user.username")
+    roles = serializers.ListField(child=serializers.ChoiceField(choices=Role.choices))
+    added_at = serializers.DateTimeField()
+
+
+ROLE_FIELD = serializers.ListField(
+    child=serializers.ChoiceField(choices=Role.choices), allow_empty=True,
+    help_text="Any of owner, rater, arbitrator; empty or [\"viewer\"] for a viewer.",
+)
+
+
+class StudyListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200)
+        slug = serializers.SlugField(max_length=80, required=False, allow_blank=True)
+        description = serializers.CharField(required=False, allow_blank=True)
+
+    @extend_schema(responses=StudyOutput(many=True))
+    def get(self, request):
+        return paginate(
+            queryset=selectors.study_list_for_user(user=request.user).order_by("name"),
+            serializer_class=StudyOutput, request=request, view=self,
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: StudyOutput})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            study = services.study_create(owner=request.user, **data.validated_data)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
+
+
+class StudyDetailApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=200, required=False)
+        description = serializers.CharField(required=False, allow_blank=True)
+
+    @extend_schema(responses=StudyOutput)
+    def get(self, request, slug):
+        return Response(StudyOutput(selectors.study_get_for_user(slug=slug, user=request.user).study).data)
+
+    @extend_schema(request=InputSerializer, responses=StudyOutput)
+    def patch(self, request, slug):
+        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            study = services.study_update(study=access.study, **data.validated_data)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(StudyOutput(study).data)
+
+
+class MembershipListCreateApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        user = serializers.CharField(help_text="username or e-mail of an existing account")
+        roles = ROLE_FIELD
+
+    @extend_schema(responses=MembershipOutput(many=True))
+    def get(self, request, slug):
+        access = selectors.study_get_for_user(slug=slug, user=request.user)
+        return paginate(
+            queryset=selectors.membership_list(study=access.study),
+            serializer_class=MembershipOutput, request=request, view=self,
+        )
+
+    @extend_schema(request=InputSerializer, responses={201: MembershipOutput})
+    def post(self, request, slug):
+        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        roles = [r for r in data.validated_data["roles"] if r != Role.VIEWER]
+        try:
+            membership = services.membership_add(
+                study=access.study, user_identifier=data.validated_data["user"], roles=roles
+            )
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
+
+
+class MembershipDetailApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        roles = ROLE_FIELD
+
+    @extend_schema(responses=MembershipOutput)
+    def get(self, request, slug, membership_id):
+        access = selectors.study_get_for_user(slug=slug, user=request.user)
+        return Response(MembershipOutput(selectors.membership_get(study=access.study, membership_id=membership_id)).data)
+
+    @extend_schema(request=InputSerializer, responses=MembershipOutput)
+    def patch(self, request, slug, membership_id):
+        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        membership = selectors.membership_get(study=access.study, membership_id=membership_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        roles = [r for r in data.validated_data["roles"] if r != Role.VIEWER]
+        try:
+            membership = services.membership_set_roles(membership=membership, roles=roles)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(MembershipOutput(membership).data)
+
+    def delete(self, request, slug, membership_id):
+        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        membership = selectors.membership_get(study=access.study, membership_id=membership_id)
+        try:
+            services.membership_remove(membership=membership)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(status=status.HTTP_204_NO_CONTENT)

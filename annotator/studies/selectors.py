@@ -1,0 +1,55 @@
+"""Reads of studies and memberships, and the one place where access is decided.
+
+``study_get_for_user`` is what every page and API endpoint under a study calls:
+it returns the study and the caller's membership, or raises ``Http404`` for a
+study that does not exist *and* for one the user may not see, so that a
+non-member learns nothing (not even that the slug exists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import Count, QuerySet
+from django.http import Http404
+
+from .models import Membership, Role, Study
+
+
+@dataclass(frozen=True)
+class StudyAccess:
+    study: Study
+    membership: Membership
+
+    def can(self, role: str) -> bool:
+        return self.membership.has_role(role)
+
+
+def study_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
+    if not user.is_authenticated:
+        return Study.objects.none()
+    return Study.objects.filter(memberships__user=user).annotate(member_count=Count("memberships", distinct=True))
+
+
+def study_get_for_user(*, slug: str, user: AbstractBaseUser | AnonymousUser, role: str = Role.VIEWER) -> StudyAccess:
+    """The study and the user's membership, or 404 when missing, not a member, or lacking ``role``."""
+    if not user.is_authenticated:
+        raise Http404("No such study.")
+    membership = (
+        Membership.objects.select_related("study").filter(study__slug=slug, user=user).first()
+    )
+    if membership is None or not membership.has_role(role):
+        raise Http404("No such study.")
+    return StudyAccess(study=membership.study, membership=membership)
+
+
+def membership_list(*, study: Study) -> QuerySet[Membership]:
+    return Membership.objects.filter(study=study).select_related("user").order_by("user__username")
+
+
+def membership_get(*, study: Study, membership_id: int) -> Membership:
+    membership = Membership.objects.filter(study=study, pk=membership_id).select_related("user").first()
+    if membership is None:
+        raise Http404("No such member.")
+    return membership

@@ -1,0 +1,107 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotator.corpus.services import study_totals
+from annotator.jobs.selectors import job_list
+
+from . import selectors, services
+from .forms import MemberAddForm, MemberRolesForm, StudyForm
+from .models import Role
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+@login_required
+def study_list(request):
+    studies = selectors.study_list_for_user(user=request.user)
+    return render(request, "studies/study_list.html", {"studies": studies})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def study_create(request):
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            study = services.study_create(owner=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Study “{study.name}” created. Import a dump to start.")
+            return redirect("studies:detail", slug=study.slug)
+    return render(request, "studies/study_form.html", {"form": form})
+
+
+@login_required
+def study_detail(request, slug):
+    access = selectors.study_get_for_user(slug=slug, user=request.user)
+    return render(
+        request,
+        "studies/study_detail.html",
+        {
+            "access": access,
+            "study": access.study,
+            "totals": study_totals(study=access.study),
+            "jobs": job_list(study=access.study)[:5],
+            "members": selectors.membership_list(study=access.study),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_list(request, slug):
+    access = selectors.study_get_for_user(slug=slug, user=request.user)
+    form = MemberAddForm(request.POST or None)
+    if request.method == "POST":
+        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        if form.is_valid():
+            try:
+                membership = services.membership_add(
+                    study=access.study, user_identifier=form.cleaned_data["user"], roles=form.cleaned_data["roles"]
+                )
+            except ValidationError as exc:
+                _apply_errors(form, exc)
+            else:
+                messages.success(request, f"{membership.user.username} added as {', '.join(membership.roles)}.")
+                return redirect("studies:members", slug=slug)
+    return render(
+        request,
+        "studies/members.html",
+        {
+            "access": access,
+            "study": access.study,
+            "form": form,
+            "members": selectors.membership_list(study=access.study),
+            "role_choices": MemberRolesForm.base_fields["roles"].choices,
+        },
+    )
+
+
+@login_required
+@require_POST
+def member_update(request, slug, membership_id):
+    access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+    membership = selectors.membership_get(study=access.study, membership_id=membership_id)
+    try:
+        if request.POST.get("action") == "remove":
+            services.membership_remove(membership=membership)
+            messages.success(request, f"{membership.user.username} removed from the study.")
+        else:
+            form = MemberRolesForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError(form.errors.as_text())
+            membership = services.membership_set_roles(membership=membership, roles=form.cleaned_data["roles"])
+            messages.success(request, f"{membership.user.username} is now {', '.join(membership.roles)}.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("studies:members", slug=slug)
