@@ -129,7 +129,13 @@ class ImportListCreateApi(APIView):
         })
         data.is_valid(raise_exception=True)
         try:
-            job = services.import_job_start(study=access.study, user=request.user, **data.validated_data)
+            job = services.import_job_start(
+                study=access.study,
+                uploads=data.validated_data["files"],
+                only_tags=data.validated_data["only_tags"],
+                site=data.validated_data["site"],
+                user=request.user,
+            )
         except ValidationError as exc:
             raise as_drf_error(exc) from None
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)

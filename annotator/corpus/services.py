@@ -227,6 +227,12 @@ def import_job_start(
             for chunk in upload.chunks():
                 out.write(chunk)
         described.append(import_file_describe(path=str(target), name=Path(upload.name).name, site=site))
+        try:  # a file that is not a dump at all is refused now, in the form, not later in the job
+            with open(target, "rb") as stream:
+                peek_kind(stream, name=described[-1].name)
+        except DumpError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise ValidationError({"files": str(exc)}) from None
     job.params = {
         "files": [{"path": f.path, "name": f.name, "site": f.site} for f in described],
         "only_tags": list(tags),
@@ -245,7 +251,8 @@ def _enqueue(job_id: int) -> None:
 
 
 def import_job_create_for_cli(*, study, files: Sequence[ImportFile], only_tags: Sequence[str], user=None) -> Job:
-    """A job row for an import the command line runs in its own process."""
+    """A job row for an import that the command line runs in its own process
+    (so that the study's pages show it, with its progress, like any other)."""
     return job_create(
         study=study,
         kind=JobKind.IMPORT,
@@ -260,21 +267,31 @@ def import_job_create_for_cli(*, study, files: Sequence[ImportFile], only_tags: 
     )
 
 
-def import_job_execute(*, job: Job) -> dict[str, Any] | None:
-    """Run a claimed import job; record the summary or the error on the row."""
+def import_job_execute(*, job: Job, on_progress: Callable[[Job], None] | None = None) -> dict[str, Any] | None:
+    """Run a claimed import job; record the summary, or the error, on the row.
+    Returns the summary, or None when the import failed (``job.error`` says why)."""
     files = [ImportFile(**f) for f in job.params.get("files", [])]
-    reporter = ProgressReporter(lambda **fields: job_progress(job=job, **fields))
+
+    def write(**fields):
+        job_progress(job=job, **fields)
+        if on_progress:
+            on_progress(job)
+
     try:
         summary = import_run(
-            study=job.study, files=files, only_tags=job.params.get("only_tags", []), progress=reporter
+            study=job.study,
+            files=files,
+            only_tags=job.params.get("only_tags", []),
+            progress=ProgressReporter(write),
         )
     except DumpError as exc:
-        job_fail(job=job, error=f"{exc} — nothing was imported from this run.")
+        job_fail(job=job, error=f"{exc}. Nothing was imported from this run.")
         return None
+    except BaseException as exc:
+        job_fail(job=job, error=f"Internal error: {type(exc).__name__}: {exc}. Nothing was imported from this run.")
+        raise
     finally:
         if job.params.get("uploaded"):
             shutil.rmtree(_upload_dir(job.pk), ignore_errors=True)
-    job_progress(job=job, bytes_read=summary["bytes_read"], rows_read=summary["rows_read"])
     job_succeed(job=job, result=summary)
     return summary
-

@@ -13,6 +13,7 @@ from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
 from .forms import ImportForm, PostFilterForm
+from .models import PostType
 from .sanitize import post_html_sanitize
 from .upload_limits import upload_refusal
 
@@ -75,7 +76,7 @@ def post_list(request, slug):
         data = form.cleaned_data
         filters = selectors.PostFilters(
             q=data["q"], tag=data["tag"], year=data["year"],
-            post_type=selectors.PostType.QUESTION if data["type"] is None else (data["type"] or None),
+            post_type=PostType.QUESTION if data["type"] is None else (data["type"] or None),
         )
     page = Paginator(selectors.post_list(study=access.study, filters=filters), 25).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -92,9 +93,15 @@ def post_detail(request, slug, post_id):
     access = study_get_for_user(slug=slug, user=request.user)
     post = selectors.post_get(study=access.study, post_id=post_id)
     thread = selectors.post_thread(post=post)
-    bodies = {p.pk: post_html_sanitize(p.body) for p in [thread.question, *thread.answers]}
+    entries = [
+        {"post": p, "html": post_html_sanitize(p.body), "comments": thread.comments.get(p.so_id, [])}
+        for p in [thread.question, *thread.answers]
+    ]
     return render(
         request,
         "corpus/post_detail.html",
-        {"access": access, "study": access.study, "post": post, "thread": thread, "bodies": bodies},
+        {
+            "access": access, "study": access.study, "post": post, "thread": thread,
+            "question": entries[0], "answers": entries[1:],
+        },
     )

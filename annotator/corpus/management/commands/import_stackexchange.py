@@ -8,10 +8,9 @@ import sys
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from annotator.corpus.dump_parser import DumpError, parse_tag_list
-from annotator.corpus.services import import_file_describe, import_job_create_for_cli, import_run
-from annotator.jobs.models import JobStatus
-from annotator.jobs.services import ProgressReporter, job_claim, job_fail, job_progress, job_succeed
+from annotator.corpus.dump_parser import parse_tag_list
+from annotator.corpus.services import import_file_describe, import_job_create_for_cli, import_job_execute
+from annotator.jobs.services import job_claim
 from annotator.studies.services import study_get_or_create_for_import
 
 
@@ -44,13 +43,10 @@ class Command(BaseCommand):
                 raise CommandError(f"No user {opts['owner']!r}.")
         files = [import_file_describe(path=path, site=opts["site"]) for path in opts["files"]]
         study = study_get_or_create_for_import(slug=opts["study"], owner=owner)
-        job = import_job_create_for_cli(study=study, files=files, only_tags=only_tags, user=owner)
-        job = job_claim(job_id=job.pk)
-
+        job = job_claim(job_id=import_job_create_for_cli(study=study, files=files, only_tags=only_tags, user=owner).pk)
         show = not opts["quiet"] and sys.stderr.isatty()
 
-        def progress(**fields):
-            job_progress(job=job, **fields)
+        def on_progress(job):
             if show and job.bytes_total:
                 sys.stderr.write(
                     f"\r{job.phase[:40]:40} {100 * job.bytes_read / job.bytes_total:5.1f}%  {job.rows_read:>12,} rows"
@@ -58,19 +54,14 @@ class Command(BaseCommand):
                 sys.stderr.flush()
 
         try:
-            summary = import_run(study=study, files=files, only_tags=only_tags, progress=ProgressReporter(progress))
-        except DumpError as exc:
-            job_fail(job=job, error=f"{exc} — nothing was imported from this run.")
-            if opts["json"]:
-                self.stdout.write(json.dumps({"error": str(exc), "job": job.pk, "status": JobStatus.FAILED}))
-            raise CommandError(f"Import failed: {exc}. Nothing was imported from this run.") from None
-        except BaseException as exc:
-            job_fail(job=job, error=f"{type(exc).__name__}: {exc}")
-            raise
+            summary = import_job_execute(job=job, on_progress=on_progress)
         finally:
             if show:
                 sys.stderr.write("\n")
-        job_succeed(job=job, result=summary)
+        if summary is None:
+            if opts["json"]:
+                self.stdout.write(json.dumps({"error": job.error, "job": job.pk, "status": job.status}))
+            raise CommandError(f"Import failed: {job.error}")
         if opts["json"]:
             self.stdout.write(json.dumps({**summary, "study": study.slug, "job": job.pk}))
             return

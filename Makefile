@@ -1,0 +1,47 @@
+# Two commands a newcomer needs: `make run` and `make test`.
+# With no environment: SQLite + a file-system job queue (no server to install).
+# With DATABASE_URL / CELERY_BROKER_URL: PostgreSQL + Redis and a real Celery worker.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+TEST_STAMP := $(VENV)/.installed-test
+
+.PHONY: run test install install-test migrate demo worker web bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(TEST_STAMP): $(STAMP)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+install: $(STAMP)
+install-test: $(TEST_STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --noinput
+
+demo: migrate
+	$(BIN)/python manage.py load_demo
+
+run: demo
+	$(BIN)/python manage.py serve --port $(PORT)
+
+# pytest's "no tests collected" (exit 5) counts as a failure.
+test: install-test
+	rm -rf var/test/celery-broker
+	TAXONOMIST_DATA_DIR=$${TAXONOMIST_DATA_DIR:-$(CURDIR)/var/test} $(BIN)/python -m pytest $(PYTEST_ARGS); \
+	  status=$$?; if [ $$status -eq 5 ]; then echo "no tests ran" >&2; exit 1; fi; exit $$status
+
+bench: install-test
+	$(BIN)/python benchmarks/import_bench.py
+
+clean:
+	rm -rf $(VENV) var
