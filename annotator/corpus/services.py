@@ -291,7 +291,8 @@ def import_job_execute(*, job: Job, on_progress: Callable[[Job], None] | None = 
         job_fail(job=job, error=f"Internal error: {type(exc).__name__}: {exc}. Nothing was imported from this run.")
         raise
     finally:
-        if job.params.get("uploaded"):
-            shutil.rmtree(_upload_dir(job.pk), ignore_errors=True)
+        if job.params.get("uploaded"):  # the dumps were copies made for this job
+            for folder in {Path(f.path).parent for f in files}:
+                shutil.rmtree(folder, ignore_errors=True)
     job_succeed(job=job, result=summary)
     return summary

@@ -1,0 +1,90 @@
+"""factory-boy factories for every model the tests create."""
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from annotator.corpus.models import Comment, Post, PostType
+from annotator.jobs.models import Job, JobKind
+from annotator.studies.models import Membership, Study
+
+PASSWORD = "correct horse battery staple"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.org")
+    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+class StudyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Study
+
+    name = factory.Sequence(lambda n: f"Study {n}")
+    slug = factory.Sequence(lambda n: f"study-{n}")
+
+
+class MembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Membership
+
+    study = factory.SubFactory(StudyFactory)
+    user = factory.SubFactory(UserFactory)
+
+
+class PostFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Post
+
+    study = factory.SubFactory(StudyFactory)
+    site = "stackoverflow.com"
+    so_id = factory.Sequence(lambda n: 1000 + n)
+    post_type = PostType.QUESTION
+    title = factory.Sequence(lambda n: f"Question {n}")
+    body = "<p>How do I deploy this model?</p>"
+    tags = "|tensorflow|deployment|"
+    creation_date = factory.LazyFunction(timezone.now)
+    score = 1
+    updated_at = factory.LazyFunction(timezone.now)
+
+
+class AnswerFactory(PostFactory):
+    post_type = PostType.ANSWER
+    title = ""
+    tags = ""
+    parent_so_id = factory.LazyAttribute(lambda a: a.question.so_id)
+    study = factory.LazyAttribute(lambda a: a.question.study)
+
+    class Params:
+        question = factory.SubFactory(PostFactory)
+
+
+class CommentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Comment
+
+    study = factory.SubFactory(StudyFactory)
+    site = "stackoverflow.com"
+    so_id = factory.Sequence(lambda n: 5000 + n)
+    post_so_id = 1000
+    text = "Have you tried restarting it?"
+    updated_at = factory.LazyFunction(timezone.now)
+
+
+class JobFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Job
+
+    study = factory.SubFactory(StudyFactory)
+    kind = JobKind.IMPORT
+    params = factory.LazyFunction(lambda: {"files": [], "only_tags": []})
