@@ -22,8 +22,8 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import BinaryIO
+from datetime import UTC, datetime
+from typing import BinaryIO, NamedTuple
 
 from lxml import etree
 
@@ -59,8 +59,7 @@ class DumpError(Exception):
         return f"{where}: {self.message}" if where else self.message
 
 
-@dataclass(slots=True)
-class PostRecord:
+class PostRecord(NamedTuple):
     so_id: int
     post_type: int
     parent_so_id: int | None
@@ -81,8 +80,7 @@ class PostRecord:
     content_license: str
 
 
-@dataclass(slots=True)
-class CommentRecord:
+class CommentRecord(NamedTuple):
     so_id: int
     post_so_id: int
     score: int | None
@@ -181,7 +179,8 @@ def _date(attrs: dict, name: str) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise RowRejected(f"{name}={value[:40]!r} is not a date") from None
-    return parsed.replace(tzinfo=None) if parsed.tzinfo is None else parsed
+    # Records carry naive UTC, as the dump does.
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC).replace(tzinfo=None)
 
 
 def _human_bytes(n: int) -> str:

@@ -11,7 +11,6 @@ progress, written between batches, stays visible to the pages polling it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import astuple
 from datetime import UTC, datetime
 
 from django.db import connection, transaction
@@ -92,18 +91,19 @@ class ImportStage:
 
     # -- writing -----------------------------------------------------------------
     def _rows(self, site: str, records: Sequence, date_indexes: list[int]) -> list[tuple]:
+        head = (self.study_id, site)
+        if self.vendor == "postgresql":
+            # Naive datetimes are UTC (the session time zone Django sets), as in the dump.
+            tail = (self.now,)
+            return [head + record + tail for record in records]
+        tail = (str(self.now.replace(tzinfo=None)),)
         rows = []
-        sqlite = self.vendor == "sqlite"
         for record in records:
-            values = list(astuple(record))
-            for i in date_indexes:
-                d = values[i]
-                if d is not None:
-                    if d.tzinfo is not None:
-                        d = d.astimezone(UTC).replace(tzinfo=None)
-                    # SQLite stores naive UTC text (as Django does); PostgreSQL timestamptz.
-                    values[i] = str(d) if sqlite else d.replace(tzinfo=UTC)
-            rows.append((self.study_id, site, *values, str(self.now.replace(tzinfo=None)) if sqlite else self.now))
+            values = list(record)
+            for i in date_indexes:  # SQLite stores naive UTC text, as Django does
+                if values[i] is not None:
+                    values[i] = str(values[i])
+            rows.append(head + tuple(values) + tail)
         return rows
 
     def write_posts(self, site: str, records: Sequence[PostRecord]) -> None:
