@@ -119,11 +119,12 @@ class ImportListCreateApi(APIView):
     @extend_schema(request={"multipart/form-data": InputSerializer}, responses={202: JobOutput})
     def post(self, request, slug):
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
-        refusal = upload_refusal(request)
+        files = request.FILES.getlist("files") or request.FILES.getlist("file")
+        refusal = upload_refusal(request)  # known once the body is parsed, which DRF does lazily
         if refusal:
             return Response({"files": [refusal]}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         data = self.InputSerializer(data={
-            "files": request.FILES.getlist("files") or request.FILES.getlist("file"),
+            "files": files,
             "only_tags": request.data.get("only_tags", ""),
             "site": request.data.get("site", ""),
         })

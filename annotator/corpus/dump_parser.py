@@ -42,6 +42,7 @@ _POSTID_RE = re.compile(rb'\sPostId="(\d+)"')
 _ID_RE = re.compile(rb'\sId="(\d+)"')
 _ENCODING_RE = re.compile(rb'encoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
 _ROOT_RE = re.compile(rb"^<([A-Za-z]+)\s*(/?)>$")
+_HTML_RE = re.compile(rb"<!doctype\s+html\b|<html\b", re.IGNORECASE)
 _ANGLE_TAGS_RE = re.compile(r"<([^<>]+)>")
 
 
@@ -183,6 +184,17 @@ def _date(attrs: dict, name: str) -> datetime | None:
     return parsed if parsed.tzinfo is None else parsed.astimezone(UTC).replace(tzinfo=None)
 
 
+def _opt_int(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def _opt_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo is None else parsed.astimezone(UTC).replace(tzinfo=None)
+
+
 def _human_bytes(n: int) -> str:
     return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{n / 1024:.0f} KB"
 
@@ -295,9 +307,13 @@ class DumpReader:
                         f"the file declares encoding {m.group(1).decode('ascii', 'replace')}; "
                         "Stack Exchange dumps are UTF-8 (convert it first)"
                     )
-                continue
+                if b"<!" not in text:
+                    continue
+                text = text[text.index(b"<!"):]  # a DTD on the same line is refused below
             if text.startswith(b"<!--") and text.endswith(b"-->"):
                 continue
+            if _HTML_RE.match(text):
+                raise self._fail("not a Stack Exchange dump: this is an HTML page (a failed download or a login page?)")
             upper = text[:10].upper()
             if upper.startswith((b"<!DOCTYPE", b"<!ENTITY")):
                 raise self._fail(
@@ -367,9 +383,10 @@ class DumpReader:
             if line.strip():
                 raise self._fail("unexpected content after the end of the document")
 
-    def _parse(self, text: bytes) -> dict:
+    def _parse(self, text: bytes):
+        """The row's attributes (a read-only mapping)."""
         try:
-            return dict(etree.fromstring(text, _ROW_PARSER).attrib)
+            return etree.fromstring(text, _ROW_PARSER).attrib
         except etree.XMLSyntaxError as exc:
             msg = str(exc.msg if hasattr(exc, "msg") else exc)
             if "UTF-8" in msg or "encoding" in msg.lower():
@@ -409,16 +426,15 @@ class DumpReader:
         if len(self.stats.rejections) < self.MAX_REJECTIONS_LISTED:
             self.stats.rejections.append(Rejection(line=self.line_no, so_id=so_id, reason=reason))
 
-    def _check_size(self, attrs: dict, *names: str) -> None:
-        for name in names:
-            value = attrs.get(name)
+    def _check_size(self, **values: str) -> None:
+        for name, value in values.items():
             # len(str) <= bytes <= 4*len(str); only encode when it might matter.
             if value and len(value) * 4 > self.max_field_bytes and len(value.encode()) > self.max_field_bytes:
                 raise RowRejected(
                     f"{name} is {_human_bytes(len(value.encode()))}, over the {_human_bytes(self.max_field_bytes)} limit"
                 )
 
-    def _claim_id(self, attrs: dict) -> int:
+    def _claim_id(self, attrs) -> int:
         so_id = _int(attrs, "Id", required=True)
         if so_id <= 0:
             raise RowRejected(f"Id={so_id} is not a positive number")
@@ -426,15 +442,44 @@ class DumpReader:
             raise RowRejected(f"duplicate Id {so_id}: a row with this id was already read; the first one is kept")
         return so_id
 
-    def _post(self, a: dict) -> PostRecord | None:
-        post_type = _int(a, "PostTypeId", required=True)
-        if post_type not in (1, 2):
+    def _post(self, a) -> PostRecord | None:
+        try:
+            post_type = int(a["PostTypeId"])
+        except (KeyError, ValueError):
+            post_type = _int(a, "PostTypeId", required=True)  # raises with the reason
+        if post_type != 1 and post_type != 2:
             self.stats.skipped[f"post type {post_type}"] += 1
             return None
         so_id = self._claim_id(a)
-        self._check_size(a, "Body", "Title")
-        parent = _int(a, "ParentId")
-        tags = normalise_tags(a.get("Tags", ""))
+        get = a.get
+        title, body = get("Title", ""), get("Body", "")  # each get() decodes: fetch once
+        self._check_size(Title=title, Body=body)
+        try:  # the fast path; any surprise is worded by the careful one below
+            parent = _opt_int(get("ParentId"))
+            values = (
+                _opt_int(get("AcceptedAnswerId")),
+                title,
+                body,
+                None,  # tags, below
+                _opt_date(get("CreationDate")),
+                _opt_date(get("LastActivityDate")),
+                _opt_date(get("ClosedDate")),
+                _opt_int(get("Score")),
+                _opt_int(get("ViewCount")),
+                _opt_int(get("AnswerCount")),
+                _opt_int(get("CommentCount")),
+                _opt_int(get("FavoriteCount")),
+                _opt_int(get("OwnerUserId")),
+            )
+        except (ValueError, TypeError):
+            parent = _int(a, "ParentId")
+            values = (
+                _int(a, "AcceptedAnswerId"), title, body, None,
+                _date(a, "CreationDate"), _date(a, "LastActivityDate"), _date(a, "ClosedDate"),
+                _int(a, "Score"), _int(a, "ViewCount"), _int(a, "AnswerCount"), _int(a, "CommentCount"),
+                _int(a, "FavoriteCount"), _int(a, "OwnerUserId"),
+            )
+        tags = normalise_tags(get("Tags", ""))
         if post_type == 1:
             if self.only_tags and self.only_tags.isdisjoint(tags):
                 self.stats.skipped["question without a selected tag"] += 1
@@ -446,25 +491,18 @@ class DumpReader:
                 self.stats.skipped["answer to a question not kept"] += 1
                 return None
         record = PostRecord(
-            so_id=so_id,
-            post_type=post_type,
-            parent_so_id=parent if post_type == 2 else None,
-            accepted_answer_so_id=_int(a, "AcceptedAnswerId"),
-            title=a.get("Title", ""),
-            body=a.get("Body", ""),
-            tags=tags_to_field(tags),
-            creation_date=_date(a, "CreationDate"),
-            last_activity_date=_date(a, "LastActivityDate"),
-            closed_date=_date(a, "ClosedDate"),
-            score=_int(a, "Score"),
-            view_count=_int(a, "ViewCount"),
-            answer_count=_int(a, "AnswerCount"),
-            comment_count=_int(a, "CommentCount"),
-            favorite_count=_int(a, "FavoriteCount"),
-            owner_user_id=_int(a, "OwnerUserId"),
-            owner_display_name=a.get("OwnerDisplayName", "")[:200],
-            content_license=a.get("ContentLicense", "")[:40],
+            so_id,
+            post_type,
+            parent if post_type == 2 else None,
+            values[0],
+            values[1],
+            values[2],
+            tags_to_field(tags),
+            *values[4:],
+            get("OwnerDisplayName", "")[:200],
+            get("ContentLicense", "")[:40],
         )
+        _check_ranges(record)
         self.seen.add(so_id)
         self.kept_posts.add(so_id)
         if post_type == 1:
@@ -474,9 +512,10 @@ class DumpReader:
             self.stats.answers += 1
         return record
 
-    def _comment(self, a: dict) -> CommentRecord | None:
+    def _comment(self, a) -> CommentRecord | None:
         so_id = self._claim_id(a)
-        self._check_size(a, "Text")
+        text = a.get("Text", "")
+        self._check_size(Text=text)
         post_id = _int(a, "PostId", required=True)
         if self.only_tags and post_id not in self.kept_posts:
             self.stats.skipped["comment on a post not kept"] += 1
@@ -485,15 +524,41 @@ class DumpReader:
             so_id=so_id,
             post_so_id=post_id,
             score=_int(a, "Score"),
-            text=a.get("Text", ""),
+            text=text,
             creation_date=_date(a, "CreationDate"),
             user_id=_int(a, "UserId"),
             user_display_name=a.get("UserDisplayName", "")[:200],
             content_license=a.get("ContentLicense", "")[:40],
         )
+        _check_ranges(record)
         self.seen.add(so_id)
         self.stats.comments += 1
         return record
+
+
+# Ids are 64-bit columns, scores and counts 32-bit: a larger number would make the
+# database refuse the whole import, so it rejects its row here instead.
+_INT64, _INT32 = 2**63, 2**31
+_NUMBER_LIMITS = {
+    PostRecord: (
+        ("so_id", "Id", _INT64), ("parent_so_id", "ParentId", _INT64),
+        ("accepted_answer_so_id", "AcceptedAnswerId", _INT64), ("score", "Score", _INT32),
+        ("view_count", "ViewCount", _INT32), ("answer_count", "AnswerCount", _INT32),
+        ("comment_count", "CommentCount", _INT32), ("favorite_count", "FavoriteCount", _INT32),
+        ("owner_user_id", "OwnerUserId", _INT64),
+    ),
+    CommentRecord: (
+        ("so_id", "Id", _INT64), ("post_so_id", "PostId", _INT64), ("score", "Score", _INT32),
+        ("user_id", "UserId", _INT64),
+    ),
+}
+
+
+def _check_ranges(record: PostRecord | CommentRecord) -> None:
+    for field_name, attribute, limit in _NUMBER_LIMITS[type(record)]:
+        value = getattr(record, field_name)
+        if value is not None and not -limit <= value < limit:
+            raise RowRejected(f"{attribute}={str(value)[:30]!r} is out of range (at most {limit - 1:,})")
 
 
 def _safe_int(value: str | None) -> int | None:

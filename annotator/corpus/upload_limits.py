@@ -9,8 +9,11 @@ class SizeLimitedUploadHandler(FileUploadHandler):
     def handle_raw_input(self, input_data, META, content_length, boundary, encoding=None):
         self.limit = settings.TAXONOMIST_MAX_UPLOAD_BYTES
         self.received = 0
-        if content_length and content_length > self.limit + 64 * 1024:
-            self._refuse(content_length)
+        # Refused at the first file chunk, not here: Django only catches StopUpload
+        # raised while receiving data (here it would be a server error), and the
+        # form fields before the file (CSRF token, tags) are still read.
+        self.declared_too_large = bool(content_length and content_length > self.limit + 64 * 1024)
+        self.declared_length = content_length  # not content_length: new_file() sets that per file
         return None
 
     def _refuse(self, size: int) -> None:
@@ -21,6 +24,8 @@ class SizeLimitedUploadHandler(FileUploadHandler):
         raise StopUpload(connection_reset=False)
 
     def receive_data_chunk(self, raw_data, start):
+        if self.declared_too_large:
+            self._refuse(self.declared_length)
         self.received += len(raw_data)
         if self.received > self.limit:
             self._refuse(self.received)
