@@ -44,9 +44,11 @@ class ImportForm(forms.Form):
 class PostFilterForm(forms.Form):
     q = forms.CharField(required=False, label="Search", max_length=200)
     tag = forms.CharField(required=False, max_length=100)
-    year = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    year = forms.TypedChoiceField(
+        required=False, coerce=int, empty_value=None, widget=forms.Select(attrs={"aria-label": "Year"})
+    )
     type = forms.TypedChoiceField(
-        required=False, coerce=int, empty_value=None,
+        required=False, coerce=int, empty_value=None, widget=forms.Select(attrs={"aria-label": "Post type"}),
         choices=[("1", "Questions"), ("2", "Answers"), ("0", "Questions and answers")],
     )
 
