@@ -16,5 +16,9 @@ def job_get_for_user(*, job_id: int, user) -> Job:
     job = Job.objects.select_related("study", "created_by").filter(pk=job_id).first()
     if job is None:
         raise Http404("No such job.")
-    study_get_for_user(slug=job.study.slug, user=user)
+    try:
+        study_get_for_user(slug=job.study.slug, user=user)
+    except Http404:
+        # The same answer as for a missing job, so that its existence does not leak.
+        raise Http404("No such job.") from None
     return job
