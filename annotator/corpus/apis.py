@@ -104,6 +104,9 @@ class ImportListCreateApi(APIView):
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ImportUploadInput"
+
         files = serializers.ListField(child=serializers.FileField(), allow_empty=False)
         only_tags = serializers.CharField(required=False, allow_blank=True, default="")
         site = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)

@@ -32,6 +32,9 @@ ROLE_FIELD = serializers.ListField(
 
 class StudyListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StudyCreateInput"
+
         name = serializers.CharField(max_length=200)
         slug = serializers.SlugField(max_length=80, required=False, allow_blank=True)
         description = serializers.CharField(required=False, allow_blank=True)
@@ -56,6 +59,9 @@ class StudyListCreateApi(APIView):
 
 class StudyDetailApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "StudyUpdateInput"
+
         name = serializers.CharField(max_length=200, required=False)
         description = serializers.CharField(required=False, allow_blank=True)
 
@@ -77,6 +83,9 @@ class StudyDetailApi(APIView):
 
 class MembershipListCreateApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "MemberAddInput"
+
         user = serializers.CharField(help_text="username or e-mail of an existing account")
         roles = ROLE_FIELD
 
@@ -105,6 +114,9 @@ class MembershipListCreateApi(APIView):
 
 class MembershipDetailApi(APIView):
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "MemberRolesInput"
+
         roles = ROLE_FIELD
 
     @extend_schema(responses=MembershipOutput)
@@ -125,6 +137,7 @@ class MembershipDetailApi(APIView):
             raise as_drf_error(exc) from None
         return Response(MembershipOutput(membership).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request, slug, membership_id):
         access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         membership = selectors.membership_get(study=access.study, membership_id=membership_id)
