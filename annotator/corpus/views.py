@@ -4,6 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 from django.views.decorators.http import require_http_methods
 
 from annotator.jobs.models import JobKind
@@ -45,6 +47,8 @@ def import_list(request, slug):
                     form.add_error(field if field in form.fields else None, errors)
             else:
                 messages.info(request, "Import queued. This page follows its progress.")
+                if request.htmx:  # the form was sent by htmx (with upload progress)
+                    return HttpResponseClientRedirect(reverse("corpus:import", args=[slug, job.pk]))
                 return redirect("corpus:import", slug=slug, job_id=job.pk)
     jobs = Paginator(job_list(study=access.study, kind=JobKind.IMPORT), 20).get_page(request.GET.get("page"))
     return render(

@@ -176,7 +176,15 @@ def test_import_with_live_progress_then_hostile_post_is_inert(page, live_server,
     expect(page.get_by_role("heading", name="Posts")).to_be_visible()
     results = page.locator("#post-results table.posts tbody tr")
     expect(results).to_have_count(QUESTIONS)
-    page.evaluate("window.__samePage = true")
+    page.evaluate("""() => {
+        window.__samePage = true;
+        window.__shownUpload = [];
+        // Runs right after app.js's own listener (registered first), before any swap.
+        document.addEventListener("htmx:xhr:progress", () => {
+            const text = document.querySelector("#import-panel .upload-percent");
+            if (text) window.__shownUpload.push(text.textContent);
+        });
+    }""")
     page.keyboard.press("/")
     search = page.get_by_role("searchbox", name="Search")
     expect(search).to_be_focused()
@@ -249,4 +257,32 @@ def test_malformed_dump_fails_with_its_line_and_imports_nothing(page, live_serve
     expect(page.locator("#post-results")).to_contain_text("No posts in this study yet.")
     assert not Post.objects.filter(study=study).exists()
     assert Job.objects.get(study=study).status == JobStatus.FAILED
+    _assert_no_script_errors(page)
+
+
+def test_a_file_that_is_not_a_dump_is_refused_in_the_form_with_upload_progress(page, live_server, tmp_path):
+    """The form is sent by htmx: the upload progress bar appears, and the
+    refusal comes back into the form on the same page; no job is created."""
+    user, study = _owner_and_study()
+    _sign_in(page, user)
+    _open_imports(page, study)
+    page.evaluate("""() => {
+        window.__samePage = true;
+        window.__shownUpload = [];
+        // Runs right after app.js's own listener (registered first), before any swap.
+        document.addEventListener("htmx:xhr:progress", () => {
+            const text = document.querySelector("#import-panel .upload-percent");
+            if (text) window.__shownUpload.push(text.textContent);
+        });
+    }""")
+    not_a_dump = tmp_path / "export.json"
+    not_a_dump.write_bytes(b'{"posts": []}\n' + b" " * 300_000)
+    page.locator("input[type=file][name=files]").set_input_files(not_a_dump)
+    page.get_by_role("button", name="Upload and import").click()
+
+    panel = page.locator("#import-panel")
+    expect(panel.locator(".error")).to_contain_text("not a Stack Exchange", timeout=15_000)
+    assert page.evaluate("window.__samePage") is True, "the refusal should not reload the page"
+    assert "100 %" in page.evaluate("window.__shownUpload"), "the upload progress bar should have been filled"
+    assert Job.objects.filter(study=study).count() == 0
     _assert_no_script_errors(page)

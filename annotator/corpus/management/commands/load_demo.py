@@ -11,7 +11,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from annotator.corpus.services import import_file_describe, import_job_create_for_cli, import_job_execute
+from annotator.corpus.services import (
+    import_file_describe,
+    import_job_create_for_cli,
+    import_job_execute,
+    study_totals,
+)
 from annotator.jobs.services import job_claim
 from annotator.studies.models import Membership, Study
 from annotator.studies.services import study_create
@@ -30,6 +35,9 @@ DEMO_USERS = {
 
 class Command(BaseCommand):
     help = "Load the demo study (users owner, rater1, rater2, arbitrator, viewer) with its demo corpus."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--reimport", action="store_true", help="import the demo corpus again")
 
     def handle(self, *args, **opts):
         if settings.PRODUCTION:
@@ -52,12 +60,15 @@ class Command(BaseCommand):
             )
             for username, (_password, roles) in DEMO_USERS.items():
                 Membership.objects.update_or_create(study=study, user=users[username], defaults=roles)
-        files = [import_file_describe(path=str(p)) for p in sorted(DEMO_DATA.glob("*.xml"))]
-        job = job_claim(job_id=import_job_create_for_cli(study=study, files=files, only_tags=(), user=users["owner"]).pk)
-        summary = import_job_execute(job=job)
-        if summary is None:
-            raise CommandError(f"The demo import failed: {job.error}")
-        t = summary["study_totals"]
+        t = study_totals(study=study)
+        if not t["questions"] or opts["reimport"]:
+            files = [import_file_describe(path=str(p)) for p in sorted(DEMO_DATA.glob("*.xml"))]
+            job = import_job_create_for_cli(study=study, files=files, only_tags=(), user=users["owner"])
+            summary = import_job_execute(job=job_claim(job_id=job.pk))
+            if summary is None:
+                job.refresh_from_db()
+                raise CommandError(f"The demo import failed: {job.error}")
+            t = summary["study_totals"]
         self.stdout.write(
             f"Demo study {study.slug!r}: {t['questions']} questions, {t['answers']} answers, {t['comments']} comments."
         )
