@@ -275,20 +275,28 @@ def delete_studies(slugs: list[str], env: dict, url: str) -> None:
     print(f"WARNING: benchmark studies {slugs} may be left in the database")
 
 
+def _own_seconds(r: dict) -> float:
+    """The import's own time (its --json "seconds"), without interpreter and Django start-up;
+    the wall time where the step did not report it (the lxml baseline)."""
+    out = r.get("out")
+    return float(out["seconds"]) if isinstance(out, dict) and out.get("seconds") else r["seconds"]
+
+
 def report(results: list[dict], size: int, rows: int) -> None:
-    print(f"\n{'step':<28}{'seconds':>9}{'rows/s':>11}{'MB/s':>9}{'peak MB':>9}  status")
+    print(f"\n{'step':<28}{'wall s':>8}{'own s':>8}{'rows/s':>11}{'MB/s':>9}{'peak MB':>9}  status")
     for r in results:
         peak = f"{r['peak']:.0f}" if r["peak"] else "?"
-        print(f"{r['name']:<28}{r['seconds']:>9.2f}{rows / r['seconds']:>11,.0f}{size / MB / r['seconds']:>9.1f}"
+        own = _own_seconds(r)
+        print(f"{r['name']:<28}{r['seconds']:>8.2f}{own:>8.2f}{rows / own:>11,.0f}{size / MB / own:>9.1f}"
               f"{peak:>9}  {'ok' if r['rc'] == 0 else 'FAILED (exit %d)' % r['rc']}")
     b, c, d = results[1:4]
-    mb_s, rows_s = (lambda r: size / MB / r["seconds"]), (lambda r: rows / r["seconds"])
+    mb_s, rows_s = (lambda r: size / MB / _own_seconds(r)), (lambda r: rows / _own_seconds(r))
     checks = [(b, "b. tag-filtered import >= 150 MB/s", mb_s(b), mb_s(b) >= 150, "MB/s"),
               (c, "c. unfiltered import >= 30,000 rows/s", rows_s(c), rows_s(c) >= 30_000, "rows/s"),
               (d, "d. re-import >= 30,000 rows/s", rows_s(d), rows_s(d) >= 30_000, "rows/s")]
     checks += [(r, f"{r['name'][:2]} peak memory < 200 MB", r["peak"], (r["peak"] or 1e9) < 200, "MB")
                for r in (b, c, d)]
-    print("\ntargets (report only; rates are over the whole file, incl. interpreter/Django start-up):")
+    print("\ntargets (report only; rates use each import's own time, without the ~1 s of start-up):")
     for r, label, value, met, unit in checks:
         shown = f"{value:,.1f} {unit}" if r["rc"] == 0 and value is not None else "-"
         status = "not measured (step failed)" if shown == "-" else "met" if met else "NOT MET"

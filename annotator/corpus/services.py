@@ -116,6 +116,11 @@ def import_run(
             if only_tags and f.site not in kept:
                 kept[f.site] = _seed_kept_ids(study=study, site=f.site)
             questions, posts = kept.get(f.site, (None, None))
+            phase = f"reading {f.name}"
+
+            def on_progress(reader: DumpReader, phase=phase, bytes_before=bytes_done, rows_before=rows_done):
+                report(phase=phase, bytes_read=bytes_before + reader.bytes_read, rows_read=rows_before + reader.stats.rows)
+
             with open(f.path, "rb") as stream:
                 reader = DumpReader(
                     stream,
@@ -125,6 +130,7 @@ def import_run(
                     seen=per_site.setdefault((f.site, kind), IdSet()),
                     kept_questions=questions,
                     kept_posts=posts,
+                    on_progress=on_progress,
                 )
                 write = stage.write_posts if kind == "posts" else stage.write_comments
                 batch: list = []
@@ -133,11 +139,6 @@ def import_run(
                     if len(batch) >= BATCH_ROWS:
                         write(f.site, batch)
                         batch = []
-                        report(
-                            phase=f"reading {f.name}",
-                            bytes_read=bytes_done + reader.bytes_read,
-                            rows_read=rows_done + reader.stats.rows,
-                        )
                 write(f.site, batch)
             stats = reader.stats
             bytes_done += reader.bytes_read

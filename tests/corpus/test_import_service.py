@@ -718,3 +718,25 @@ def test_study_totals_count_by_kind():
     CommentFactory(study=study)
     PostFactory()  # another study
     assert study_totals(study=study) == {"questions": 1, "answers": 2, "comments": 1}
+
+
+def test_a_filtered_run_that_keeps_nothing_still_reports_progress(tmp_path):
+    """On a huge dump a tag filter keeps few rows; the progress bar must move anyway."""
+    rows = "".join(
+        f'  <row Id="{i}" PostTypeId="1" Title="t{i}" Body="&lt;p&gt;b&lt;/p&gt;" Tags="&lt;java&gt;" />\n'
+        for i in range(1, 50_001)
+    )
+    path = tmp_path / "stackoverflow.com-Posts.xml"
+    path.write_text(f'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n{rows}</posts>\n', encoding="utf-8")
+    calls = []
+    summary = import_run(
+        study=StudyFactory(),
+        files=[import_file_describe(path=str(path))],
+        only_tags=["python"],
+        progress=lambda **fields: calls.append(fields),
+    )
+    assert summary["questions"] == 0 and summary["rows_read"] == 50_000
+    reading = [c for c in calls if c.get("phase", "").startswith("reading ")]
+    assert len(reading) >= 3, calls
+    read = [c["bytes_read"] for c in reading]
+    assert read == sorted(read) and 0 < read[0] < read[-1] < path.stat().st_size
