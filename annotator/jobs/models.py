@@ -1,6 +1,9 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class JobKind(models.TextChoices):
@@ -35,6 +38,7 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress written")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -61,6 +65,24 @@ class Job(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    # A queued job not taken this long after creation, or a running one that
+    # wrote no progress for this long, probably has no worker behind it.
+    QUEUED_STALE_AFTER = timedelta(seconds=30)
+    RUNNING_STALE_AFTER = timedelta(minutes=5)
+
+    @property
+    def stale_warning(self) -> str:
+        now = timezone.now()
+        if self.status == JobStatus.QUEUED and now - self.created_at > self.QUEUED_STALE_AFTER:
+            return (
+                "No worker has taken this job yet. Is the job worker running? "
+                "(`make run` starts one; with docker compose it is the `worker` service.)"
+            )
+        last = self.heartbeat_at or self.started_at
+        if self.status == JobStatus.RUNNING and last and now - last > self.RUNNING_STALE_AFTER:
+            return "No progress for more than 5 minutes: the worker may have stopped. Its log says more."
+        return ""
 
     @property
     def percent(self) -> int:

@@ -43,6 +43,7 @@ def job_claim(*, job_id: int) -> Job | None:
 
 
 def job_progress(*, job: Job, **fields: Any) -> None:
+    fields.setdefault("heartbeat_at", timezone.now())
     for name, value in fields.items():
         setattr(job, name, value)
     Job.objects.filter(pk=job.pk).update(**fields)

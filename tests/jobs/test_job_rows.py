@@ -1,0 +1,69 @@
+"""Job rows: claiming once, progress heartbeat, and the warning a user sees when no worker runs."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from annotator.jobs.models import Job, JobStatus
+from annotator.jobs.runner import job_run
+from annotator.jobs.services import job_claim, job_progress
+from tests.factories import JobFactory, MembershipFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_job_is_claimed_once():
+    job = JobFactory()
+    assert job_claim(job_id=job.pk) is not None
+    assert job_claim(job_id=job.pk) is None  # a second delivery of the task does nothing
+    assert job_claim(job_id=999_999) is None
+
+
+def test_running_a_job_twice_runs_it_once(monkeypatch):
+    job = JobFactory()
+    calls = []
+    monkeypatch.setattr("annotator.corpus.services.import_job_execute", lambda *, job: calls.append(job.pk))
+    job_run(job_id=job.pk)
+    job_run(job_id=job.pk)
+    assert calls == [job.pk]
+
+
+def test_a_crash_in_the_service_marks_the_job_failed(monkeypatch):
+    job = JobFactory()
+
+    def boom(*, job):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("annotator.corpus.services.import_job_execute", boom)
+    job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED and "disk full" in job.error and job.finished_at
+
+
+def test_progress_writes_a_heartbeat():
+    job = JobFactory(status=JobStatus.RUNNING, started_at=timezone.now())
+    job_progress(job=job, rows_read=10)
+    job.refresh_from_db()
+    assert job.rows_read == 10 and job.heartbeat_at is not None
+
+
+def test_stale_warnings(client):
+    fresh = JobFactory()
+    assert fresh.stale_warning == ""
+    Job.objects.filter(pk=fresh.pk).update(created_at=timezone.now() - timedelta(minutes=2))
+    fresh.refresh_from_db()
+    assert "worker" in fresh.stale_warning
+
+    running = JobFactory(status=JobStatus.RUNNING, started_at=timezone.now() - timedelta(hours=1))
+    Job.objects.filter(pk=running.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=10))
+    running.refresh_from_db()
+    assert "No progress" in running.stale_warning
+    Job.objects.filter(pk=running.pk).update(heartbeat_at=timezone.now())
+    running.refresh_from_db()
+    assert running.stale_warning == ""
+
+    member = MembershipFactory(study=fresh.study)
+    client.force_login(member.user)
+    page = client.get(f"/studies/{fresh.study.slug}/imports/{fresh.pk}/")
+    assert b"Is the job worker running?" in page.content
