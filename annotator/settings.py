@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "annotator.studies",
     "annotator.corpus",
     "annotator.jobs",
+    "annotator.selection",
 ]
 
 MIDDLEWARE = [

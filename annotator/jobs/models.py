@@ -8,6 +8,7 @@ from django.utils import timezone
 
 class JobKind(models.TextChoices):
     IMPORT = "import", "Stack Exchange import"
+    QUESTION_SET = "question_set", "Question set evaluation"
 
 
 class JobStatus(models.TextChoices):
@@ -30,6 +31,7 @@ class Job(models.Model):
     rows_read = models.BigIntegerField(default=0)
     bytes_read = models.BigIntegerField(default=0)
     bytes_total = models.BigIntegerField(default=0)
+    rows_total = models.BigIntegerField(default=0, help_text="for jobs measured in rows rather than bytes")
     result = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
@@ -88,6 +90,8 @@ class Job(models.Model):
     def percent(self) -> int:
         if self.status == JobStatus.SUCCEEDED:
             return 100
-        if self.bytes_total <= 0:
-            return 0
-        return min(99, int(100 * self.bytes_read / self.bytes_total))
+        if self.bytes_total > 0:
+            return min(99, int(100 * self.bytes_read / self.bytes_total))
+        if self.rows_total > 0:
+            return min(99, int(100 * self.rows_read / self.rows_total))
+        return 0

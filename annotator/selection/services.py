@@ -1,0 +1,371 @@
+"""Writes for question sets: define a rule, decide single posts by hand,
+evaluate (a background job), delete.
+
+Evaluation order (the funnel shows each step that is set, in this order):
+start (``within`` sets, or every question) → tags → creation dates → words →
+required words → plus sets / plus tags → minus sets → manual decisions.
+Tags and dates are filtered in the database; words are matched in Python over
+streamed ``(id, title, body)`` values (the body without its code blocks),
+never over model instances.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, Q
+from django.utils import timezone
+
+from annotator.corpus.dump_parser import parse_tag_list
+from annotator.corpus.models import Post, PostType
+from annotator.jobs.models import Job, JobKind
+from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
+
+from .models import ManualDecision, QuestionSet, QuestionSetMember, SetReference
+from .text import Vocabulary, normalise_words, text_without_code
+
+STREAM_CHUNK = 2000
+MEMBER_BATCH = 5000
+
+
+@dataclass
+class QuestionSetRule:
+    """What a user defines; names of other sets are resolved in the same study."""
+
+    name: str
+    description: str = ""
+    within: Sequence[str] = ()
+    tags: Sequence[str] = ()
+    words: Sequence[str] = ()
+    required_words: Sequence[str] = ()
+    whole_words: bool = True
+    search_title: bool = True
+    search_body: bool = True
+    date_from: date | None = None
+    date_to: date | None = None
+    union: Sequence[str] = ()
+    union_tags: Sequence[str] = ()
+    minus: Sequence[str] = ()
+
+
+def _tags(value: Sequence[str] | str, field_name: str, errors: dict) -> list[str]:
+    text = value if isinstance(value, str) else " ".join(value)
+    try:
+        return list(parse_tag_list(text))
+    except ValueError as exc:
+        errors.setdefault(field_name, []).append(str(exc))
+        return []
+
+
+def _resolve_sets(*, study, names: Sequence[str], field_name: str, errors: dict, exclude_pk=None) -> list[QuestionSet]:
+    names = [n.strip() for n in names if n and n.strip()]
+    found = {qs.name: qs for qs in QuestionSet.objects.filter(study=study, name__in=names)}
+    missing = [n for n in names if n not in found]
+    if missing:
+        errors.setdefault(field_name, []).append(f"No question set named {', '.join(map(repr, missing))} in this study.")
+    if exclude_pk is not None and any(qs.pk == exclude_pk for qs in found.values()):
+        errors.setdefault(field_name, []).append("A set cannot use itself.")
+    return list(dict.fromkeys(found[n] for n in names if n in found))
+
+
+def _depends_on(*, start: Iterable[QuestionSet]) -> set[int]:
+    """Ids of every set reachable from ``start`` through references."""
+    seen: set[int] = set()
+    frontier = {qs.pk for qs in start}
+    while frontier:
+        seen |= frontier
+        frontier = set(
+            SetReference.objects.filter(question_set_id__in=frontier).values_list("target_id", flat=True)
+        ) - seen
+    return seen
+
+
+@transaction.atomic
+def question_set_save(*, study, rule: QuestionSetRule, question_set: QuestionSet | None = None, user=None) -> QuestionSet:
+    """Create or change a set's rule. Raises ValidationError (field → messages)
+    for an empty name, unknown sets, a cycle, bad tags or dates, or a rule that
+    selects nothing at all."""
+    errors: dict[str, list[str]] = {}
+    name = (rule.name or "").strip()
+    if not name:
+        errors["name"] = ["A question set needs a name."]
+    elif QuestionSet.objects.filter(study=study, name=name).exclude(pk=getattr(question_set, "pk", None)).exists():
+        errors["name"] = [f"There is already a set named “{name}”."]
+    tags = _tags(rule.tags, "tags", errors)
+    union_tags = _tags(rule.union_tags, "union_tags", errors)
+    words = list(normalise_words(rule.words))
+    required = list(normalise_words(rule.required_words))
+    if not (rule.search_title or rule.search_body):
+        errors["search_body"] = ["Search the title, the body, or both."]
+    if rule.date_from and rule.date_to and rule.date_from > rule.date_to:
+        errors["date_to"] = ["The end date is before the start date."]
+    own_pk = getattr(question_set, "pk", None)
+    refs = {
+        kind: _resolve_sets(study=study, names=names, field_name=kind, errors=errors, exclude_pk=own_pk)
+        for kind, names in (("within", rule.within), ("union", rule.union), ("minus", rule.minus))
+    }
+    if own_pk is not None:
+        used = [qs for sets in refs.values() for qs in sets]
+        if own_pk in _depends_on(start=used):
+            errors.setdefault("union", []).append(
+                "That would make a cycle: one of these sets already uses this set, directly or through others."
+            )
+    if not any([refs["within"], tags, words, required, rule.date_from, rule.date_to, refs["union"], union_tags]):
+        errors.setdefault("__all__", []).append(
+            "The rule selects every question: give tags, words, dates or sets (an empty vocabulary is not a rule)."
+        )
+    if errors:
+        raise ValidationError(errors)
+
+    question_set = question_set or QuestionSet(study=study, created_by=user)
+    for attr, value in dict(
+        name=name, description=rule.description, tags=tags, words=words, required_words=required,
+        whole_words=rule.whole_words, search_title=rule.search_title, search_body=rule.search_body,
+        date_from=rule.date_from, date_to=rule.date_to, union_tags=union_tags,
+    ).items():
+        setattr(question_set, attr, value)
+    try:
+        with transaction.atomic():
+            question_set.save()
+    except IntegrityError as exc:
+        raise ValidationError({"name": [f"There is already a set named “{name}”."]}) from exc
+    question_set.references.all().delete()
+    SetReference.objects.bulk_create(
+        SetReference(question_set=question_set, target=target, kind=kind)
+        for kind, sets in refs.items()
+        for target in sets
+    )
+    return question_set
+
+
+@transaction.atomic
+def question_set_delete(*, question_set: QuestionSet) -> None:
+    users = sorted(SetReference.objects.filter(target=question_set).values_list("question_set__name", flat=True))
+    if users:
+        raise ValidationError(f"“{question_set.name}” is used by {', '.join(users)}: change those rules first.")
+    try:
+        question_set.delete()
+    except ProtectedError as exc:  # a rule started using it meanwhile
+        raise ValidationError(f"“{question_set.name}” is used by another set's rule.") from exc
+
+
+@transaction.atomic
+def manual_decision_set(*, question_set: QuestionSet, post: Post, action: str, reason: str, user=None) -> ManualDecision:
+    if post.study_id != question_set.study_id or post.post_type != PostType.QUESTION:
+        raise ValidationError({"post": "Only questions of this study can be included or excluded."})
+    if action not in ManualDecision.Action.values:
+        raise ValidationError({"action": "Choose include or exclude."})
+    if not (reason or "").strip():
+        raise ValidationError({"reason": "Say why: the reason is part of the set's record."})
+    decision, _created = ManualDecision.objects.update_or_create(
+        question_set=question_set, post=post,
+        defaults={"action": action, "reason": reason.strip(), "decided_by": user},
+    )
+    return decision
+
+
+def manual_decision_remove(*, question_set: QuestionSet, post: Post) -> None:
+    ManualDecision.objects.filter(question_set=question_set, post=post).delete()
+
+
+# -- evaluation -----------------------------------------------------------------
+
+
+def _tag_filter(tags: Sequence[str]) -> Q:
+    q = Q()
+    for tag in tags:
+        q |= Q(tags__contains=f"|{tag}|")
+    return q
+
+
+def _evaluation_order(question_set: QuestionSet) -> list[QuestionSet]:
+    """The set and everything it uses, dependencies first."""
+    ids = _depends_on(start=[question_set])
+    sets = {qs.pk: qs for qs in QuestionSet.objects.filter(pk__in=ids)}
+    edges: dict[int, set[int]] = {pk: set() for pk in sets}
+    for source, target in SetReference.objects.filter(question_set_id__in=ids).values_list("question_set_id", "target_id"):
+        edges[source].add(target)
+    order: list[QuestionSet] = []
+    state: dict[int, str] = {}
+
+    def visit(pk: int) -> None:
+        if state.get(pk) == "done":
+            return
+        if state.get(pk) == "visiting":  # prevented on save; guarded against old data
+            raise ValidationError(f"The rules of {sets[pk].name!r} form a cycle.")
+        state[pk] = "visiting"
+        for target in sorted(edges[pk]):
+            visit(target)
+        state[pk] = "done"
+        order.append(sets[pk])
+
+    visit(question_set.pk)
+    return order
+
+
+def _members(question_set_ids: Iterable[int]) -> set[int]:
+    return set(QuestionSetMember.objects.filter(question_set_id__in=list(question_set_ids)).values_list("post_id", flat=True))
+
+
+def _step(funnel: list, step: str, label: str, before: int, after: int, **extra) -> None:
+    funnel.append({"step": step, "label": label, "before": before, "after": after,
+                   "kept": min(before, after), "dropped": max(0, before - after),
+                   "added": max(0, after - before), **extra})
+
+
+def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[..., None] | None = None) -> dict[str, Any]:
+    """Evaluate one set, whose referenced sets are already evaluated; store its
+    members and funnel. Returns the funnel summary."""
+    report = progress or (lambda **_: None)
+    refs = {kind: [] for kind in SetReference.Kind.values}
+    for ref in question_set.references.select_related("target"):
+        refs[ref.kind].append(ref.target)
+    questions = Post.objects.filter(study_id=question_set.study_id, post_type=PostType.QUESTION)
+    funnel: list[dict[str, Any]] = []
+
+    if refs["within"]:
+        candidates = questions.filter(pk__in=_members(t.pk for t in refs["within"]))
+        label = "within " + " ∪ ".join(t.name for t in refs["within"])
+    else:
+        candidates = questions
+        label = "every question of the study"
+    count = candidates.count()
+    funnel.append({"step": "start", "label": label, "before": count, "after": count, "kept": count,
+                   "dropped": 0, "added": 0})
+
+    if question_set.tags:
+        after = candidates.filter(_tag_filter(question_set.tags))
+        new = after.count()
+        _step(funnel, "tags", "carrying any of: " + ", ".join(question_set.tags), count, new)
+        candidates, count = after, new
+    if question_set.date_from or question_set.date_to:
+        dated = Q()
+        if question_set.date_from:
+            dated &= Q(creation_date__date__gte=question_set.date_from)
+        if question_set.date_to:
+            dated &= Q(creation_date__date__lte=question_set.date_to)
+        undated = candidates.filter(creation_date__isnull=True).count()
+        after = candidates.filter(dated)
+        new = after.count()
+        span = f"{question_set.date_from or '…'} to {question_set.date_to or '…'}"
+        _step(funnel, "dates", f"created {span}", count, new, without_date=undated)
+        candidates, count = after, new
+
+    matched: dict[int, list[str]] = {}
+    if question_set.words or question_set.required_words:
+        vocabulary = Vocabulary(tuple(question_set.words), whole_words=question_set.whole_words)
+        required = Vocabulary(tuple(question_set.required_words), whole_words=question_set.whole_words)
+        kept_words, kept_required = 0, 0
+        done = 0
+        report(force=True, phase=f"matching words in {question_set.name}", rows_read=0, rows_total=count)
+        rows = candidates.values_list("pk", "title", "body").order_by("pk")
+        for pk, title, body in rows.iterator(chunk_size=STREAM_CHUNK):
+            done += 1
+            parts = []
+            if question_set.search_title:
+                parts.append(title)
+            if question_set.search_body:
+                parts.append(text_without_code(body))
+            text = "\n".join(parts)
+            found = vocabulary.matches(text) if question_set.words else []
+            if question_set.words and not found:
+                continue
+            kept_words += 1
+            if question_set.required_words:
+                also = required.matches(text)
+                if not also:
+                    continue
+                found = found + [w for w in also if w not in found]
+            kept_required += 1
+            matched[pk] = found
+            if done % STREAM_CHUNK == 0:
+                report(rows_read=done)
+        report(force=True, rows_read=done)
+        where = " and ".join(p for p, on in (("title", question_set.search_title),
+                                              ("body outside code", question_set.search_body)) if on)
+        how = "whole words" if question_set.whole_words else "substrings"
+        if question_set.words:
+            _step(funnel, "words", f"any of {', '.join(question_set.words)} in {where} ({how})", count, kept_words)
+            count = kept_words
+        if question_set.required_words:
+            _step(funnel, "required_words", f"also any of {', '.join(question_set.required_words)}", count,
+                  kept_required)
+            count = kept_required
+        ids = set(matched)
+    else:
+        ids = set(candidates.values_list("pk", flat=True))
+
+    if refs["union"] or question_set.union_tags:
+        before = len(ids)
+        parts = []
+        if refs["union"]:
+            ids |= _members(t.pk for t in refs["union"])
+            parts.append(" ∪ ".join(t.name for t in refs["union"]))
+        if question_set.union_tags:
+            ids |= set(questions.filter(_tag_filter(question_set.union_tags)).values_list("pk", flat=True))
+            parts.append("questions carrying any of " + ", ".join(question_set.union_tags))
+        _step(funnel, "union", "plus " + " and ".join(parts), before, len(ids))
+    if refs["minus"]:
+        before = len(ids)
+        ids -= _members(t.pk for t in refs["minus"])
+        _step(funnel, "minus", "minus " + " ∪ ".join(t.name for t in refs["minus"]), before, len(ids))
+
+    decisions = list(question_set.manual_decisions.values_list("post_id", "action"))
+    if decisions:
+        before = len(ids)
+        ids |= {pk for pk, action in decisions if action == ManualDecision.Action.INCLUDE}
+        ids -= {pk for pk, action in decisions if action == ManualDecision.Action.EXCLUDE}
+        _step(funnel, "manual", f"{len(decisions)} manual decision(s)", before, len(ids))
+
+    with transaction.atomic():
+        locked = QuestionSet.objects.select_for_update().get(pk=question_set.pk)
+        QuestionSetMember.objects.filter(question_set=locked).delete()
+        ordered = sorted(ids)
+        for start in range(0, len(ordered), MEMBER_BATCH):
+            QuestionSetMember.objects.bulk_create(
+                QuestionSetMember(question_set=locked, post_id=pk, matched_words=matched.get(pk, []))
+                for pk in ordered[start:start + MEMBER_BATCH]
+            )
+        locked.member_count = len(ids)
+        locked.funnel = funnel
+        locked.evaluated_at = timezone.now()
+        locked.save(update_fields=["member_count", "funnel", "evaluated_at"])
+    question_set.member_count, question_set.funnel = len(ids), funnel
+    return {"set": question_set.name, "members": len(ids), "funnel": funnel}
+
+
+def question_set_evaluate(*, question_set: QuestionSet, progress: Callable[..., None] | None = None) -> dict[str, Any]:
+    """Evaluate the set and, first, every set its rule uses (fresh, in order)."""
+    started = time.monotonic()
+    results = [question_set_evaluate_one(question_set=qs, progress=progress)
+               for qs in _evaluation_order(question_set)]
+    return {"sets": results, "members": results[-1]["members"], "seconds": round(time.monotonic() - started, 3)}
+
+
+@transaction.atomic
+def question_set_evaluate_start(*, question_set: QuestionSet, user=None) -> Job:
+    return job_create(study=question_set.study, kind=JobKind.QUESTION_SET, created_by=user,
+                      params={"question_set": question_set.pk, "name": question_set.name})
+
+
+def question_set_job_execute(*, job: Job) -> dict[str, Any] | None:
+    question_set = QuestionSet.objects.filter(pk=job.params.get("question_set"), study=job.study).first()
+    if question_set is None:
+        job_fail(job=job, error="The question set was deleted before it could be evaluated.")
+        return None
+    try:
+        summary = question_set_evaluate(
+            question_set=question_set, progress=ProgressReporter(lambda **f: job_progress(job=job, **f))
+        )
+    except ValidationError as exc:
+        job_fail(job=job, error=" ".join(exc.messages))
+        return None
+    job_succeed(job=job, result=summary)
+    return summary
+
