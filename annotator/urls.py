@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 urlpatterns = [
     path("", include("annotator.studies.urls")),
     path("studies/<slug:slug>/", include("annotator.corpus.urls")),
+    path("studies/<slug:slug>/", include("annotator.selection.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("annotator.api_urls")),

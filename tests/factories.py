@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from annotator.corpus.models import Comment, Post, PostType
 from annotator.jobs.models import Job, JobKind
+from annotator.selection.models import QuestionSet, QuestionSetMember
 from annotator.studies.models import Membership, Study
 
 PASSWORD = "correct horse battery staple"
@@ -88,3 +89,22 @@ class JobFactory(factory.django.DjangoModelFactory):
     study = factory.SubFactory(StudyFactory)
     kind = JobKind.IMPORT
     params = factory.LazyFunction(lambda: {"files": [], "only_tags": []})
+
+
+# -- question sets (annotator.selection) -----------------------------------------
+
+
+class QuestionSetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = QuestionSet
+
+    study = factory.SubFactory(StudyFactory)
+    name = factory.Sequence(lambda n: f"Set {n}")
+
+
+class QuestionSetMemberFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = QuestionSetMember
+
+    question_set = factory.SubFactory(QuestionSetFactory)
+    post = factory.SubFactory(PostFactory, study=factory.SelfAttribute("..question_set.study"))

@@ -1,0 +1,346 @@
+"""Reads of question sets: their members and the figures a study reports on them.
+
+Every figure is computed in the database (``Count``, ``Subquery``,
+``ExtractYear``) or from plain value lists; no ``Post`` instance is loaded.
+The arithmetic that is statistics proper (quartiles, the χ² test) is done by
+the pure functions in :mod:`annotator.selection.statistics`.
+
+Questions that cannot contribute to a figure (no creation date, no owner, an
+accepted answer that is not in the study) are counted and reported beside it,
+never dropped without a trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import ExtractYear
+
+from annotator.corpus.models import Post, PostType
+
+from .models import QuestionSet, QuestionSetMember
+from .statistics import DurationSummary, ProportionTest, summarise_durations, two_proportion_test
+
+HOUR = timedelta(hours=1)
+
+
+def _questions_only(questions: QuerySet[Post]) -> QuerySet[Post]:
+    # No ordering: an ORDER BY column would otherwise join the GROUP BY of the year table.
+    return questions.filter(post_type=PostType.QUESTION).order_by()
+
+
+def question_set_posts(*, question_set: QuestionSet) -> QuerySet[Post]:
+    """The set's member questions (of the set's own study), ordered by site and id."""
+    member_ids = QuestionSetMember.objects.filter(question_set=question_set).values("post_id")
+    return Post.objects.filter(
+        study_id=question_set.study_id, post_type=PostType.QUESTION, pk__in=member_ids
+    ).order_by("site", "so_id")
+
+
+# -- questions per year -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class YearRow:
+    year: int
+    questions: int
+    askers: int  # distinct owner_user_id of that year's questions, NULL not counted
+
+
+@dataclass(frozen=True)
+class YearTable:
+    years: tuple[YearRow, ...]  # consecutive, first to last year; gaps are zero rows
+    questions: int  # all questions, dated or not
+    askers: int  # distinct over all questions, so not the sum of the yearly figures
+    without_date: int  # in ``questions`` but in no year row
+    without_owner: int  # in the year rows' questions but in no ``askers`` figure
+
+    header = ("year", "questions", "askers")
+
+    def rows(self) -> list[tuple[int, int, int]]:
+        """The year rows as plain tuples, in the order of ``header`` (for CSV)."""
+        return [(r.year, r.questions, r.askers) for r in self.years]
+
+
+def questions_per_year(*, questions: QuerySet[Post]) -> YearTable:
+    """Questions and distinct askers per calendar year (UTC) of creation."""
+    questions = _questions_only(questions)
+    totals = questions.aggregate(
+        questions=Count("pk"),
+        askers=Count("owner_user_id", distinct=True),
+        without_date=Count("pk", filter=Q(creation_date__isnull=True)),
+        without_owner=Count("pk", filter=Q(owner_user_id__isnull=True)),
+    )
+    per_year = (
+        questions.filter(creation_date__isnull=False)
+        .annotate(year=ExtractYear("creation_date", tzinfo=UTC))
+        .values("year")
+        .annotate(questions=Count("pk"), askers=Count("owner_user_id", distinct=True))
+        .values_list("year", "questions", "askers")
+    )
+    counted = {year: (n, askers) for year, n, askers in per_year}
+    years: tuple[YearRow, ...] = ()
+    if counted:
+        years = tuple(
+            YearRow(year, *counted.get(year, (0, 0))) for year in range(min(counted), max(counted) + 1)
+        )
+    return YearTable(years=years, **totals)
+
+
+# -- accepted answers ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AcceptedShare:
+    questions: int
+    without_accepted: int
+    share_without_accepted: float | None  # None for an empty set
+
+    @property
+    def with_accepted(self) -> int:
+        return self.questions - self.without_accepted
+
+
+def accepted_answer_share(*, questions: QuerySet[Post]) -> AcceptedShare:
+    """How many questions have no accepted answer (``accepted_answer_so_id`` unset)."""
+    counts = _questions_only(questions).aggregate(
+        n=Count("pk"), without=Count("pk", filter=Q(accepted_answer_so_id__isnull=True))
+    )
+    n, without = counts["n"], counts["without"]
+    return AcceptedShare(questions=n, without_accepted=without, share_without_accepted=without / n if n else None)
+
+
+# -- response times -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseTimes:
+    """Hours from each question to its accepted answer.
+
+    Of the questions with an accepted answer, each one is either in ``hours``
+    or in exactly one of the skipped counts (checked in this order)."""
+
+    hours: tuple[float, ...]
+    without_accepted: int  # nothing to measure; not "skipped"
+    answer_not_in_study: int
+    question_without_date: int
+    answer_without_date: int
+    answer_before_question: int  # a negative duration (e.g. merged questions)
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        return {
+            "answer not in the study": self.answer_not_in_study,
+            "question without a creation date": self.question_without_date,
+            "answer without a creation date": self.answer_without_date,
+            "answer created before the question": self.answer_before_question,
+        }
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped.values())
+
+
+def response_times(*, questions: QuerySet[Post]) -> ResponseTimes:
+    """Hours from each question's creation to its accepted answer's creation.
+
+    The accepted answer is the answer of the same study and site whose id is
+    the question's ``accepted_answer_so_id``; its date comes in by a
+    correlated subquery, so only (question date, answer date) pairs are read."""
+    accepted_answer = Post.objects.filter(
+        study=OuterRef("study"),
+        site=OuterRef("site"),
+        so_id=OuterRef("accepted_answer_so_id"),
+        post_type=PostType.ANSWER,
+    )
+    questions = _questions_only(questions)
+    with_accepted = questions.filter(accepted_answer_so_id__isnull=False).annotate(
+        answer_found=Exists(accepted_answer),
+        answer_created=Subquery(accepted_answer.values("creation_date")[:1]),
+    )
+    found = Q(answer_found=True)
+    counts = with_accepted.aggregate(
+        answer_not_in_study=Count("pk", filter=~found),
+        question_without_date=Count("pk", filter=found & Q(creation_date__isnull=True)),
+        answer_without_date=Count(
+            "pk", filter=found & Q(creation_date__isnull=False) & Q(answer_created__isnull=True)
+        ),
+    )
+    pairs = with_accepted.filter(
+        answer_found=True, creation_date__isnull=False, answer_created__isnull=False
+    ).values_list("creation_date", "answer_created")
+    # timedelta / timedelta divides whole microseconds: 90 minutes is exactly 1.5.
+    hours = [(answered - asked) / HOUR for asked, answered in pairs]
+    return ResponseTimes(
+        hours=tuple(h for h in hours if h >= 0),
+        without_accepted=questions.filter(accepted_answer_so_id__isnull=True).count(),
+        answer_before_question=sum(1 for h in hours if h < 0),
+        **counts,
+    )
+
+
+# -- one set, and two sets side by side ----------------------------------------
+
+
+@dataclass(frozen=True)
+class SetStatistics:
+    question_set: QuestionSet
+    years: YearTable
+    accepted: AcceptedShare
+    response_times: ResponseTimes
+    durations: DurationSummary  # of ``response_times.hours``
+
+
+def question_set_statistics(*, question_set: QuestionSet) -> SetStatistics:
+    questions = question_set_posts(question_set=question_set)
+    times = response_times(questions=questions)
+    return SetStatistics(
+        question_set=question_set,
+        years=questions_per_year(questions=questions),
+        accepted=accepted_answer_share(questions=questions),
+        response_times=times,
+        durations=summarise_durations(times.hours),
+    )
+
+
+@dataclass(frozen=True)
+class SetComparison:
+    first: QuestionSet
+    second: QuestionSet
+    first_accepted: AcceptedShare
+    second_accepted: AcceptedShare
+    # x = questions without an accepted answer, n = questions, first set first.
+    test: ProportionTest
+    first_durations: DurationSummary
+    second_durations: DurationSummary
+
+    @property
+    def undefined_reason(self) -> str:
+        """Why the test has no χ² (an empty set, equal 0/1 shares); "" when it has one."""
+        return self.test.undefined_reason
+
+    header = ("measure", "first", "second")
+
+    def rows(self) -> list[tuple[str, float | int | None, float | int | None]]:
+        """The comparison as (measure, first set, second set) rows, for CSV.
+        The test's figures concern both sets and stand in the first column."""
+        a, b = self.first_accepted, self.second_accepted
+        return [
+            ("questions", a.questions, b.questions),
+            ("without accepted answer", a.without_accepted, b.without_accepted),
+            ("share without accepted answer", a.share_without_accepted, b.share_without_accepted),
+            ("response times (n)", self.first_durations.n, self.second_durations.n),
+            ("median response time (hours)", self.first_durations.median, self.second_durations.median),
+            ("chi2", self.test.chi2, None),
+            ("p", self.test.p_value, None),
+            ("chi2 (Yates)", self.test.chi2_corrected, None),
+            ("p (Yates)", self.test.p_value_corrected, None),
+        ]
+
+
+def question_set_comparison(*, first: QuestionSet, second: QuestionSet) -> SetComparison:
+    """The shares of questions without an accepted answer in two sets, their
+    χ² test, and the two sets' response-time summaries side by side."""
+    shares, durations = [], []
+    for question_set in (first, second):
+        questions = question_set_posts(question_set=question_set)
+        shares.append(accepted_answer_share(questions=questions))
+        durations.append(summarise_durations(response_times(questions=questions).hours))
+    return SetComparison(
+        first=first,
+        second=second,
+        first_accepted=shares[0],
+        second_accepted=shares[1],
+        test=two_proportion_test(
+            x1=shares[0].without_accepted, n1=shares[0].questions,
+            x2=shares[1].without_accepted, n2=shares[1].questions,
+        ),
+        first_durations=durations[0],
+        second_durations=durations[1],
+    )
+
+
+# -- pages: lists, members with their matches in context, the rule in words ----
+
+
+def question_set_rule_summary(*, question_set: QuestionSet) -> str:
+    """The rule in one line, in the order its steps apply."""
+    refs: dict[str, list[str]] = {"within": [], "union": [], "minus": []}
+    for kind, name in question_set.references.values_list("kind", "target__name").order_by("target__name"):
+        refs[kind].append(name)
+    parts = [f"within {' ∪ '.join(refs['within'])}" if refs["within"] else "all questions"]
+    if question_set.tags:
+        parts.append("tagged " + " or ".join(question_set.tags))
+    if question_set.date_from or question_set.date_to:
+        parts.append(f"created {question_set.date_from or '…'} to {question_set.date_to or '…'}")
+    if question_set.words:
+        where = " and ".join(p for p, on in (("title", question_set.search_title),
+                                              ("body outside code", question_set.search_body)) if on)
+        how = "whole words" if question_set.whole_words else "substrings"
+        parts.append(f"with {' / '.join(question_set.words)} in {where} ({how})")
+    if question_set.required_words:
+        parts.append("and " + " / ".join(question_set.required_words))
+    plus = refs["union"] + [f"tag {t}" for t in question_set.union_tags]
+    if plus:
+        parts.append("plus " + ", ".join(plus))
+    if refs["minus"]:
+        parts.append("minus " + " ∪ ".join(refs["minus"]))
+    return "; ".join(parts)
+
+
+def question_set_list(*, study) -> list[QuestionSet]:
+    sets = list(QuestionSet.objects.filter(study=study).prefetch_related("references__target"))
+    for question_set in sets:
+        question_set.rule_text = question_set_rule_summary(question_set=question_set)
+    return sets
+
+
+def question_set_job(*, question_set: QuestionSet, job_id: str | None = None):
+    """The evaluation job named in the URL, else the set's latest one."""
+    from annotator.jobs.models import Job, JobKind
+
+    jobs = Job.objects.filter(study_id=question_set.study_id, kind=JobKind.QUESTION_SET,
+                              params__question_set=question_set.pk)
+    if job_id:
+        return jobs.filter(pk=job_id).first() if str(job_id).isdigit() else None
+    return jobs.order_by("-created_at", "-id").first()
+
+
+def member_list(*, question_set: QuestionSet) -> QuerySet[QuestionSetMember]:
+    return (QuestionSetMember.objects.filter(question_set=question_set)
+            .select_related("post").order_by("-post__creation_date", "post_id"))
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    post: Post
+    matched_words: list[str]
+    snippets: list[tuple[str, str, str]]
+
+
+def member_rows(*, question_set: QuestionSet, members) -> list[MemberRow]:
+    """One page of members with their matched words highlighted in context
+    (title, then the body without code), as the rule searched them."""
+    from .text import Vocabulary, snippets, text_without_code
+
+    vocabulary = Vocabulary(tuple(question_set.words) + tuple(question_set.required_words),
+                            whole_words=question_set.whole_words)
+    rows = []
+    for member in members:
+        post = member.post
+        found: list[tuple[str, str, str]] = []
+        if member.matched_words:
+            texts = ([post.title] if question_set.search_title else []) + (
+                [text_without_code(post.body)] if question_set.search_body else [])
+            for text in texts:
+                found += snippets(text, vocabulary, limit=3 - len(found))
+                if len(found) >= 3:
+                    break
+        rows.append(MemberRow(post=post, matched_words=member.matched_words, snippets=found))
+    return rows
+
+
+def manual_decision_list(*, question_set: QuestionSet):
+    return question_set.manual_decisions.select_related("post", "decided_by").order_by("-decided_at")
