@@ -3,6 +3,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator.corpus import apis as corpus_apis
 from annotator.jobs import apis as job_apis
+from annotator.selection import apis as selection_apis
 from annotator.studies import apis as study_apis
 
 urlpatterns = [
@@ -19,4 +20,18 @@ urlpatterns = [
     path("studies/<slug:slug>/posts/<int:post_id>/", corpus_apis.PostDetailApi.as_view(), name="api-post"),
     path("studies/<slug:slug>/imports/", corpus_apis.ImportListCreateApi.as_view(), name="api-imports"),
     path("jobs/<int:job_id>/", job_apis.JobDetailApi.as_view(), name="api-job"),
+    path("studies/<slug:slug>/sets/", selection_apis.QuestionSetListCreateApi.as_view(), name="api-sets"),
+    path("studies/<slug:slug>/sets/compare/", selection_apis.QuestionSetComparisonApi.as_view(),
+         name="api-sets-compare"),
+    path("studies/<slug:slug>/sets/<int:set_id>/", selection_apis.QuestionSetDetailApi.as_view(), name="api-set"),
+    path("studies/<slug:slug>/sets/<int:set_id>/evaluate/", selection_apis.QuestionSetEvaluateApi.as_view(),
+         name="api-set-evaluate"),
+    path("studies/<slug:slug>/sets/<int:set_id>/members/", selection_apis.QuestionSetMemberListApi.as_view(),
+         name="api-set-members"),
+    path("studies/<slug:slug>/sets/<int:set_id>/decisions/", selection_apis.ManualDecisionListCreateApi.as_view(),
+         name="api-set-decisions"),
+    path("studies/<slug:slug>/sets/<int:set_id>/decisions/<int:post_id>/",
+         selection_apis.ManualDecisionDetailApi.as_view(), name="api-set-decision"),
+    path("studies/<slug:slug>/sets/<int:set_id>/statistics/", selection_apis.QuestionSetStatisticsApi.as_view(),
+         name="api-set-statistics"),
 ]

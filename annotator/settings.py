@@ -184,6 +184,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Studies, members, Stack Exchange imports, posts and background jobs.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Named after their model, so that another "action" or "kind" choice never clashes.
+    "ENUM_NAME_OVERRIDES": {"ManualDecisionActionEnum": "annotator.selection.models.ManualDecision.Action"},
 }
 
 # --- Celery --------------------------------------------------------------------

@@ -290,6 +290,16 @@ def question_set_rule_summary(*, question_set: QuestionSet) -> str:
     return "; ".join(parts)
 
 
+def question_set_get(*, study, set_id: int) -> QuestionSet:
+    """The set of this study, or 404 for a missing set and for another study's alike."""
+    from django.http import Http404
+
+    question_set = QuestionSet.objects.filter(study=study, pk=set_id).prefetch_related("references__target").first()
+    if question_set is None:
+        raise Http404("No such question set.")
+    return question_set
+
+
 def question_set_list(*, study) -> list[QuestionSet]:
     sets = list(QuestionSet.objects.filter(study=study).prefetch_related("references__target"))
     for question_set in sets:

@@ -213,6 +213,24 @@ def _members(question_set_ids: Iterable[int]) -> set[int]:
     return set(QuestionSetMember.objects.filter(question_set_id__in=list(question_set_ids)).values_list("post_id", flat=True))
 
 
+def _match_row(question_set: QuestionSet, vocabulary: Vocabulary, required: Vocabulary, title: str, body: str):
+    """(words found or None when the words step drops the row, required words
+    found or None when the required step drops it)."""
+    parts = []
+    if question_set.search_title:
+        parts.append(title)
+    if question_set.search_body:
+        parts.append(text_without_code(body))
+    text = "\n".join(parts)
+    found = vocabulary.matches(text) if question_set.words else []
+    if question_set.words and not found:
+        return None, None
+    if not question_set.required_words:
+        return found, []
+    also = required.matches(text)
+    return found, (also or None)
+
+
 def _step(funnel: list, step: str, label: str, before: int, after: int, **extra) -> None:
     funnel.append({"step": step, "label": label, "before": before, "after": after,
                    "kept": min(before, after), "dropped": max(0, before - after),
@@ -228,6 +246,8 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
         refs[ref.kind].append(ref.target)
     questions = Post.objects.filter(study_id=question_set.study_id, post_type=PostType.QUESTION)
     funnel: list[dict[str, Any]] = []
+    timing = {"database": 0.0, "python": 0.0, "writing members": 0.0}
+    started = time.perf_counter()
 
     if refs["within"]:
         candidates = questions.filter(pk__in=_members(t.pk for t in refs["within"]))
@@ -264,28 +284,26 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
         kept_words, kept_required = 0, 0
         done = 0
         report(force=True, phase=f"matching words in {question_set.name}", rows_read=0, rows_total=count)
-        rows = candidates.values_list("pk", "title", "body").order_by("pk")
-        for pk, title, body in rows.iterator(chunk_size=STREAM_CHUNK):
+        rows = candidates.values_list("pk", "title", "body").order_by("pk").iterator(chunk_size=STREAM_CHUNK)
+        clock = time.perf_counter
+        while True:
+            t0 = clock()
+            row = next(rows, None)
+            t1 = clock()
+            timing["database"] += t1 - t0
+            if row is None:
+                break
             done += 1
-            parts = []
-            if question_set.search_title:
-                parts.append(title)
-            if question_set.search_body:
-                parts.append(text_without_code(body))
-            text = "\n".join(parts)
-            found = vocabulary.matches(text) if question_set.words else []
-            if question_set.words and not found:
-                continue
-            kept_words += 1
-            if question_set.required_words:
-                also = required.matches(text)
-                if not also:
-                    continue
-                found = found + [w for w in also if w not in found]
-            kept_required += 1
-            matched[pk] = found
+            pk, title, body = row
+            words_found, required_found = _match_row(question_set, vocabulary, required, title, body)
+            if words_found is not None:
+                kept_words += 1
+                if required_found is not None:
+                    kept_required += 1
+                    matched[pk] = words_found + [w for w in required_found if w not in words_found]
             if done % STREAM_CHUNK == 0:
                 report(rows_read=done)
+            timing["python"] += clock() - t1
         report(force=True, rows_read=done)
         where = " and ".join(p for p, on in (("title", question_set.search_title),
                                               ("body outside code", question_set.search_body)) if on)
@@ -323,6 +341,7 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
         ids -= {pk for pk, action in decisions if action == ManualDecision.Action.EXCLUDE}
         _step(funnel, "manual", f"{len(decisions)} manual decision(s)", before, len(ids))
 
+    before_write = time.perf_counter()
     with transaction.atomic():
         locked = QuestionSet.objects.select_for_update().get(pk=question_set.pk)
         QuestionSetMember.objects.filter(question_set=locked).delete()
@@ -337,7 +356,11 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
         locked.evaluated_at = timezone.now()
         locked.save(update_fields=["member_count", "funnel", "evaluated_at"])
     question_set.member_count, question_set.funnel = len(ids), funnel
-    return {"set": question_set.name, "members": len(ids), "funnel": funnel}
+    timing["writing members"] = time.perf_counter() - before_write
+    # Everything else (counts, tag/date filters, set operations) is database work too.
+    timing["database"] += time.perf_counter() - started - sum(timing.values())
+    return {"set": question_set.name, "members": len(ids), "funnel": funnel,
+            "seconds": {k: round(v, 3) for k, v in timing.items()}}
 
 
 def question_set_evaluate(*, question_set: QuestionSet, progress: Callable[..., None] | None = None) -> dict[str, Any]:
