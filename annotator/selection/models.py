@@ -57,8 +57,9 @@ class QuestionSet(models.Model):
 
 
 class SetReference(models.Model):
-    """One set used by another's rule. PROTECT: a set in use cannot be deleted
-    (the rule would silently change); the error names the sets that use it."""
+    """One set used by another's rule. RESTRICT: a set in use cannot be deleted
+    on its own (the rule would silently change; the error names the sets that
+    use it), but it goes with its study like everything else."""
 
     class Kind(models.TextChoices):
         WITHIN = "within", "within"
@@ -66,7 +67,7 @@ class SetReference(models.Model):
         MINUS = "minus", "minus"
 
     question_set = models.ForeignKey(QuestionSet, on_delete=models.CASCADE, related_name="references")
-    target = models.ForeignKey(QuestionSet, on_delete=models.PROTECT, related_name="referenced_by")
+    target = models.ForeignKey(QuestionSet, on_delete=models.RESTRICT, related_name="referenced_by")
     kind = models.CharField(max_length=10, choices=Kind.choices)
 
     class Meta:

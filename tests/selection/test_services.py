@@ -192,3 +192,13 @@ def test_evaluation_as_a_job(corpus, django_capture_on_commit_callbacks, monkeyp
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.result["members"] == 2 and job.rows_total == 7 and job.rows_read == 7
     assert Job.objects.get(pk=job.pk).percent == 100
+
+
+def test_a_study_with_sets_that_use_each_other_can_be_deleted(corpus):
+    """RESTRICT, not PROTECT: a used set cannot go alone, but goes with its study."""
+    study, _ = corpus
+    question_set_save(study=study, rule=rule("A", tags=["keras"]))
+    question_set_save(study=study, rule=rule("B", within=["A"], words=["cloud"]))
+    question_set_evaluate(question_set=QuestionSet.objects.get(name="B"))
+    study.delete()
+    assert not QuestionSet.objects.exists() and not QuestionSetMember.objects.exists()
