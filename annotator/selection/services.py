@@ -11,6 +11,7 @@ never over model instances.
 
 from __future__ import annotations
 
+import html
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -214,6 +215,26 @@ def _members(question_set_ids: Iterable[int]) -> set[int]:
     return set(QuestionSetMember.objects.filter(question_set_id__in=list(question_set_ids)).values_list("post_id", flat=True))
 
 
+def _word_prefilter(words: Sequence[str], *, title: bool, body: bool) -> Q | None:
+    """A condition the database can check that every true match satisfies (so
+    it only saves work, never changes the result): some word appears, as a
+    substring, in the searched fields. None when no safe condition exists
+    (non-ASCII words, where SQL and Python may fold case differently)."""
+    if not words or any(not w.isascii() for w in words):
+        return None
+    condition = Q()
+    for word in words:
+        # A phrase may be split by markup in the HTML: require its longest token only.
+        token = max(word.split(), key=len)
+        variants = {token, html.escape(token, quote=True), html.escape(token, quote=False)}
+        for variant in variants:
+            if title:
+                condition |= Q(title__icontains=variant)
+            if body:
+                condition |= Q(body__icontains=variant)
+    return condition
+
+
 def _match_row(question_set: QuestionSet, vocabulary: Vocabulary, required: Vocabulary, title: str, body: str):
     """(words found or None when the words step drops the row, required words
     found or None when the required step drops it)."""
@@ -302,8 +323,14 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
         required = Vocabulary(tuple(question_set.required_words), whole_words=question_set.whole_words)
         kept_words, kept_required = 0, 0
         done = 0
-        report(force=True, phase=f"matching words in {question_set.name}", rows_read=0, rows_total=count)
-        rows = candidates.values_list("pk", "title", "body").order_by("pk").iterator(chunk_size=STREAM_CHUNK)
+        streamed = candidates
+        for words in (question_set.words, question_set.required_words):
+            prefilter = _word_prefilter(words, title=question_set.search_title, body=question_set.search_body)
+            if prefilter is not None:
+                streamed = streamed.filter(prefilter)
+        report(force=True, phase=f"matching words in {question_set.name}", rows_read=0,
+               rows_total=streamed.count() if streamed is not candidates else count)
+        rows = streamed.values_list("pk", "title", "body").order_by("pk").iterator(chunk_size=STREAM_CHUNK)
         clock = time.perf_counter
         while True:
             t0 = clock()

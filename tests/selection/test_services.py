@@ -190,7 +190,8 @@ def test_evaluation_as_a_job(corpus, django_capture_on_commit_callbacks, monkeyp
     job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.SUCCEEDED, job.error
-    assert job.result["members"] == 2 and job.rows_total == 7 and job.rows_read == 7
+    # Only questions containing "cloud" somewhere (1, 4 in code, 5) reach Python; 2 match outside code.
+    assert job.result["members"] == 2 and job.rows_total == job.rows_read == 3
     assert Job.objects.get(pk=job.pk).percent == 100
 
 
@@ -202,3 +203,20 @@ def test_a_study_with_sets_that_use_each_other_can_be_deleted(corpus):
     question_set_evaluate(question_set=QuestionSet.objects.get(name="B"))
     study.delete()
     assert not QuestionSet.objects.exists() and not QuestionSetMember.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "body, words, whole",
+    [
+        ("<p>our R&amp;D team deploys</p>", ["r&d"], False),  # escaped in the HTML, plain in the text
+        ("<p>we use tf <b>serving</b> daily</p>", ["tf serving"], True),  # a phrase split by markup
+        ("<p>déploiement sur le nuage</p>", ["déploiement"], True),  # non-ASCII: no database prefilter
+        ("<p>quote &quot;serve&quot; it</p>", ['"serve"'], False),
+    ],
+)
+def test_the_database_prefilter_never_loses_a_match(corpus, body, words, whole):
+    study, _ = corpus
+    q(study, 77, "Unrelated title", body=body)
+    s = question_set_save(study=study, rule=rule("x", words=words, whole_words=whole))
+    question_set_evaluate(question_set=s)
+    assert 77 in members(s)
