@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -218,21 +219,29 @@ def _members(question_set_ids: Iterable[int]) -> set[int]:
 def _word_prefilter(words: Sequence[str], *, title: bool, body: bool) -> Q | None:
     """A condition the database can check that every true match satisfies (so
     it only saves work, never changes the result): some word appears, as a
-    substring, in the searched fields. None when no safe condition exists
+    substring, in the searched fields. One case-insensitive regular expression
+    per field, of escaped literals. None when no safe condition exists
     (non-ASCII words, where SQL and Python may fold case differently)."""
     if not words or any(not w.isascii() for w in words):
         return None
-    condition = Q()
+    variants: set[str] = set()
     for word in words:
         # A phrase may be split by markup in the HTML: require its longest token only.
         token = max(word.split(), key=len)
-        variants = {token, html.escape(token, quote=True), html.escape(token, quote=False)}
-        for variant in variants:
-            if title:
-                condition |= Q(title__icontains=variant)
-            if body:
-                condition |= Q(body__icontains=variant)
+        variants |= {token, html.escape(token, quote=True), html.escape(token, quote=False)}
+    pattern = "|".join(re.escape(v) for v in sorted(variants))
+    condition = Q()
+    if title:
+        condition |= Q(title__iregex=pattern)
+    if body:
+        condition |= Q(body__iregex=pattern)
     return condition
+
+
+def _texts(ids: list[int]):
+    for start in range(0, len(ids), STREAM_CHUNK):
+        chunk = ids[start:start + STREAM_CHUNK]
+        yield from Post.objects.filter(pk__in=chunk).order_by("pk").values_list("pk", "title", "body")
 
 
 def _match_row(question_set: QuestionSet, vocabulary: Vocabulary, required: Vocabulary, title: str, body: str):
@@ -328,9 +337,10 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
             prefilter = _word_prefilter(words, title=question_set.search_title, body=question_set.search_body)
             if prefilter is not None:
                 streamed = streamed.filter(prefilter)
-        report(force=True, phase=f"matching words in {question_set.name}", rows_read=0,
-               rows_total=streamed.count() if streamed is not candidates else count)
-        rows = streamed.values_list("pk", "title", "body").order_by("pk").iterator(chunk_size=STREAM_CHUNK)
+        # Ids first (one scan with the prefilter), then the texts by primary key, in chunks.
+        ids_to_read = list(streamed.order_by("pk").values_list("pk", flat=True))
+        report(force=True, phase=f"matching words in {question_set.name}", rows_read=0, rows_total=len(ids_to_read))
+        rows = _texts(ids_to_read)
         clock = time.perf_counter
         while True:
             t0 = clock()
