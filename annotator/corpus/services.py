@@ -25,6 +25,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Count, Q
 
+from annotator.dbstats import table_statistics_refresh
 from annotator.jobs.models import Job, JobKind
 from annotator.studies.models import Study
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
@@ -170,6 +171,7 @@ def import_run(
             # between their upserts); the second sees the first's rows.
             Study.objects.select_for_update().only("pk").get(pk=study.pk)
             stage.apply()
+        table_statistics_refresh(Post, Comment)
 
     return {
         "questions": totals["questions"],

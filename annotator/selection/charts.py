@@ -61,13 +61,15 @@ def years_chart(table: YearTable, *, title: str) -> Figure:
             f"no questions with a creation date\n({table.questions} without one)")
         return _empty(fig, ax, title=title, message=message)
     years = [row.year for row in table.years]
-    ax.plot(years, [row.questions for row in table.years], marker="o", color=QUESTIONS_COLOUR, label="questions")
-    ax.plot(years, [row.askers for row in table.years], marker="s", linestyle="--", color=ASKERS_COLOUR,
-            label="distinct askers")
+    # Askers are often as many as questions: the thinner dashed line on top keeps both visible.
+    ax.plot(years, [row.questions for row in table.years], marker="o", markersize=8, linewidth=3,
+            color=QUESTIONS_COLOUR, label="questions")
+    ax.plot(years, [row.askers for row in table.years], marker="s", markersize=4.5, linewidth=1.4, linestyle="--",
+            color=ASKERS_COLOUR, label="distinct askers")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if len(years) == 1:  # one point: give it room, else matplotlib centres it on fractional ticks
         ax.set_xlim(years[0] - 1, years[0] + 1)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, max(row.questions for row in table.years) * 1.08 + 0.5)  # room above the highest point
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("year of creation (UTC)")
     ax.set_ylabel("count")
@@ -76,7 +78,8 @@ def years_chart(table: YearTable, *, title: str) -> Figure:
     ax.grid(axis="y", color="#dde1e8", linewidth=0.6)
     notes = []
     if table.without_date:
-        notes.append(f"{table.without_date} question{'s' * (table.without_date != 1)} without a creation date not shown")
+        plural = "s" * (table.without_date != 1)
+        notes.append(f"{table.without_date} question{plural} without a creation date not shown")
     if table.without_owner:
         notes.append(f"{table.without_owner} without an owner in no askers figure")
     if notes:
@@ -164,7 +167,8 @@ def response_box_plot(summaries: Sequence[tuple[str, DurationSummary | Sequence[
     ax.set_xticks(range(1, len(boxes) + 1),
                   [stats["label"] if stats else label for (label, _), (_, _, stats) in zip(summaries, boxes)])
     ax.set_xlim(0.4, len(boxes) + 0.9)  # room for the median labels on the right of the last box
-    plotted = np.concatenate([[s["whislo"], s["whishi"]] for _, s in drawn] + [s["fliers"] for _, s in drawn])
+    plotted = np.concatenate([[s["whislo"], s["q1"], s["med"], s["q3"], s["whishi"]] for _, s in drawn]
+                             + [s["fliers"] for _, s in drawn])
     low, high = float(plotted.min()), float(plotted.max())
     positive = plotted[plotted > 0]
     if positive.size and high / max(float(positive.min()), MINUTE) > WIDE_RANGE:

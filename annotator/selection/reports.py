@@ -55,9 +55,10 @@ def percent_text(share: float | None) -> str:
 
 
 def p_value_text(p: float | None) -> str:
+    """ "p = 0.040", or "p < 0.001" below what three decimals can tell."""
     if not _number(p):
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+        return "p undefined"
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def statistic_text(value: float | None) -> str:

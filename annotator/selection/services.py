@@ -26,6 +26,7 @@ from django.db.models import Q, RestrictedError
 from django.utils import timezone
 
 from annotator.corpus.dump_parser import parse_tag_list
+from annotator.dbstats import table_statistics_refresh
 from annotator.corpus.models import Post, PostType
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
@@ -406,6 +407,7 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
         locked.funnel = funnel
         locked.evaluated_at = timezone.now()
         locked.save(update_fields=["member_count", "funnel", "evaluated_at"])
+    table_statistics_refresh(QuestionSetMember)
     question_set.member_count, question_set.funnel = len(ids), funnel
     timing["writing members"] = time.perf_counter() - before_write
     # Everything else (counts, tag/date filters, set operations) is database work too.

@@ -1,17 +1,23 @@
+import csv
+import io
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
-from django.urls import reverse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header, urlencode
+from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.corpus.models import Post, PostType
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 
-from . import selectors, services
+from . import charts, reports, selectors, services
 from .forms import ManualDecisionForm, QuestionSetForm
 from .models import QuestionSet
 
@@ -19,10 +25,7 @@ HTMX_STOP_POLLING = 286
 
 
 def _set_for(access, set_id: int) -> QuestionSet:
-    question_set = QuestionSet.objects.filter(study=access.study, pk=set_id).first()
-    if question_set is None:
-        raise Http404("No such question set.")
-    return question_set
+    return selectors.question_set_get(study=access.study, set_id=set_id)
 
 
 def _form_errors(form, exc: ValidationError) -> None:
@@ -152,3 +155,159 @@ def decision_remove(request, slug, set_id, post_id):
         services.manual_decision_remove(question_set=question_set, post=post)
     return redirect("selection:set", slug=slug, set_id=set_id)
 
+
+# -- statistics: tables from the selectors, charts as separate requests -----------
+
+CHART_CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
+CHART_NAMES = {"years": "questions per year", "response-times": "response times"}
+# matplotlib's SVG styles its shapes with style attributes. Opened on its own, the
+# SVG gets a policy of its own that allows exactly that, and runs or loads nothing.
+SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+def _evaluated_set(access, set_id: int) -> QuestionSet:
+    """Figures are computed only for a set that has members to count."""
+    question_set = _set_for(access, set_id)
+    if question_set.evaluated_at is None:
+        raise Http404("This set has not been evaluated yet.")
+    return question_set
+
+
+def _set_label(question_set: QuestionSet) -> str:
+    return question_set.name if slugify(question_set.name) else f"set {question_set.pk}"
+
+
+def _file_response(content: bytes, *, content_type: str, filename: str, attachment: bool = True) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response.headers["Content-Disposition"] = content_disposition_header(attachment, filename)
+    # Figures follow the members and the posts, which change without the URL changing.
+    patch_cache_control(response, private=True, no_cache=True)
+    return response
+
+
+def _csv_response(header, rows, *, filename: str) -> HttpResponse:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return _file_response(buffer.getvalue().encode(), content_type="text/csv; charset=utf-8", filename=filename)
+
+
+def _chart_response(request, figure, *, fmt: str, filename: str) -> HttpResponse:
+    response = _file_response(charts.render(figure, fmt), content_type=CHART_CONTENT_TYPES[fmt],
+                              filename=filename, attachment="download" in request.GET)
+    if fmt == "svg":
+        response.headers["Content-Security-Policy"] = SVG_POLICY
+    return response
+
+
+@login_required
+def set_statistics(request, slug, set_id):
+    """The set's figures: a page of its own, or (htmx) the section of the set page."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    question_set = _set_for(access, set_id)
+    statistics = selectors.question_set_statistics(question_set=question_set) if question_set.evaluated_at else None
+    context = {
+        "access": access, "study": access.study, "question_set": question_set, "statistics": statistics,
+        "response_rows": reports.response_time_rows(times=statistics.response_times,
+                                                    durations=statistics.durations) if statistics else [],
+        "job": selectors.question_set_job(question_set=question_set),
+    }
+    fragment = request.htmx and not request.htmx.boosted
+    if not fragment:
+        context["rule"] = selectors.question_set_rule_summary(question_set=question_set)
+    return render(request, "selection/_statistics.html" if fragment else "selection/set_statistics.html", context)
+
+
+@login_required
+def set_table_csv(request, slug, set_id, table):
+    access = study_get_for_user(slug=slug, user=request.user)
+    question_set = _evaluated_set(access, set_id)
+    if table == "years":
+        years = selectors.questions_per_year(questions=selectors.question_set_posts(question_set=question_set))
+        header, rows = years.header, years.rows()
+    else:
+        statistics = selectors.question_set_statistics(question_set=question_set)
+        header = reports.RESPONSE_TIME_HEADER
+        rows = [(row.measure, row.value, row.unit) for row in reports.response_time_rows(
+            times=statistics.response_times, durations=statistics.durations)]
+    return _csv_response(header, rows, filename=reports.download_filename(
+        _set_label(question_set), CHART_NAMES[table], ext="csv"))
+
+
+@login_required
+def set_chart(request, slug, set_id, chart, fmt):
+    access = study_get_for_user(slug=slug, user=request.user)
+    if chart not in CHART_NAMES or fmt not in CHART_CONTENT_TYPES:
+        raise Http404("No such chart.")
+    question_set = _evaluated_set(access, set_id)
+    questions = selectors.question_set_posts(question_set=question_set)
+    if chart == "years":
+        figure = charts.years_chart(selectors.questions_per_year(questions=questions),
+                                    title=f"{question_set.name}: questions and askers per year")
+    else:
+        figure = charts.response_box_plot([(question_set.name, selectors.response_times(questions=questions).hours)],
+                                          title=f"{question_set.name}: time to the accepted answer")
+    return _chart_response(request, figure, fmt=fmt,
+                           filename=reports.download_filename(_set_label(question_set), CHART_NAMES[chart], ext=fmt))
+
+
+def _sets_to_compare(access, query) -> tuple[QuestionSet | None, QuestionSet | None, str]:
+    """The sets named by ``?first=&second=`` (None when not chosen yet; 404 when
+    not sets of this study), and why they cannot be compared yet, if so."""
+    ids = [query.get("first", ""), query.get("second", "")]
+    if not all(i.isdigit() for i in ids if i):
+        raise Http404("No such question set.")
+    first, second = (_set_for(access, int(i)) if i else None for i in ids)
+    if first is None or second is None:
+        return first, second, ""
+    if first.pk == second.pk:
+        return first, second, "Choose two different sets."
+    unevaluated = [f"“{s.name}”" for s in (first, second) if s.evaluated_at is None]
+    if unevaluated:
+        them = "it" if len(unevaluated) == 1 else "them"
+        return first, second, f"{' and '.join(unevaluated)} not evaluated yet: evaluate {them} first."
+    return first, second, ""
+
+
+def _comparable(access, query) -> tuple[QuestionSet, QuestionSet]:
+    first, second, problem = _sets_to_compare(access, query)
+    if first is None or second is None or problem:
+        raise Http404(problem or "Choose two sets.")
+    return first, second
+
+
+@login_required
+def set_compare(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    first, second, problem = _sets_to_compare(access, request.GET)
+    comparison = None
+    if first is not None and second is not None and not problem:
+        comparison = selectors.question_set_comparison(first=first, second=second)
+    return render(request, "selection/set_compare.html", {
+        "access": access, "study": access.study, "sets": selectors.question_set_list(study=access.study),
+        "first": first, "second": second, "problem": problem, "comparison": comparison,
+        "query": urlencode({"first": first.pk, "second": second.pk}) if comparison else "",
+    })
+
+
+@login_required
+def set_compare_csv(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    first, second = _comparable(access, request.GET)
+    comparison = selectors.question_set_comparison(first=first, second=second)
+    return _csv_response(("measure", first.name, second.name), comparison.rows(), filename=reports.download_filename(
+        _set_label(first), "vs", _set_label(second), "comparison", ext="csv"))
+
+
+@login_required
+def set_compare_chart(request, slug, fmt):
+    access = study_get_for_user(slug=slug, user=request.user)
+    first, second = _comparable(access, request.GET)
+    if fmt not in CHART_CONTENT_TYPES:
+        raise Http404("No such chart.")
+    hours = [(s.name, selectors.response_times(questions=selectors.question_set_posts(question_set=s)).hours)
+             for s in (first, second)]
+    figure = charts.response_box_plot(hours, title=f"Time to the accepted answer: {first.name} vs {second.name}")
+    return _chart_response(request, figure, fmt=fmt, filename=reports.download_filename(
+        _set_label(first), "vs", _set_label(second), "response times", ext=fmt))

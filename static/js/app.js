@@ -21,3 +21,26 @@ document.addEventListener("htmx:xhr:progress", (event) => {
   box.querySelector("progress").value = percent;
   box.querySelector(".upload-percent").textContent = `${percent} %`;
 });
+
+// Charts are images drawn by the server: if one cannot be drawn, say so instead
+// of showing a broken image. (Error events do not bubble: listen while capturing.)
+document.addEventListener("error", (event) => {
+  const img = event.target;
+  if (!(img instanceof HTMLImageElement) || !img.closest("figure.chart")) return;
+  const note = document.createElement("p");
+  note.className = "error chart-error";
+  note.textContent = "The chart could not be drawn.";
+  img.replaceWith(note);
+}, true);
+
+// The statistics section of a set page is loaded after the page (htmx); if the
+// server fails, replace "Computing…" by an error, keeping the link to the page.
+document.addEventListener("htmx:responseError", (event) => {
+  const box = event.detail.elt;
+  if (!(box instanceof HTMLElement) || !box.classList.contains("statistics-loading")) return;
+  const text = box.querySelector("p");
+  if (text) {
+    text.classList.add("error");
+    text.firstChild.textContent = "The statistics could not be computed. ";
+  }
+});
