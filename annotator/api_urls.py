@@ -5,9 +5,11 @@ from annotator.corpus import apis as corpus_apis
 from annotator.jobs import apis as job_apis
 from annotator.selection import apis as selection_apis
 from annotator.studies import apis as study_apis
+from sampling.apis import SampleSizeApi
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
+    path("sample-size/", SampleSizeApi.as_view(), name="api-sample-size"),
     path("studies/", study_apis.StudyListCreateApi.as_view(), name="api-studies"),
     path("studies/<slug:slug>/", study_apis.StudyDetailApi.as_view(), name="api-study"),
     path("studies/<slug:slug>/members/", study_apis.MembershipListCreateApi.as_view(), name="api-members"),

@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "annotator.corpus",
     "annotator.jobs",
     "annotator.selection",
+    "sampling",
 ]
 
 MIDDLEWARE = [

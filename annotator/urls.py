@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
     path("", include("annotator.studies.urls")),
+    path("", include("sampling.urls")),
     path("studies/<slug:slug>/", include("annotator.corpus.urls")),
     path("studies/<slug:slug>/", include("annotator.selection.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -1,5 +1,1 @@
-"""Sample sizes, stratified seeded draws and the pilot split (DESIGN.md step 4).
-
-Empty for now: the layout is fixed by DESIGN.md and this package fills in
-when that capability is built.
-"""
+"""Sampling: sample sizes (and, next, stratified seeded draws and the pilot split; DESIGN.md step 4)."""
