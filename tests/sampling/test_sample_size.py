@@ -53,7 +53,7 @@ def test_other_margins_and_proportions():
 
 def test_an_exact_integer_is_not_rounded_up_by_floating_point_noise(monkeypatch):
     # exact = 116.00000000000001 must give 116 with ceil
-    monkeypatch.setattr("sampling.sample_size.norm.ppf", lambda q: math.sqrt(116 * 4 * 0.05**2))
+    monkeypatch.setattr("sampling.sample_size.NormalDist.inv_cdf", lambda self, q: math.sqrt(116 * 4 * 0.05**2))
     assert sample_size(population=10**15).n == 116
 
 

@@ -9,6 +9,9 @@ from sampling.sample_size import ROUNDINGS, sample_size
 
 
 class Command(BaseCommand):
+    # A data command: the system checks would load every URL and view (SciPy,
+    # matplotlib: ~1 s and ~100 MB) for nothing it uses.
+    requires_system_checks = []
     help = "Sample size for a proportion at a confidence level and margin, with the finite-population correction."
 
     def add_arguments(self, parser):

@@ -15,6 +15,9 @@ from annotator.studies.services import study_get_or_create_for_import
 
 
 class Command(BaseCommand):
+    # A data command: the system checks would load every URL and view (SciPy,
+    # matplotlib: ~1 s and ~100 MB) for nothing it uses.
+    requires_system_checks = []
     help = (
         "Stream Stack Exchange dump files (Posts.xml, Comments.xml) into a study, creating the study if needed. "
         "Idempotent: re-importing updates rows, never duplicates them. A malformed file changes nothing."
