@@ -20,6 +20,7 @@ from annotator.studies.selectors import study_get_for_user
 from . import charts, reports, selectors, services
 from .forms import ManualDecisionForm, QuestionSetForm
 from .models import QuestionSet
+from .statistics import summarise_durations
 
 HTMX_STOP_POLLING = 286
 
@@ -227,10 +228,11 @@ def set_table_csv(request, slug, set_id, table):
         years = selectors.questions_per_year(questions=selectors.question_set_posts(question_set=question_set))
         header, rows = years.header, years.rows()
     else:
-        statistics = selectors.question_set_statistics(question_set=question_set)
+        # Only the response times: the year table and shares are not in this file.
+        times = selectors.response_times(questions=selectors.question_set_posts(question_set=question_set))
         header = reports.RESPONSE_TIME_HEADER
         rows = [(row.measure, row.value, row.unit) for row in reports.response_time_rows(
-            times=statistics.response_times, durations=statistics.durations)]
+            times=times, durations=summarise_durations(times.hours))]
     return _csv_response(header, rows, filename=reports.download_filename(
         _set_label(question_set), CHART_NAMES[table], ext="csv"))
 
