@@ -107,3 +107,11 @@ def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     need(path is not None, "Debian's chromium is not installed (apt-get install chromium)")
     return path
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    """Job ids that would be handed to Celery; no worker runs (tests call job_run themselves)."""
+    calls = []
+    monkeypatch.setattr("annotator.jobs.tasks.run_job.delay", lambda job_id: calls.append(job_id))
+    return calls

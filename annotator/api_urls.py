@@ -5,11 +5,11 @@ from annotator.corpus import apis as corpus_apis
 from annotator.jobs import apis as job_apis
 from annotator.selection import apis as selection_apis
 from annotator.studies import apis as study_apis
-from sampling.apis import SampleSizeApi
+from sampling import apis as sampling_apis
 
 urlpatterns = [
     path("auth/token/", obtain_auth_token, name="api-token"),
-    path("sample-size/", SampleSizeApi.as_view(), name="api-sample-size"),
+    path("sample-size/", sampling_apis.SampleSizeApi.as_view(), name="api-sample-size"),
     path("studies/", study_apis.StudyListCreateApi.as_view(), name="api-studies"),
     path("studies/<slug:slug>/", study_apis.StudyDetailApi.as_view(), name="api-study"),
     path("studies/<slug:slug>/members/", study_apis.MembershipListCreateApi.as_view(), name="api-members"),
@@ -36,4 +36,13 @@ urlpatterns = [
          selection_apis.ManualDecisionDetailApi.as_view(), name="api-set-decision"),
     path("studies/<slug:slug>/sets/<int:set_id>/statistics/", selection_apis.QuestionSetStatisticsApi.as_view(),
          name="api-set-statistics"),
+    path("studies/<slug:slug>/draws/", sampling_apis.DrawListCreateApi.as_view(), name="api-draws"),
+    path("studies/<slug:slug>/draws/preview/", sampling_apis.DrawPreviewApi.as_view(), name="api-draw-preview"),
+    path("studies/<slug:slug>/draws/<int:version>/", sampling_apis.DrawDetailApi.as_view(), name="api-draw"),
+    path("studies/<slug:slug>/draws/<int:version>/items/", sampling_apis.DrawItemListApi.as_view(),
+         name="api-draw-items"),
+    path("studies/<slug:slug>/draws/<int:version>/redistribute/", sampling_apis.DrawRedistributeApi.as_view(),
+         name="api-draw-redistribute"),
+    path("studies/<slug:slug>/draws/<int:version>/start-labelling/", sampling_apis.DrawLabellingStartApi.as_view(),
+         name="api-draw-labelling-start"),
 ]

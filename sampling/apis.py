@@ -1,8 +1,22 @@
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+"""REST API: the sample-size calculator, and a study's draws (design preview,
+start, design table, items, per-rater progress, redistribution, freezing).
+
+Owners draw; every member reads; everyone else gets 404."""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api_utils import as_drf_error, paginate
+from annotator.jobs.apis import JobOutput
+from annotator.studies.models import Role
+from annotator.studies.selectors import study_get_for_user
+
+from . import selectors, services
+from .design import MAX_SEED, DrawDesign, StratumChoice, design_resolve
+from .models import ItemPart, StratumMode
 from .sample_size import ROUNDINGS, sample_size
 
 
@@ -40,3 +54,252 @@ class SampleSizeApi(APIView):
         except ValueError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from None
         return Response(self.OutputSerializer(result).data)
+
+
+# -- draws ------------------------------------------------------------------------------
+
+
+class StratumInput(serializers.Serializer):
+    question_set = serializers.IntegerField(help_text="id of an evaluated question set of the study")
+    mode = serializers.ChoiceField(choices=StratumMode.values, default=StratumMode.CALCULATED)
+    n = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="only for mode=override")
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500,
+                                   help_text="why n is set by hand (required for mode=override)")
+
+
+class DesignInput(serializers.Serializer):
+    strata = StratumInput(many=True, help_text="in order: a post in several strata counts in the first")
+    confidence = serializers.FloatField(default=0.95)
+    margin = serializers.FloatField(default=0.05)
+    proportion = serializers.FloatField(default=0.5)
+    rounding = serializers.ChoiceField(choices=ROUNDINGS, default="ceil")
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=MAX_SEED,
+                                    help_text="omit for a fresh one; it is recorded either way")
+    pilot_share = serializers.FloatField(default=0.3)
+    raters_per_item = serializers.IntegerField(default=2)
+    raters = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
+                                   help_text="user ids; omit for every rater of the study")
+
+    def design(self) -> DrawDesign:
+        data = self.validated_data
+        raters = data.get("raters")
+        return DrawDesign(
+            strata=tuple(StratumChoice(question_set_id=s["question_set"], mode=s["mode"], n=s.get("n"),
+                                       reason=s.get("reason", "")) for s in data["strata"]),
+            confidence=data["confidence"], margin=data["margin"], proportion=data["proportion"],
+            rounding=data["rounding"], seed=data.get("seed"), pilot_share=data["pilot_share"],
+            raters_per_item=data["raters_per_item"], rater_ids=tuple(raters) if raters is not None else None)
+
+
+class DrawStartInput(DesignInput):
+    expected_version = serializers.IntegerField(
+        required=False, allow_null=True, min_value=0,
+        help_text="the latest version you know of (0 for none): refused if someone drew since")
+
+
+class StratumOutput(serializers.Serializer):
+    position = serializers.IntegerField()
+    name = serializers.CharField()
+    question_set = serializers.IntegerField(source="question_set_id", allow_null=True)
+    mode = serializers.CharField()
+    census = serializers.BooleanField()
+    override_n = serializers.IntegerField(allow_null=True)
+    override_reason = serializers.CharField()
+    set_size = serializers.IntegerField()
+    overlap_removed = serializers.IntegerField(help_text="members counted in an earlier stratum")
+    population = serializers.IntegerField(help_text="N")
+    n_exact = serializers.FloatField(allow_null=True)
+    n = serializers.IntegerField(allow_null=True)
+    drawn = serializers.IntegerField()
+    pilot = serializers.IntegerField()
+    reliability = serializers.IntegerField()
+    population_digest = serializers.CharField(help_text="SHA-256 of the sorted member ids drawn from")
+
+
+class RaterProgressOutput(serializers.Serializer):
+    rater = serializers.CharField(source="username")
+    assigned = serializers.IntegerField()
+    submitted = serializers.IntegerField()
+    by_stratum = serializers.SerializerMethodField()
+
+    def get_by_stratum(self, progress) -> dict[str, dict[str, int]]:
+        names = self.context["stratum_names"]
+        return {names[pk]: {"submitted": s, "assigned": a} for pk, (s, a) in progress.by_stratum.items()}
+
+
+class DrawOutput(serializers.Serializer):
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    seed = serializers.IntegerField()
+    confidence = serializers.FloatField()
+    margin = serializers.FloatField()
+    proportion = serializers.FloatField()
+    rounding = serializers.CharField()
+    pilot_share = serializers.FloatField()
+    raters_per_item = serializers.IntegerField()
+    rater_ids = serializers.ListField(child=serializers.IntegerField())
+    sample_size = serializers.IntegerField()
+    pilot_size = serializers.IntegerField()
+    reliability_size = serializers.IntegerField()
+    frozen = serializers.BooleanField(source="is_frozen")
+    error = serializers.CharField()
+    job = serializers.IntegerField(source="job_id", allow_null=True)
+    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_at = serializers.DateTimeField()
+    drawn_at = serializers.DateTimeField(allow_null=True)
+    labelling_started_at = serializers.DateTimeField(allow_null=True)
+
+
+class DrawDetailOutput(DrawOutput):
+    strata = serializers.SerializerMethodField()
+    raters = serializers.SerializerMethodField()
+    changed_since = serializers.SerializerMethodField(help_text="what happened to the strata's sets since the draw")
+
+    def get_strata(self, draw) -> list[dict]:
+        return StratumOutput(self.context["strata"], many=True).data
+
+    def get_raters(self, draw) -> list[dict]:
+        names = {s.pk: s.name for s in self.context["strata"]}
+        return RaterProgressOutput(selectors.draw_rater_progress(draw=draw), many=True,
+                                   context={"stratum_names": names}).data
+
+    def get_changed_since(self, draw) -> list[dict]:
+        return [{"stratum": d.name, "message": d.message}
+                for d in selectors.draw_drift(draw=draw, strata=self.context["strata"])]
+
+
+def _draw_detail(draw) -> dict:
+    return DrawDetailOutput(draw, context={"strata": selectors.draw_strata(draw=draw)}).data
+
+
+class DrawListCreateApi(APIView):
+    @extend_schema(responses=DrawOutput(many=True))
+    def get(self, request, slug):
+        access = study_get_for_user(slug=slug, user=request.user)
+        return paginate(queryset=selectors.draw_list(study=access.study), serializer_class=DrawOutput,
+                        request=request, view=self)
+
+    @extend_schema(request=DrawStartInput, responses={202: DrawOutput})
+    def post(self, request, slug):
+        """Start a draw (a background job); poll ``/api/jobs/{job}/`` or this draw."""
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        data = DrawStartInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            draw = services.sample_draw_start(study=access.study, design=data.design(), user=request.user,
+                                              expected_version=data.validated_data.get("expected_version"))
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response({**DrawOutput(draw).data, "job_detail": JobOutput(draw.job).data},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class DrawPreviewApi(APIView):
+    class PreviewRowOutput(serializers.Serializer):
+        name = serializers.CharField()
+        question_set = serializers.IntegerField(source="question_set_id")
+        set_size = serializers.IntegerField()
+        overlap_removed = serializers.IntegerField()
+        population = serializers.IntegerField()
+        mode = serializers.CharField()
+        census = serializers.BooleanField()
+        n_exact = serializers.FloatField(allow_null=True)
+        n = serializers.IntegerField(allow_null=True)
+        error = serializers.CharField()
+        warning = serializers.CharField()
+
+    class PreviewOutput(serializers.Serializer):
+        rows = serializers.SerializerMethodField()
+        sample_size = serializers.IntegerField()
+        pilot = serializers.IntegerField()
+        reliability = serializers.IntegerField()
+        raters = serializers.IntegerField()
+        raters_per_item = serializers.IntegerField()
+        per_rater = serializers.FloatField()
+
+        def get_rows(self, preview) -> list[dict]:
+            return DrawPreviewApi.PreviewRowOutput(preview.rows, many=True).data
+
+    @extend_schema(request=DesignInput, responses=PreviewOutput)
+    def post(self, request, slug):
+        """The design table (N after overlap, n exact, n) without drawing."""
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        data = DesignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            resolved = design_resolve(study=access.study, design=data.design())
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(self.PreviewOutput(selectors.draw_design_preview(resolved=resolved)).data)
+
+
+class DrawDetailApi(APIView):
+    @extend_schema(responses=DrawDetailOutput)
+    def get(self, request, slug, version):
+        access = study_get_for_user(slug=slug, user=request.user)
+        return Response(_draw_detail(selectors.draw_get(study=access.study, version=version)))
+
+
+class DrawRedistributeApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        pilot_share = serializers.FloatField()
+        raters_per_item = serializers.IntegerField()
+        raters = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True)
+
+    @extend_schema(request=InputSerializer, responses={202: DrawOutput, 400: None})
+    def post(self, request, slug, version):
+        """Split the same posts again and/or assign them to other raters; refused once frozen."""
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        draw = selectors.draw_get(study=access.study, version=version)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            draw = services.sample_draw_redistribute_start(draw=draw, user=request.user,
+                                                           pilot_share=data.validated_data["pilot_share"],
+                                                           raters_per_item=data.validated_data["raters_per_item"],
+                                                           rater_ids=data.validated_data.get("raters"))
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(DrawOutput(draw).data, status=status.HTTP_202_ACCEPTED)
+
+
+class DrawLabellingStartApi(APIView):
+    @extend_schema(request=None, responses=DrawOutput)
+    def post(self, request, slug, version):
+        """Start labelling: the draw is frozen from now on."""
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        draw = selectors.draw_get(study=access.study, version=version)
+        try:
+            draw = services.sample_draw_labelling_start(draw=draw, user=request.user)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(DrawOutput(draw).data)
+
+
+class DrawItemListApi(APIView):
+    class ItemOutput(serializers.Serializer):
+        post = serializers.IntegerField(source="post_id")
+        so_id = serializers.IntegerField(source="post.so_id")
+        site = serializers.CharField(source="post.site")
+        title = serializers.CharField(source="post.title")
+        stratum = serializers.CharField(source="stratum.name")
+        part = serializers.CharField()
+
+    @extend_schema(parameters=[OpenApiParameter("stratum", int, description="stratum position (0 = first)"),
+                               OpenApiParameter("part", str, enum=ItemPart.values)],
+                   responses=ItemOutput(many=True))
+    def get(self, request, slug, version):
+        access = study_get_for_user(slug=slug, user=request.user)
+        draw = selectors.draw_get(study=access.study, version=version)
+        stratum_id = None
+        position = request.query_params.get("stratum")
+        if position not in (None, ""):
+            stratum = draw.strata.filter(position=position).first() if position.isdigit() else None
+            if stratum is None:
+                raise serializers.ValidationError({"stratum": "No stratum at that position in this draw."})
+            stratum_id = stratum.pk
+        part = request.query_params.get("part") or None
+        if part and part not in ItemPart.values:
+            raise serializers.ValidationError({"part": f"One of {', '.join(ItemPart.values)}."})
+        return paginate(queryset=selectors.draw_items(draw=draw, stratum_id=stratum_id, part=part),
+                        serializer_class=self.ItemOutput, request=request, view=self)

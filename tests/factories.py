@@ -108,3 +108,21 @@ class QuestionSetMemberFactory(factory.django.DjangoModelFactory):
 
     question_set = factory.SubFactory(QuestionSetFactory)
     post = factory.SubFactory(PostFactory, study=factory.SelfAttribute("..question_set.study"))
+
+
+def questions_bulk(*, study, count: int, first_so_id: int = 1, tags: str = "|tensorflow|") -> list[Post]:
+    """Many questions at once (factories make one row per INSERT)."""
+    now = timezone.now()
+    return Post.objects.bulk_create(
+        Post(study=study, site="stackoverflow.com", so_id=first_so_id + i, post_type=PostType.QUESTION,
+             title=f"Question {first_so_id + i}", body="<p>body</p>", tags=tags, creation_date=now, updated_at=now)
+        for i in range(count)
+    )
+
+
+def evaluated_set(*, study, name: str, posts) -> QuestionSet:
+    """A question set whose (last) evaluation found exactly these posts."""
+    question_set = QuestionSet.objects.create(study=study, name=name, evaluated_at=timezone.now(),
+                                              member_count=len(posts), tags=["tensorflow"])
+    QuestionSetMember.objects.bulk_create(QuestionSetMember(question_set=question_set, post=p) for p in posts)
+    return question_set

@@ -9,6 +9,7 @@ from django.utils import timezone
 class JobKind(models.TextChoices):
     IMPORT = "import", "Stack Exchange import"
     QUESTION_SET = "question_set", "Question set evaluation"
+    SAMPLE_DRAW = "sample_draw", "Sample draw"
 
 
 class JobStatus(models.TextChoices):

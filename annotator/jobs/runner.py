@@ -24,6 +24,10 @@ def job_run(*, job_id: int) -> None:
             from annotator.selection.services import question_set_job_execute
 
             question_set_job_execute(job=job)
+        elif job.kind == JobKind.SAMPLE_DRAW:
+            from sampling.services import sample_draw_job_execute
+
+            sample_draw_job_execute(job=job)
         else:  # pragma: no cover - the check constraint forbids other kinds
             job_fail(job=job, error=f"Unknown job kind {job.kind!r}.")
     except Exception as exc:  # the job row must never stay "running" after a crash

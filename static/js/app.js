@@ -44,3 +44,11 @@ document.addEventListener("htmx:responseError", (event) => {
     text.firstChild.textContent = "The statistics could not be computed. ";
   }
 });
+
+// Forms that change something for good ask first: <form data-confirm="…">.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+    event.preventDefault();
+  }
+});

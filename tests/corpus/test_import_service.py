@@ -570,14 +570,6 @@ def owner_client(client):
     return client
 
 
-@pytest.fixture
-def queued(monkeypatch):
-    """Job ids the upload would hand to Celery; no worker runs."""
-    calls = []
-    monkeypatch.setattr("annotator.jobs.tasks.run_job.delay", lambda job_id: calls.append(job_id))
-    return calls
-
-
 def upload(name: str, data: bytes) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, data, content_type="text/xml")
 

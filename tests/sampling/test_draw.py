@@ -2,6 +2,7 @@
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from sampling.draw import StratumSpec, balanced_assignment, pilot_split, stratified_draw
@@ -86,3 +87,25 @@ def test_balanced_assignment(n_items, raters, k):
 def test_assignment_needs_enough_raters():
     with pytest.raises(ValueError, match="2 raters but the study has 1"):
         balanced_assignment(items=[1, 2], raters=["a"], per_item=2, seed=1)
+
+
+def test_assignment_is_balanced_within_every_stratum_too():
+    groups = [list(range(0, 89)), list(range(1000, 1208)), list(range(5000, 5005))]
+    assignment = balanced_assignment(groups=groups, raters=["a", "b", "c"], per_item=2, seed=3)
+    total = Counter(r for rs in assignment.values() for r in rs)
+    assert max(total.values()) - min(total.values()) <= 1
+    for group in groups:
+        load = Counter(r for item in group for r in assignment[item])
+        assert max(load.values()) - min(load.values()) <= 1, load
+    with pytest.raises(ValueError, match="two groups"):
+        balanced_assignment(groups=[[1, 2], [2, 3]], raters=["a", "b"], per_item=1, seed=1)
+
+
+def test_pilot_split_does_not_reuse_the_draws_random_stream():
+    # With the draw's own stream, the pilot would be a function of the drawing order.
+    population = list(range(10_000))
+    a = stratified_draw(seed=4, strata=[StratumSpec("s", population, 400)])
+    split = pilot_split(draw=a, share=0.5, seed=4)
+    rng = np.random.default_rng(np.random.SeedSequence(4).spawn(1)[0])
+    same_stream = set(np.asarray(a.strata[0].drawn)[rng.permutation(400)[:200]].tolist())
+    assert set(split.pilot["s"]) != same_stream

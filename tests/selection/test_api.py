@@ -57,14 +57,6 @@ def corpus(owner):
     }
 
 
-@pytest.fixture
-def queued(monkeypatch):
-    """Job ids handed to Celery (after commit); nothing is actually sent."""
-    calls: list[int] = []
-    monkeypatch.setattr("annotator.jobs.tasks.run_job.delay", lambda job_id: calls.append(job_id))
-    return calls
-
-
 def create(api, **rule):
     response = api.post(SETS, rule, content_type=JSON)
     assert response.status_code == 201, response.content

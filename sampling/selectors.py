@@ -1,0 +1,222 @@
+"""Reads for draws: the design preview, the design table, the items, the
+per-rater progress and what changed in the sets since a draw."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404
+
+from annotator.selection.models import QuestionSetMember
+
+from .design import LARGE_CENSUS, DrawDesign, ResolvedDesign, StratumChoice
+from .draw import StratumSpec, stratified_draw
+from .models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode
+from .sample_size import sample_size
+from .snapshot import ids_unpack
+
+
+@dataclass(frozen=True)
+class PreviewRow:
+    name: str
+    question_set_id: int
+    set_size: int
+    overlap_removed: int
+    population: int
+    mode: str
+    n_exact: float | None
+    n: int | None
+    error: str = ""
+    warning: str = ""
+
+    @property
+    def census(self) -> bool:
+        return self.mode == StratumMode.CENSUS
+
+
+@dataclass(frozen=True)
+class DesignPreview:
+    rows: tuple[PreviewRow, ...]
+    sample_size: int
+    pilot: int
+    reliability: int
+    raters: int
+    raters_per_item: int
+
+    @property
+    def per_rater(self) -> float:
+        return self.reliability * self.raters_per_item / self.raters if self.raters else 0.0
+
+    @property
+    def errors(self) -> list[str]:
+        return [row.error for row in self.rows if row.error]
+
+
+def draw_design_preview(*, resolved: ResolvedDesign) -> DesignPreview:
+    """The design table before drawing: N after overlap (counted in the
+    database, never loading the members), n exact and n per stratum."""
+    design = resolved.design
+    rows, earlier = [], []
+    for choice, qs in zip(design.strata, resolved.sets, strict=True):
+        members = QuestionSetMember.objects.filter(question_set=qs)
+        set_size = members.count()
+        population = (members.exclude(post_id__in=QuestionSetMember.objects.filter(question_set__in=earlier)
+                                      .values("post_id")).count() if earlier else set_size)
+        earlier.append(qs)
+        n_exact = n = None
+        error = warning = ""
+        if population == 0:
+            error = (f"“{qs.name}” has no posts left: all {set_size:,} are counted in earlier strata."
+                     if set_size else f"“{qs.name}” is empty.")
+        elif choice.mode == StratumMode.CENSUS:
+            n = population
+            if population > LARGE_CENSUS:
+                warning = (f"A census of {population:,} posts: every one of them will be in the sample "
+                           "(drawn in the background; labelling them all is a long task).")
+        elif choice.mode == StratumMode.OVERRIDE:
+            n = choice.n
+            if n is not None and n > population:
+                error = f"“{qs.name}”: n = {n:,} is larger than N = {population:,}; take a census instead."
+        else:
+            size = sample_size(population=population, confidence=design.confidence, margin=design.margin,
+                               proportion=design.proportion, rounding=design.rounding)
+            n_exact, n = size.exact, size.n
+        rows.append(PreviewRow(name=qs.name, question_set_id=qs.pk, set_size=set_size,
+                               overlap_removed=set_size - population, population=population, mode=choice.mode,
+                               n_exact=n_exact, n=n, error=error, warning=warning))
+    total = sum(r.n or 0 for r in rows if not r.error)
+    pilot = sum(int(design.pilot_share * (r.n or 0) + 0.5 + 1e-9) for r in rows if not r.error)
+    return DesignPreview(rows=tuple(rows), sample_size=total, pilot=pilot, reliability=total - pilot,
+                         raters=len(resolved.raters), raters_per_item=design.raters_per_item)
+
+
+def draw_list(*, study) -> QuerySet[SampleDraw]:
+    return SampleDraw.objects.filter(study=study).select_related("created_by", "job").order_by("-version")
+
+
+def draw_get(*, study, version: int) -> SampleDraw:
+    draw = (SampleDraw.objects.filter(study=study, version=version)
+            .select_related("created_by", "labelling_started_by", "job").first())
+    if draw is None:
+        raise Http404("No such draw.")
+    return draw
+
+
+def draw_latest_version(*, study) -> int:
+    return SampleDraw.objects.filter(study=study).order_by("-version").values_list("version", flat=True).first() or 0
+
+
+def draw_strata(*, draw: SampleDraw) -> list[SampleStratum]:
+    return list(draw.strata.defer("population_ids").select_related("question_set"))
+
+
+@dataclass(frozen=True)
+class StratumDrift:
+    name: str
+    message: str
+
+
+def draw_drift(*, draw: SampleDraw, strata: list[SampleStratum]) -> list[StratumDrift]:
+    """What happened to each stratum's set since the draw. The draw itself
+    does not change: it keeps its own snapshot of every population."""
+    if draw.drawn_at is None:
+        return []
+    out = []
+    for stratum in strata:
+        qs = stratum.question_set
+        if qs is None:
+            out.append(StratumDrift(stratum.name, "its question set has been deleted since the draw"))
+        elif qs.member_count == 0:
+            out.append(StratumDrift(stratum.name, f"its question set is empty now (it had {stratum.set_size:,} "
+                                                  "posts when drawn)"))
+        elif qs.evaluated_at and qs.evaluated_at > draw.drawn_at and qs.member_count != stratum.set_size:
+            out.append(StratumDrift(stratum.name, f"its question set has {qs.member_count:,} posts now, "
+                                                  f"{stratum.set_size:,} when drawn"))
+    return out
+
+
+def draw_reproduces(*, draw: SampleDraw) -> bool | None:
+    """Draw again from the recorded populations with the recorded seed and
+    compare with the stored items. ``None`` while there is nothing to compare."""
+    if draw.status not in (DrawStatus.READY, DrawStatus.LABELLING):
+        return None
+    strata = list(draw.strata.order_by("position"))
+    specs = [StratumSpec(s.name, ids_unpack(s.population_ids), None if s.mode == StratumMode.CENSUS else s.n)
+             for s in strata]
+    again = stratified_draw(strata=specs, seed=draw.seed)
+    stored = {}
+    for stratum_id, post_id in draw.items.values_list("stratum_id", "post_id"):
+        stored.setdefault(stratum_id, []).append(post_id)
+    return all(tuple(sorted(stored.get(s.pk, []))) == d.drawn for s, d in zip(strata, again.strata, strict=True))
+
+
+def draw_items(*, draw: SampleDraw, stratum_id: int | None = None, part: str | None = None) -> QuerySet[SampleItem]:
+    items = draw.items.select_related("post", "stratum").order_by("stratum__position", "post__so_id")
+    if stratum_id:
+        items = items.filter(stratum_id=stratum_id)
+    if part in ItemPart.values:
+        items = items.filter(part=part)
+    return items
+
+
+@dataclass(frozen=True)
+class RaterProgress:
+    rater_id: int
+    username: str
+    assigned: int
+    submitted: int
+    by_stratum: dict[int, tuple[int, int]]  # stratum id → (submitted, assigned)
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.submitted / self.assigned) if self.assigned else 0
+
+
+def draw_rater_progress(*, draw: SampleDraw) -> list[RaterProgress]:
+    """Assigned and submitted reliability items per rater and stratum, counted
+    in the database (a census can assign millions of items)."""
+    rows = (Assignment.objects.filter(draw=draw)
+            .values("rater_id", "rater__username", "item__stratum_id")
+            .annotate(assigned=Count("id"), submitted=Count("id", filter=Q(submitted_at__isnull=False)))
+            .order_by("rater__username"))
+    raters: dict[int, dict] = {}
+    for row in rows:
+        entry = raters.setdefault(row["rater_id"], {"username": row["rater__username"], "by_stratum": {}})
+        entry["by_stratum"][row["item__stratum_id"]] = (row["submitted"], row["assigned"])
+    return [RaterProgress(rater_id=pk, username=e["username"],
+                          assigned=sum(a for _, a in e["by_stratum"].values()),
+                          submitted=sum(s for s, _ in e["by_stratum"].values()), by_stratum=e["by_stratum"])
+            for pk, e in raters.items()]
+
+
+def draw_item_assignees(*, items) -> dict[int, list[str]]:
+    """Who rates each of these items (for one page of the item list)."""
+    out: dict[int, list[str]] = {}
+    for item_id, username in (Assignment.objects.filter(item__in=[i.pk for i in items])
+                              .order_by("rater__username").values_list("item_id", "rater__username")):
+        out.setdefault(item_id, []).append(username)
+    return out
+
+
+def design_from_draw(*, draw: SampleDraw) -> DrawDesign:
+    """The design of an earlier draw, to start a new version from it."""
+    strata = tuple(StratumChoice(question_set_id=s.question_set_id, mode=s.mode, n=s.override_n,
+                                 reason=s.override_reason)
+                   for s in draw.strata.order_by("position") if s.question_set_id)
+    return DrawDesign(strata=strata, confidence=draw.confidence, margin=draw.margin, proportion=draw.proportion,
+                      rounding=draw.rounding, seed=draw.seed, pilot_share=draw.pilot_share,
+                      raters_per_item=draw.raters_per_item, rater_ids=tuple(draw.rater_ids) or None)
+
+
+def draw_item_rows(*, draw: SampleDraw):
+    """(stratum, part, site, post id, url, title, raters) for every item, streamed."""
+    raters: dict[int, list[str]] = {}
+    for item_id, username in (Assignment.objects.filter(draw=draw).order_by("rater__username")
+                              .values_list("item_id", "rater__username")):
+        raters.setdefault(item_id, []).append(username)
+    items = (draw.items.order_by("stratum__position", "post__so_id")
+             .values_list("id", "stratum__name", "part", "post__site", "post__so_id", "post__title"))
+    for item_id, stratum, part, site, so_id, title in items.iterator(chunk_size=2000):
+        yield (stratum, part, site, so_id, f"https://{site}/questions/{so_id}", title,
+               " ".join(raters.get(item_id, [])))
