@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "annotator.jobs",
     "annotator.selection",
     "sampling",
+    "annotator.agreement",
 ]
 
 MIDDLEWARE = [
