@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from annotator.corpus import apis as corpus_apis
@@ -45,4 +45,7 @@ urlpatterns = [
          name="api-draw-redistribute"),
     path("studies/<slug:slug>/draws/<int:version>/start-labelling/", sampling_apis.DrawLabellingStartApi.as_view(),
          name="api-draw-labelling-start"),
+    path("", include("taxonomy.tree.api_urls")),
+    path("", include("taxonomy.coding.api_urls")),
+    path("", include("taxonomy.labelling.api_urls")),
 ]

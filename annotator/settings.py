@@ -69,6 +69,9 @@ INSTALLED_APPS = [
     "annotator.selection",
     "sampling",
     "annotator.agreement",
+    "taxonomy.tree",
+    "taxonomy.coding",
+    "taxonomy.labelling",
 ]
 
 MIDDLEWARE = [

@@ -126,3 +126,35 @@ def evaluated_set(*, study, name: str, posts) -> QuestionSet:
                                               member_count=len(posts), tags=["tensorflow"])
     QuestionSetMember.objects.bulk_create(QuestionSetMember(question_set=question_set, post=p) for p in posts)
     return question_set
+
+
+def labelling_draw(*, study, raters, pilot: int = 3, reliability: int = 6, per_item: int = 2,
+                   status: str = "labelling", first_so_id: int = 900_000):
+    """A drawn sample in one stratum, made directly (no job): ``pilot`` pilot items and
+    ``reliability`` reliability items, each given to ``per_item`` of ``raters`` in turn.
+    Returns the draw; its items and assignments are in the database."""
+    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
+
+    posts = questions_bulk(study=study, count=pilot + reliability, first_so_id=first_so_id)
+    version = (SampleDraw.objects.filter(study=study).count()) + 1
+    now = timezone.now()
+    draw = SampleDraw.objects.create(
+        study=study, version=version, status=status, seed=1, raters_per_item=per_item,
+        rater_ids=[r.pk for r in raters], drawn_at=now, sample_size=len(posts), pilot_size=pilot,
+        labelling_started_at=now if status == "labelling" else None,
+    )
+    stratum = SampleStratum.objects.create(draw=draw, position=0, name="Stratum", mode="census",
+                                           set_size=len(posts), population=len(posts), n=len(posts),
+                                           drawn=len(posts), pilot=pilot)
+    items = SampleItem.objects.bulk_create(
+        SampleItem(draw=draw, stratum=stratum, post=p, part="pilot" if i < pilot else "reliability")
+        for i, p in enumerate(posts)
+    )
+    turn = 0
+    assignments = []
+    for item in items[pilot:]:
+        for _ in range(min(per_item, len(raters))):
+            assignments.append(Assignment(draw=draw, item=item, rater=raters[turn % len(raters)]))
+            turn += 1
+    Assignment.objects.bulk_create(assignments)
+    return draw

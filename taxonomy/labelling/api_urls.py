@@ -1,0 +1,5 @@
+"""API routes, included under /api/ by annotator/api_urls.py."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []
