@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from annotator.selection.models import QuestionSetMember
@@ -61,8 +61,10 @@ def draw_design_preview(*, resolved: ResolvedDesign) -> DesignPreview:
     for choice, qs in zip(design.strata, resolved.sets, strict=True):
         members = QuestionSetMember.objects.filter(question_set=qs)
         set_size = members.count()
-        population = (members.exclude(post_id__in=QuestionSetMember.objects.filter(question_set__in=earlier)
-                                      .values("post_id")).count() if earlier else set_size)
+        # NOT EXISTS, an anti-join: PostgreSQL runs "NOT IN (subquery)" row by row once
+        # the subquery outgrows work_mem (minutes for strata of a million posts).
+        in_earlier = QuestionSetMember.objects.filter(question_set__in=earlier, post_id=OuterRef("post_id"))
+        population = members.exclude(Exists(in_earlier)).count() if earlier else set_size
         earlier.append(qs)
         n_exact = n = None
         error = warning = ""
