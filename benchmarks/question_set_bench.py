@@ -70,11 +70,28 @@ def fill(study_id: int, n: int, seed: int = 7) -> float:
     return time.perf_counter() - t0
 
 
+def django_setup(database_url: str | None) -> None:
+    """Point Django at the given database (or a fresh benchmark one) and set it up."""
+    url = database_url or DEFAULT_DB
+    if not database_url:
+        ensure_database(url)
+    os.environ["DATABASE_URL"] = url
+    sys.path.insert(0, ROOT)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
+    import django
+
+    django.setup()
+
+
 def _delete_study(study_id: int) -> None:
     """In SQL: Django's collector would load a million posts to delete them."""
     from django.db import connection, transaction
 
     with transaction.atomic(), connection.cursor() as cursor:
+        draws = "SELECT id FROM sampling_sampledraw WHERE study_id = %s"
+        for table in ("sampling_assignment", "sampling_sampleitem", "sampling_samplestratum"):
+            cursor.execute(f"DELETE FROM {table} WHERE draw_id IN ({draws})", [study_id])
+        cursor.execute("DELETE FROM sampling_sampledraw WHERE study_id = %s", [study_id])
         sets = "SELECT id FROM selection_questionset WHERE study_id = %s"
         for table, column in (("selection_questionsetmember", "question_set_id"),
                               ("selection_manualdecision", "question_set_id"),
@@ -91,15 +108,7 @@ def main() -> int:
     parser.add_argument("--database-url")
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    url = args.database_url or DEFAULT_DB
-    if not args.database_url:
-        ensure_database(url)
-    os.environ["DATABASE_URL"] = url
-    sys.path.insert(0, ROOT)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
-    import django
-
-    django.setup()
+    django_setup(args.database_url)
     from annotator.selection.services import QuestionSetRule, question_set_evaluate_one, question_set_save
     from annotator.studies.models import Study
 
