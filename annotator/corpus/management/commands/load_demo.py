@@ -1,4 +1,5 @@
-"""Create the demo users and the demo study, and import the demo corpus.
+"""Create the demo users and the demo study, import the demo corpus, and set up
+its question sets, a drawn sample in labelling and a starter taxonomy.
 
 Safe to run again: users and the study are reused, the import updates rows.
 Refuses to run in production (TAXONOMIST_PRODUCTION=1): the demo passwords are public.
@@ -17,6 +18,7 @@ from annotator.corpus.services import (
     import_job_execute,
     study_totals,
 )
+from annotator.demo.method import demo_method_setup
 from annotator.jobs.services import job_claim
 from annotator.studies.models import Membership, Study
 from annotator.studies.services import study_create
@@ -69,6 +71,7 @@ class Command(BaseCommand):
                 job.refresh_from_db()
                 raise CommandError(f"The demo import failed: {job.error}")
             t = summary["study_totals"]
+        demo_method_setup(study=study, owner=users["owner"], stdout=self.stdout)
         self.stdout.write(
             f"Demo study {study.slug!r}: {t['questions']} questions, {t['answers']} answers, {t['comments']} comments."
         )
