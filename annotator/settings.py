@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "taxonomy.tree",
     "taxonomy.coding",
     "taxonomy.labelling",
+    "taxonomy.arbitration",
 ]
 
 MIDDLEWARE = [

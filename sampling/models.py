@@ -42,6 +42,11 @@ class SampleDraw(models.Model):
     labelling_started_at = models.DateTimeField(null=True, blank=True)
     labelling_started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                              on_delete=models.SET_NULL, related_name="+")
+    # Set by the arbitration step (issue 6): labels are final from then on and
+    # the raters' labels on this draw's items are no longer hidden from each other.
+    arbitration_started_at = models.DateTimeField(null=True, blank=True)
+    arbitration_started_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                               on_delete=models.SET_NULL, related_name="+")
     sample_size = models.PositiveIntegerField(default=0)
     pilot_size = models.PositiveIntegerField(default=0)
 
@@ -65,6 +70,8 @@ class SampleDraw(models.Model):
             models.CheckConstraint(condition=~Q(status="labelling") | Q(labelling_started_at__isnull=False),
                                    name="draw_labelling_has_start"),
             models.CheckConstraint(condition=Q(pilot_size__lte=F("sample_size")), name="draw_pilot_within_sample"),
+            models.CheckConstraint(condition=Q(arbitration_started_at__isnull=True) | Q(status="labelling"),
+                                   name="draw_arbitration_after_labelling"),
         ]
 
     def __str__(self) -> str:
