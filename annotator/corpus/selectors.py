@@ -81,3 +81,32 @@ def post_thread(*, post: Post) -> PostThread:
     for c in Comment.objects.filter(study_id=question.study_id, site=question.site, post_so_id__in=ids):
         comments.setdefault(c.post_so_id, []).append(c)
     return PostThread(question=question, answers=answers, comments=comments, accepted_so_id=accepted)
+
+
+@dataclass(frozen=True)
+class ThreadEntry:
+    post: Post
+    html: str  # sanitised body, safe to render
+    comments: list[Comment]
+
+
+@dataclass(frozen=True)
+class ThreadDisplay:
+    """What ``corpus/_thread.html`` renders: the question, its answers and comments, bodies sanitised."""
+
+    question: ThreadEntry
+    answers: list[ThreadEntry]
+    accepted_so_id: int | None
+    current_pk: int
+
+
+def post_thread_display(*, post: Post) -> ThreadDisplay:
+    """The thread of ``post`` ready to show: every page that shows a post (browsing, pilot,
+    labelling, arbitration) renders this with ``corpus/_thread.html``."""
+    from .sanitize import post_html_sanitize
+
+    thread = post_thread(post=post)
+    entries = [ThreadEntry(post=p, html=post_html_sanitize(p.body), comments=thread.comments.get(p.so_id, []))
+               for p in [thread.question, *thread.answers]]
+    return ThreadDisplay(question=entries[0], answers=entries[1:], accepted_so_id=thread.accepted_so_id,
+                         current_pk=post.pk)

@@ -16,7 +16,6 @@ from annotator.studies.selectors import study_get_for_user
 from . import selectors, services
 from .forms import ImportForm, PostFilterForm
 from .models import PostType
-from .sanitize import post_html_sanitize
 from .upload_limits import upload_refusal
 
 HTMX_STOP_POLLING = 286
@@ -96,16 +95,5 @@ def post_list(request, slug):
 def post_detail(request, slug, post_id):
     access = study_get_for_user(slug=slug, user=request.user)
     post = selectors.post_get(study=access.study, post_id=post_id)
-    thread = selectors.post_thread(post=post)
-    entries = [
-        {"post": p, "html": post_html_sanitize(p.body), "comments": thread.comments.get(p.so_id, [])}
-        for p in [thread.question, *thread.answers]
-    ]
-    return render(
-        request,
-        "corpus/post_detail.html",
-        {
-            "access": access, "study": access.study, "post": post, "thread": thread,
-            "question": entries[0], "answers": entries[1:],
-        },
-    )
+    thread = selectors.post_thread_display(post=post)
+    return render(request, "corpus/post_detail.html", {"access": access, "study": access.study, "thread": thread})
