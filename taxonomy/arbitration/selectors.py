@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from sampling.models import Assignment, ItemPart, SampleItem
+from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind
-from taxonomy.tree.models import Category
+from taxonomy.tree.models import Category, CategoryStatus
+from taxonomy.tree.selectors import category_leaves
 
 from .models import ArbitratorRoot, FinalLabel, PendingCategory
 
@@ -134,3 +135,32 @@ def arbitrators_with_roots(*, study) -> dict[int, list[Category]]:
         roots.setdefault(row.user_id, []).append(row.root)
     return roots
 
+
+
+def category_paths(*, study) -> dict[int, str]:
+    """Category id → "Root › Inner › Leaf" for every category of the study."""
+    rows = {pk: (name, parent) for pk, name, parent in
+            Category.objects.filter(study=study).values_list("pk", "name", "parent_id")}
+    paths: dict[int, str] = {}
+    for pk in rows:
+        names, node = [], pk
+        while node is not None:
+            names.append(rows[node][0])
+            node = rows[node][1]
+        paths[pk] = " › ".join(reversed(names))
+    return paths
+
+
+def leaf_choices(*, study) -> list[tuple[int, str]]:
+    """Active leaves (proposed ones must be approved first), as (id, path), by path."""
+    paths = category_paths(study=study)
+    ids = category_leaves(study=study).filter(status=CategoryStatus.ACTIVE).values_list("pk", flat=True)
+    return sorted(((pk, paths[pk]) for pk in ids), key=lambda c: c[1].lower())
+
+
+def draws_for_arbitration(*, study) -> list:
+    """Draws in labelling, each with how many assignments still lack a label."""
+    return list(SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING)
+                .annotate(missing=Count("assignments", filter=Q(assignments__label__isnull=True)),
+                          assigned=Count("assignments"))
+                .select_related("arbitration_started_by").order_by("-version"))

@@ -1,0 +1,175 @@
+"""Arbitration pages: the queues, one item side by side, Pending → category, arbitrator roots.
+
+Owners start arbitration on a draw and restrict arbitrators to root
+categories; arbitrators decide. Everyone else gets 404 (raters must not see the
+queues: they show other raters' labels).
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotator.corpus.selectors import post_thread_display
+from annotator.studies.models import Membership, Role
+from annotator.studies.selectors import StudyAccess, study_get_for_user
+from sampling.selectors import draw_get
+from taxonomy.tree.models import Category, CategoryStatus
+
+from . import selectors, services
+from .forms import DecideForm, PendingResolveForm, RootsForm, StartForm
+
+
+def _access(request, slug) -> StudyAccess:
+    access = study_get_for_user(slug=slug, user=request.user)
+    if not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
+        raise Http404("No such page.")
+    return access
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+@login_required
+def arbitration_home(request, slug):
+    access = _access(request, slug)
+    study = access.study
+    mine = request.user if access.can(Role.ARBITRATOR) else None
+    queue = Paginator(selectors.arbitration_queue(study=study, user=mine), 25).get_page(request.GET.get("page"))
+    arbitrators = list(Membership.objects.filter(study=study, is_arbitrator=True).select_related("user"))
+    roots = selectors.arbitrators_with_roots(study=study)
+    per_arbitrator = [(m.user, roots.get(m.user_id, []),
+                       selectors.arbitration_queue(study=study, user=m.user).count()) for m in arbitrators]
+    root_choices = list(Category.objects.filter(study=study, parent__isnull=True)
+                        .exclude(status=CategoryStatus.RETIRED).values_list("pk", "name"))
+    context = {
+        "access": access, "study": study, "page": queue, "counts": selectors.queue_counts(study=study, user=mine),
+        "draws": selectors.draws_for_arbitration(study=study), "per_arbitrator": per_arbitrator,
+        "pending": selectors.pending_queue(study=study).count(),
+        "from_pending": selectors.pending_categories_count(study=study), "start_form": StartForm(),
+        "roots_form": RootsForm(arbitrators=[(m.user_id, m.user.username) for m in arbitrators],
+                                roots=root_choices),
+    }
+    return render(request, "taxonomy/arbitration/home.html", context)
+
+
+@login_required
+@require_POST
+def arbitration_start(request, slug, version):
+    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+    draw = draw_get(study=access.study, version=version)
+    form = StartForm(request.POST)
+    form.is_valid()
+    try:
+        started = services.arbitration_start(draw=draw, user=request.user,
+                                             allow_incomplete=form.cleaned_data.get("allow_incomplete", False))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Arbitration of version {version} started: {started.agreed} agreed, "
+                                  f"{started.to_arbitrate} to arbitrate, {started.pending} Pending"
+                                  + (f", {started.incomplete} with a missing label" if started.incomplete else "")
+                                  + ".")
+    return redirect("arbitration:home", slug=slug)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def arbitration_item(request, slug, item_id):
+    access = _access(request, slug)
+    item = selectors.item_get_for_arbitration(study=access.study, item_id=item_id)
+    choices = selectors.leaf_choices(study=access.study)
+    form = DecideForm(request.POST or None, leaf_choices=choices)
+    if request.method == "POST":
+        if not access.can(Role.ARBITRATOR):
+            raise Http404("No such page.")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.arbitration_decide(item=item, arbitrator=request.user, kind=data["kind"],
+                                            category_ids=data["categories"], reason=data["reason"])
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"Decided: “{item.post.title}”.")
+                following = selectors.arbitration_queue(study=access.study, user=request.user).first()
+                if following is None:
+                    return redirect("arbitration:home", slug=slug)
+                return redirect("arbitration:item", slug=slug, item_id=following.pk)
+    context = {
+        "access": access, "study": access.study, "item": item, "form": form,
+        "thread": post_thread_display(post=item.post), "rater_labels": selectors.item_rater_labels(item=item),
+        "final": selectors.final_label_for(item=item), "paths": selectors.category_paths(study=access.study),
+        "may_decide": access.can(Role.ARBITRATOR),
+    }
+    return render(request, "taxonomy/arbitration/item.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pending_list(request, slug):
+    access = _access(request, slug)
+    study = access.study
+    items = list(selectors.pending_queue(study=study)[:200])
+    paths = selectors.category_paths(study=study)
+    live = set(Category.objects.filter(study=study).exclude(status=CategoryStatus.RETIRED)
+               .values_list("pk", flat=True))
+    parents = sorted(((pk, path) for pk, path in paths.items() if pk in live), key=lambda c: c[1].lower())
+    form = PendingResolveForm(request.POST or None, item_choices=[(i.pk, i.post.title) for i in items],
+                              leaf_choices=selectors.leaf_choices(study=study), parent_choices=parents)
+    if request.method == "POST":
+        if not access.can(Role.ARBITRATOR):
+            raise Http404("No such page.")
+        if form.is_valid():
+            data = form.cleaned_data
+            chosen = [i for i in items if i.pk in set(data["items"])]
+            category = Category.objects.filter(study=study, pk=data["category"]).first() if data["category"] else None
+            parent = Category.objects.filter(study=study, pk=data["new_parent"]).first() if data["new_parent"] else None
+            try:
+                category, finals = services.pending_resolve(
+                    items=chosen, arbitrator=request.user, reason=data["reason"], category=category,
+                    new_name=data["new_name"], new_parent=parent, new_definition=data["new_definition"])
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"{len(finals)} Pending item{'s' if len(finals) != 1 else ''} "
+                                          f"labelled “{category.name}”.")
+                return redirect("arbitration:pending", slug=slug)
+    labels = {item.pk: selectors.item_rater_labels(item=item) for item in items}
+    context = {"access": access, "study": study, "items": [(i, labels[i.pk]) for i in items], "form": form,
+               "paths": paths, "from_pending": selectors.pending_categories_count(study=study),
+               "may_decide": access.can(Role.ARBITRATOR),
+               "checked": {int(v) for v in request.POST.getlist("items") if v.isdigit()}}
+    return render(request, "taxonomy/arbitration/pending.html", context)
+
+
+@login_required
+@require_POST
+def arbitrator_roots(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+    study = access.study
+    arbitrators = list(Membership.objects.filter(study=study, is_arbitrator=True).values_list("user_id",
+                                                                                              "user__username"))
+    roots = list(Category.objects.filter(study=study, parent__isnull=True).values_list("pk", "name"))
+    form = RootsForm(request.POST, arbitrators=arbitrators, roots=roots)
+    if form.is_valid():
+        member = Membership.objects.get(study=study, user_id=form.cleaned_data["user"])
+        chosen = list(Category.objects.filter(study=study, pk__in=form.cleaned_data["roots"]))
+        try:
+            services.arbitrator_roots_set(study=study, user=member.user, roots=chosen)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            names = ", ".join(c.name for c in chosen) or "every item"
+            messages.success(request, f"{member.user.username} now arbitrates {names}.")
+    else:
+        messages.error(request, "Choose an arbitrator and root categories.")
+    return redirect("arbitration:home", slug=slug)
