@@ -48,4 +48,5 @@ urlpatterns = [
     path("", include("taxonomy.tree.api_urls")),
     path("", include("taxonomy.coding.api_urls")),
     path("", include("taxonomy.labelling.api_urls")),
+    path("", include("taxonomy.arbitration.api_urls")),
 ]

@@ -191,7 +191,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Named after their model, so that another "action" or "kind" choice never clashes.
-    "ENUM_NAME_OVERRIDES": {"ManualDecisionActionEnum": "annotator.selection.models.ManualDecision.Action"},
+    "ENUM_NAME_OVERRIDES": {
+        "ManualDecisionActionEnum": "annotator.selection.models.ManualDecision.Action",
+        "FinalKindEnum": "taxonomy.arbitration.models.FinalKind",
+        "LabelKindEnum": "taxonomy.labelling.models.LabelKind",
+    },
 }
 
 # --- Celery --------------------------------------------------------------------

@@ -1,0 +1,224 @@
+"""REST API of the arbitration step: start it on a draw, the queues, one item with
+each rater's labels, decisions, Pending → category, final labels.
+
+Owners and arbitrators read; arbitrators decide; owners start arbitration.
+Raters, viewers and strangers get 404: the queues show other raters' labels."""
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api_utils import as_drf_error, paginate
+from annotator.studies.models import Role
+from annotator.studies.selectors import study_get_for_user
+from sampling.selectors import draw_get
+from taxonomy.tree.models import Category
+
+from . import selectors, services
+from .models import FinalKind, FinalLabel
+
+
+def _access(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    if not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
+        raise Http404("No such study.")
+    return access
+
+
+class QueueItemOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ArbitrationQueueItem"
+
+    id = serializers.IntegerField(source="pk")
+    post = serializers.IntegerField(source="post_id")
+    title = serializers.CharField(source="post.title")
+    draw_version = serializers.IntegerField(source="draw.version")
+    stratum = serializers.CharField(source="stratum.name")
+
+
+class FinalLabelOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "FinalLabel"
+
+    item = serializers.IntegerField(source="item_id")
+    kind = serializers.CharField()
+    categories = serializers.SerializerMethodField()
+    method = serializers.CharField()
+    decided_by = serializers.CharField(source="decided_by.username", allow_null=True, default=None)
+    decided_at = serializers.DateTimeField()
+    reason = serializers.CharField()
+
+    def get_categories(self, final) -> list[int]:
+        return sorted(c.category_id for c in final.categories.all())
+
+
+class ArbitrationStartApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ArbitrationStartInput"
+
+        allow_incomplete = serializers.BooleanField(default=False)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ArbitrationStart"
+
+        draw_version = serializers.IntegerField(source="draw.version")
+        agreed = serializers.IntegerField()
+        to_arbitrate = serializers.IntegerField()
+        pending = serializers.IntegerField()
+        incomplete = serializers.IntegerField()
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer)
+    def post(self, request, slug, version):
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        draw = draw_get(study=access.study, version=version)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            started = services.arbitration_start(draw=draw, user=request.user, **data.validated_data)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(self.OutputSerializer(started).data)
+
+
+class ArbitrationQueueApi(APIView):
+    @extend_schema(responses=QueueItemOutput(many=True),
+                   parameters=[OpenApiParameter("stratum", int, description="a stratum id")])
+    def get(self, request, slug):
+        access = _access(request, slug)
+        mine = request.user if access.can(Role.ARBITRATOR) else None
+        stratum = request.query_params.get("stratum")
+        items = selectors.arbitration_queue(study=access.study, user=mine,
+                                            stratum_id=int(stratum) if stratum and stratum.isdigit() else None)
+        return paginate(queryset=items, serializer_class=QueueItemOutput, request=request, view=self)
+
+
+class PendingQueueApi(APIView):
+    @extend_schema(responses=QueueItemOutput(many=True))
+    def get(self, request, slug):
+        access = _access(request, slug)
+        return paginate(queryset=selectors.pending_queue(study=access.study), serializer_class=QueueItemOutput,
+                        request=request, view=self)
+
+
+class ArbitrationItemApi(APIView):
+    class RaterLabelOutput(serializers.Serializer):
+        class Meta:
+            ref_name = "ArbitrationRaterLabel"
+
+        rater = serializers.CharField()
+        kind = serializers.CharField()
+        categories = serializers.SerializerMethodField()
+        note = serializers.CharField()
+
+        def get_categories(self, label) -> list[int]:
+            return [c.pk for c in label.categories]
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ArbitrationItem"
+
+        item = QueueItemOutput()
+        labels = serializers.ListField(child=serializers.DictField(), help_text="each rater's kind, categories, note")
+        final = FinalLabelOutput(allow_null=True)
+
+    class DecideSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ArbitrationDecision"
+
+        kind = serializers.ChoiceField(choices=FinalKind.choices)
+        categories = serializers.ListField(child=serializers.IntegerField(), default=list)
+        reason = serializers.CharField(max_length=5000)
+
+    def _item(self, request, slug, item_id):
+        access = _access(request, slug)
+        return access, selectors.item_get_for_arbitration(study=access.study, item_id=item_id)
+
+    def _output(self, item):
+        labels = self.RaterLabelOutput(selectors.item_rater_labels(item=item), many=True).data
+        return {"item": QueueItemOutput(item).data, "labels": labels,
+                "final": (FinalLabelOutput(final).data if (final := selectors.final_label_for(item=item)) else None)}
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request, slug, item_id):
+        _, item = self._item(request, slug, item_id)
+        return Response(self._output(item))
+
+    @extend_schema(request=DecideSerializer, responses={201: OutputSerializer, 409: OutputSerializer})
+    def post(self, request, slug, item_id):
+        access, item = self._item(request, slug, item_id)
+        if not access.can(Role.ARBITRATOR):
+            raise Http404("No such item.")
+        data = self.DecideSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        try:
+            services.arbitration_decide(item=item, arbitrator=request.user, kind=d["kind"],
+                                        category_ids=d["categories"], reason=d["reason"])
+        except ValidationError as exc:
+            if FinalLabel.objects.filter(item=item).exists():  # someone else decided first
+                return Response({"detail": exc.messages, **self._output(item)}, status=status.HTTP_409_CONFLICT)
+            raise as_drf_error(exc) from None
+        return Response(self._output(item), status=status.HTTP_201_CREATED)
+
+
+class PendingResolveApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PendingResolveInput"
+
+        items = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+        category = serializers.IntegerField(required=False, allow_null=True, default=None)
+        new_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+        new_parent = serializers.IntegerField(required=False, allow_null=True, default=None)
+        new_definition = serializers.CharField(required=False, allow_blank=True, default="")
+        reason = serializers.CharField(max_length=5000)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PendingResolution"
+
+        category = serializers.IntegerField()
+        created = serializers.BooleanField()
+        finals = FinalLabelOutput(many=True)
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request, slug):
+        access = _access(request, slug)
+        if not access.can(Role.ARBITRATOR):
+            raise Http404("No such study.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        study = access.study
+        items = [selectors.item_get_for_arbitration(study=study, item_id=i) for i in dict.fromkeys(d["items"])]
+
+        def category(pk):
+            if pk is None:
+                return None
+            found = Category.objects.filter(study=study, pk=pk).first()
+            if found is None:
+                raise serializers.ValidationError({"category": f"No category {pk} in this study."})
+            return found
+
+        existing = category(d["category"])
+        try:
+            made, finals = services.pending_resolve(
+                items=items, arbitrator=request.user, reason=d["reason"], category=existing,
+                new_name=d["new_name"], new_parent=category(d["new_parent"]), new_definition=d["new_definition"])
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response({"category": made.pk, "created": existing is None,
+                         "finals": FinalLabelOutput(finals, many=True).data}, status=status.HTTP_201_CREATED)
+
+
+class FinalLabelListApi(APIView):
+    @extend_schema(responses=FinalLabelOutput(many=True))
+    def get(self, request, slug):
+        access = _access(request, slug)
+        return paginate(queryset=selectors.final_label_list(study=access.study), serializer_class=FinalLabelOutput,
+                        request=request, view=self)
