@@ -49,4 +49,5 @@ urlpatterns = [
     path("", include("taxonomy.coding.api_urls")),
     path("", include("taxonomy.labelling.api_urls")),
     path("", include("taxonomy.arbitration.api_urls")),
+    path("", include("annotator.agreement.api_urls")),
 ]

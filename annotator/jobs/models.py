@@ -10,6 +10,7 @@ class JobKind(models.TextChoices):
     IMPORT = "import", "Stack Exchange import"
     QUESTION_SET = "question_set", "Question set evaluation"
     SAMPLE_DRAW = "sample_draw", "Sample draw"
+    AGREEMENT = "agreement", "Inter-rater agreement"
 
 
 class JobStatus(models.TextChoices):

@@ -28,6 +28,10 @@ def job_run(*, job_id: int) -> None:
             from sampling.services import sample_draw_job_execute
 
             sample_draw_job_execute(job=job)
+        elif job.kind == JobKind.AGREEMENT:
+            from annotator.agreement.services import agreement_run_job_execute
+
+            agreement_run_job_execute(job=job)
         else:  # pragma: no cover - the check constraint forbids other kinds
             job_fail(job=job, error=f"Unknown job kind {job.kind!r}.")
     except Exception as exc:  # the job row must never stay "running" after a crash

@@ -1,0 +1,98 @@
+"""REST API: a study's agreement runs. Owners start one (a background job,
+202); owners, arbitrators and viewers read; a member who only rates gets 404
+while labelling goes on, like everyone outside the study."""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api_utils import as_drf_error, paginate
+from annotator.jobs.apis import JobOutput
+from annotator.studies.models import Role
+
+from . import selectors, services
+from .models import AgreementScope
+
+
+class AgreementStartInput(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=AgreementScope.values)
+    draw = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                    help_text="draw version (scope draw; optional for stratum)")
+    stratum = serializers.IntegerField(required=False, allow_null=True, min_value=1,
+                                       help_text="stratum id (scope stratum)")
+    resamples = serializers.IntegerField(default=services.DEFAULT_RESAMPLES, min_value=0,
+                                         max_value=services.MAX_RESAMPLES)
+    seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=services.MAX_SEED,
+                                    help_text="omit for a fresh one; it is recorded either way")
+    confidence = serializers.FloatField(default=services.DEFAULT_CONFIDENCE, min_value=0.5, max_value=0.999)
+
+
+class AgreementRunOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    scope = serializers.CharField()
+    draw = serializers.IntegerField(source="draw.version", default=None, help_text="draw version")
+    stratum = serializers.CharField(source="stratum.name", default=None)
+    stratum_id = serializers.IntegerField(allow_null=True)
+    status = serializers.CharField()
+    job = serializers.IntegerField(source="job_id", allow_null=True)
+    parameters = serializers.JSONField()
+    draws = serializers.JSONField(help_text="the draws whose labels were read: [{id, version}]")
+    taxonomy_version = serializers.IntegerField(allow_null=True)
+    items = serializers.IntegerField(help_text="reliability items with at least one label")
+    items_in_scope = serializers.IntegerField()
+    items_unlabelled = serializers.IntegerField(help_text="items with no label yet: ignored")
+    raters = serializers.IntegerField()
+    labels = serializers.IntegerField()
+    message = serializers.CharField(help_text="why there is no coefficient, when there is none")
+    error = serializers.CharField()
+    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class AgreementRunDetailOutput(AgreementRunOutput):
+    label_names = serializers.JSONField(help_text="label key → name when computed")
+    taxonomy_version_now = serializers.SerializerMethodField(
+        help_text="the current taxonomy version if the tree changed since the run, else null")
+    result = serializers.JSONField(help_text="the engine's report: headline coefficients, intervals, reasons, "
+                                             "per_category, confusion, rater_summary")
+
+    def get_taxonomy_version_now(self, run) -> int | None:
+        return selectors.agreement_taxonomy_changed(run=run)
+
+
+class AgreementRunListCreateApi(APIView):
+    @extend_schema(responses=AgreementRunOutput(many=True))
+    def get(self, request, slug):
+        access = selectors.agreement_access(slug=slug, user=request.user)
+        return paginate(queryset=selectors.agreement_run_list(study=access.study),
+                        serializer_class=AgreementRunOutput, request=request, view=self)
+
+    @extend_schema(request=AgreementStartInput, responses={202: AgreementRunOutput})
+    def post(self, request, slug):
+        """Start a run (a background job); poll ``/api/jobs/{job}/`` or the run."""
+        access = selectors.agreement_access(slug=slug, user=request.user, role=Role.OWNER)
+        data = AgreementStartInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            draw, stratum = selectors.agreement_scope_objects(study=access.study, draw_version=values.get("draw"),
+                                                              stratum_id=values.get("stratum"))
+            run = services.agreement_run_start(
+                study=access.study, scope=values["scope"], draw=draw, stratum=stratum,
+                resamples=values["resamples"], seed=values.get("seed"), confidence=values["confidence"],
+                user=request.user)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response({**AgreementRunOutput(run).data, "job_detail": JobOutput(run.job).data},
+                        status=status.HTTP_202_ACCEPTED)
+
+
+class AgreementRunDetailApi(APIView):
+    @extend_schema(responses=AgreementRunDetailOutput)
+    def get(self, request, slug, run_id):
+        access = selectors.agreement_access(slug=slug, user=request.user)
+        run = selectors.agreement_run_get(study=access.study, run_id=run_id)
+        return Response(AgreementRunDetailOutput(run).data)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import views
+
+app_name = "agreement"
+urlpatterns = [
+    path("agreement/", views.run_list, name="runs"),
+    path("agreement/<int:run_id>/", views.run_detail, name="run"),
+]

@@ -1,0 +1,82 @@
+"""Agreement pages: the runs of a study with the start form, and one run
+(progress while computing, then its figures). Owners start; owners,
+arbitrators and viewers read; a member who only rates sees nothing while
+labelling goes on (``agreement_access``)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods
+
+from annotator.jobs.models import Job
+from annotator.studies.models import Role
+
+from . import selectors, services
+from .forms import AgreementStartForm
+
+HTMX_STOP_POLLING = 286
+CONFUSION_SHOWN = 50
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for name, errors in exc.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def run_list(request, slug):
+    """The runs, and for owners the form that starts one (POST: start it)."""
+    access = selectors.agreement_access(slug=slug, user=request.user,
+                                        role=Role.OWNER if request.method == "POST" else Role.VIEWER)
+    study = access.study
+    draws = selectors.agreement_labelling_draws(study=study)
+    strata = selectors.agreement_strata(study=study)
+    form = AgreementStartForm(request.POST if request.method == "POST" else None, draws=draws, strata=strata,
+                              initial={"draw": draws[-1].pk if draws else None})
+    if request.method == "POST" and form.is_valid():
+        try:
+            run = services.agreement_run_start(study=study, user=request.user, **form.start_arguments())
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(request, f"Computing agreement run #{run.pk} (seed {run.seed}).")
+            return redirect(f"{reverse('agreement:run', args=[slug, run.pk])}?job={run.job_id}")
+    page = Paginator(selectors.agreement_run_list(study=study), 25).get_page(request.GET.get("page"))
+    return render(request, "agreement/run_list.html", {
+        "access": access, "study": study, "page": page, "form": form, "draws": draws, "strata": strata})
+
+
+@login_required
+def run_detail(request, slug, run_id):
+    access = selectors.agreement_access(slug=slug, user=request.user)
+    run = selectors.agreement_run_get(study=access.study, run_id=run_id)
+    if request.htmx and request.GET.get("job"):
+        job_id = request.GET["job"]
+        job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id.isdigit() else None
+        if job is None:
+            raise Http404("No such job.")
+        response = render(request, "jobs/_progress.html", {"job": job, "poll_url": request.get_full_path()})
+        if job.is_finished:
+            response.status_code = HTMX_STOP_POLLING
+            response.headers["HX-Refresh"] = "true"
+        return response
+    result = run.result or {}
+    confusion = result.get("confusion") or []
+    return render(request, "agreement/run_detail.html", {
+        "access": access, "study": access.study, "run": run,
+        "job": run.job if run.job and not run.job.is_finished else None,
+        "poll_url": f"{request.path}?job={run.job_id}",
+        "coefficients": selectors.agreement_run_coefficients(run=run),
+        "per_category": result.get("per_category") or [],
+        "confusion": confusion[:CONFUSION_SHOWN], "confusion_total": len(confusion),
+        "rater_summary": result.get("rater_summary") or [],
+        "tree_now": selectors.agreement_taxonomy_changed(run=run),
+    })
