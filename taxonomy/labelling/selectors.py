@@ -1,27 +1,53 @@
 """Reads of reliability labels. Blindness is decided here and nowhere else.
 
-A user sees a label when it is their own, or when they hold no assignment on
-that item (an owner or arbitrator who does not rate it). A rater never sees
-another rater's label on an item they were assigned: not in pages, API
-responses, exports or counts. (Arbitration, issue 6, will open items up.)
+During the round a rater sees only their own labels. An owner or arbitrator
+also sees the labels on items they hold no assignment on; on an item they rate
+themselves they are a rater like any other. Viewers see none. A rater never
+sees another rater's label on any item: not in pages, API responses, exports
+or counts — until arbitration starts on the item's draw: from then on the
+labels are final inputs, shown to every member of the study.
+
+Every page and API endpoint of the round reads through this module: the queue,
+one assignment (404 for items not assigned to the caller, missing and
+forbidden alike), the categories a rater may pick, and the progress counts.
 """
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from dataclasses import dataclass, field
 
-from annotator.studies.models import Study
-from sampling.models import Assignment
+from django.db.models import Count, F, Q, QuerySet
+from django.http import Http404
+
+from annotator.studies.models import Membership, Study
+from sampling.models import Assignment, DrawStatus, SampleDraw, SampleStratum
+from taxonomy.tree.models import Category, CategoryStatus
 
 from .models import Label, LabelCategory
 
+# Draws whose assignments are not (yet) a rater's work: being drawn, drawn but
+# still open to redistribution, failed. Later statuses (arbitration) stay
+# readable by their raters.
+_NOT_OPEN = (DrawStatus.PENDING, DrawStatus.READY, DrawStatus.FAILED)
+
+
+# -- blindness -----------------------------------------------------------------------
+
 
 def label_list_visible(*, study: Study, user) -> QuerySet[Label]:
-    """Every label of the study that ``user`` may see."""
+    """Every label of the study that ``user`` may see: the one rule."""
+    labels = Label.objects.filter(assignment__draw__study=study)
+    if not getattr(user, "is_authenticated", False):
+        return labels.none()
+    membership = Membership.objects.filter(study=study, user=user).first()
+    if membership is None:
+        return labels.none()
+    # Once arbitration starts on a draw, its labels are final inputs and no longer hidden.
+    mine_or_open = Q(assignment__rater=user) | Q(assignment__draw__arbitration_started_at__isnull=False)
+    if not (membership.is_owner or membership.is_arbitrator):
+        return labels.filter(mine_or_open)
     blind_items = Assignment.objects.filter(rater=user, draw__study=study).values("item_id")
-    return Label.objects.filter(assignment__draw__study=study).filter(
-        Q(assignment__rater=user) | ~Q(assignment__item_id__in=blind_items)
-    )
+    return labels.filter(mine_or_open | ~Q(assignment__item_id__in=blind_items))
 
 
 def label_category_counts(*, study: Study, user) -> dict[int, int]:
@@ -32,3 +58,238 @@ def label_category_counts(*, study: Study, user) -> dict[int, int]:
         .annotate(n=Count("label_id", distinct=True))
     )
     return {row["category_id"]: row["n"] for row in rows}
+
+
+def label_list_for_api(*, study: Study, user) -> QuerySet[Label]:
+    """The visible labels with what a listing shows, in a stable order."""
+    return (
+        label_list_visible(study=study, user=user)
+        .select_related("assignment__rater", "assignment__item__post", "assignment__draw")
+        .prefetch_related("categories__category")
+        .order_by("assignment__draw__version", "assignment__item_id", "assignment__rater__username")
+    )
+
+
+def label_editable(assignment: Assignment) -> bool:
+    """Whether the rater may still change this label: until arbitration starts on its draw."""
+    return assignment.draw.status == DrawStatus.LABELLING and assignment.draw.arbitration_started_at is None
+
+
+# -- the rater's queue ---------------------------------------------------------------
+
+
+def labelling_draw_ids(*, study: Study) -> list[int]:
+    """The study's draws in labelling (one, mostly). Filtering assignments on these ids,
+    rather than joining the draws, lets PostgreSQL estimate the rows and plan well."""
+    return list(SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING,
+                                          arbitration_started_at__isnull=True).order_by("version")
+                .values_list("pk", flat=True))
+
+
+def _my_assignments(*, study: Study, user) -> QuerySet[Assignment]:
+    return Assignment.objects.filter(rater=user, draw__study=study).exclude(draw__status__in=_NOT_OPEN)
+
+
+# Queue order is (draw version, stratum position, item id). Items are written draw by
+# draw and, within a draw, stratum by stratum in position order
+# (sampling.services._items_write), so item id order is that order, and it needs no
+# join: the next item is found among a rater's tens of thousands of assignments
+# without reading their items.
+def assignment_next_queryset(*, study: Study, user) -> QuerySet[Assignment]:
+    """The rater's unlabelled items of draws in labelling, in queue order."""
+    # "item_id + 0": ordered by the bare column, PostgreSQL walks the item index through
+    # every labelled row before the first unlabelled one (46 ms at 25,000 labels per
+    # rater, and growing as the round goes on); the expression makes it read only the
+    # rater's unlabelled rows through the (draw, rater, submitted_at) index and sort them.
+    return (
+        Assignment.objects.filter(draw_id__in=labelling_draw_ids(study=study), rater=user,
+                                  submitted_at__isnull=True)
+        .order_by((F("item_id") + 0).asc(), "pk")
+    )
+
+
+def assignment_next(*, study: Study, user) -> Assignment | None:
+    """The rater's first unlabelled item of a draw in labelling, in a stable order."""
+    # Pick the id first, then read that one row with its post: joining the posts of
+    # every candidate before sorting them is what would make this slow.
+    pk = assignment_next_queryset(study=study, user=user).values_list("pk", flat=True).first()
+    if pk is None:
+        return None
+    return Assignment.objects.select_related("draw", "item__post", "item__stratum").get(pk=pk)
+
+
+def assignment_get_for_rater(*, study: Study, user, item_id: int) -> Assignment:
+    """The caller's assignment on this item, or 404 (missing and not assigned alike)."""
+    assignment = (
+        _my_assignments(study=study, user=user).filter(item_id=item_id)
+        .select_related("draw", "item__post", "item__stratum").first()
+    )
+    if assignment is None:
+        raise Http404("No such item in your queue.")
+    return assignment
+
+
+def assignment_neighbours(*, assignment: Assignment) -> tuple[int | None, int | None]:
+    """Item ids of the rater's previous and next assignment in queue order (any state)."""
+    mine = Assignment.objects.filter(rater_id=assignment.rater_id, draw_id=assignment.draw_id)
+    previous = (mine.filter(item_id__lt=assignment.item_id).order_by("-item_id")
+                .values_list("item_id", flat=True).first())
+    following = (mine.filter(item_id__gt=assignment.item_id).order_by("item_id")
+                 .values_list("item_id", flat=True).first())
+    return previous, following
+
+
+def assignment_label(*, assignment: Assignment) -> Label | None:
+    """The caller's own label on their own assignment (never anyone else's)."""
+    return Label.objects.filter(assignment=assignment).prefetch_related("categories__category").first()
+
+
+def label_list_mine(*, study: Study, user) -> QuerySet[Assignment]:
+    """The rater's submitted items, latest change first, with their label."""
+    return (
+        _my_assignments(study=study, user=user).filter(label__isnull=False)
+        .select_related("draw", "item__post", "item__stratum", "label")
+        .prefetch_related("label__categories__category")
+        .order_by("-label__updated_at", "-id")
+    )
+
+
+# -- categories a rater may pick -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryChoice:
+    id: int
+    name: str
+    path: str  # "Root › Inner › Leaf"
+    status: str
+    is_leaf: bool
+    proposed_by_me: bool
+
+
+def _live_for_user(*, study: Study, user) -> Q:
+    """Active categories, plus this user's own proposals (others' proposals are not theirs to use)."""
+    return Q(study=study) & (Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, proposed_by=user))
+
+
+def category_choices(*, study: Study, user, q: str = "", leaves_only: bool = True) -> list[CategoryChoice]:
+    """The categories ``user`` may name, with their paths, in tree order; ``q`` filters on
+    every word of the path. A category is a leaf for this user when none of the
+    categories they can see has it as parent (another rater's proposal under it
+    does not make it inner for them). A taxonomy has hundreds of categories, not
+    millions: it is read in one query and arranged here."""
+    rows = list(Category.objects.filter(_live_for_user(study=study, user=user))
+                .values("id", "parent_id", "name", "status", "position", "proposed_by_id"))
+    by_id = {r["id"]: r for r in rows}
+    children: dict[int | None, list[dict]] = {}
+    for r in rows:
+        # A live category under a retired parent cannot exist; one under a parent this user
+        # cannot see (someone else's proposal) is not theirs either.
+        if r["parent_id"] is None or r["parent_id"] in by_id:
+            children.setdefault(r["parent_id"], []).append(r)
+    words = [w.lower() for w in q.split()[:10]]
+    out: list[CategoryChoice] = []
+
+    def walk(parent_id, trail):
+        for r in sorted(children.get(parent_id, []), key=lambda r: (r["position"], r["name"].lower())):
+            path = [*trail, r["name"]]
+            is_leaf = r["id"] not in children
+            text = " › ".join(path)
+            if (is_leaf or not leaves_only) and all(w in text.lower() for w in words):
+                out.append(CategoryChoice(id=r["id"], name=r["name"], path=text, status=r["status"],
+                                          is_leaf=is_leaf, proposed_by_me=r["status"] == CategoryStatus.PROPOSED))
+            walk(r["id"], path)
+
+    walk(None, [])
+    return out
+
+
+RECENT_LABELS = 300
+
+
+def category_most_used(*, study: Study, user, choices: list[CategoryChoice], limit: int = 9) -> list[CategoryChoice]:
+    """The shortcut keys 1–9: the categories this rater used most in their last
+    ``RECENT_LABELS`` labels (their own labels only), topped up with the first leaves
+    of the tree."""
+    usable = {c.id: c for c in choices if c.is_leaf}
+    # The rater's latest submissions, read backwards along the (draw, rater, submitted_at)
+    # index of each draw in labelling (one, mostly) instead of joining all their labels.
+    recent: list[int] = []
+    for draw_id in reversed(labelling_draw_ids(study=study)):
+        recent += Assignment.objects.filter(draw_id=draw_id, rater=user, submitted_at__isnull=False).order_by(
+            "-submitted_at").values_list("pk", flat=True)[:RECENT_LABELS - len(recent)]
+        if len(recent) >= RECENT_LABELS:
+            break
+    counts = (LabelCategory.objects.filter(label__assignment_id__in=recent, category_id__in=usable)
+              .values("category_id").annotate(n=Count("id")).order_by("-n", "category_id")[:limit])
+    picked = [usable[row["category_id"]] for row in counts]
+    for choice in usable.values():
+        if len(picked) >= limit:
+            break
+        if choice not in picked:
+            picked.append(choice)
+    return picked
+
+
+# -- progress (counts only, never label contents) ------------------------------------
+
+
+@dataclass
+class RaterProgress:
+    rater_id: int
+    username: str
+    labelled: int = 0
+    assigned: int = 0
+    by_stratum: dict[int, list[int]] = field(default_factory=dict)  # stratum id → [labelled, assigned]
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.labelled / self.assigned) if self.assigned else 0
+
+
+@dataclass(frozen=True)
+class LabellingProgress:
+    strata: list[SampleStratum]
+    raters: list[RaterProgress]
+
+    @property
+    def labelled(self) -> int:
+        return sum(r.labelled for r in self.raters)
+
+    @property
+    def assigned(self) -> int:
+        return sum(r.assigned for r in self.raters)
+
+
+def labelling_progress(*, study: Study, rater=None) -> LabellingProgress:
+    """Labelled / assigned reliability items per rater and stratum, over the study's
+    draws in labelling, counted in the database; ``rater`` narrows it to one person."""
+    draw_ids = labelling_draw_ids(study=study)
+    assignments = Assignment.objects.filter(draw_id__in=draw_ids)
+    if rater is not None:
+        assignments = assignments.filter(rater=rater)
+    rows = (assignments.values("rater_id", "rater__username", "item__stratum_id")
+            .annotate(assigned=Count("id"), labelled=Count("id", filter=Q(submitted_at__isnull=False)))
+            .order_by("rater__username", "item__stratum_id"))
+    raters: dict[int, RaterProgress] = {}
+    for row in rows:
+        entry = raters.setdefault(row["rater_id"], RaterProgress(row["rater_id"], row["rater__username"]))
+        entry.by_stratum[row["item__stratum_id"]] = [row["labelled"], row["assigned"]]
+        entry.labelled += row["labelled"]
+        entry.assigned += row["assigned"]
+    strata = list(SampleStratum.objects.filter(draw_id__in=draw_ids)
+                  .defer("population_ids").select_related("draw").order_by("draw__version", "position"))
+    return LabellingProgress(strata=strata, raters=list(raters.values()))
+
+
+def labelling_progress_mine(*, study: Study, user) -> tuple[int, int]:
+    """(labelled, assigned) for one rater over the draws in labelling: the line on the
+    item page, counted from the assignments alone (no join to the items)."""
+    counts = Assignment.objects.filter(draw_id__in=labelling_draw_ids(study=study), rater=user).aggregate(
+        assigned=Count("id"), labelled=Count("id", filter=Q(submitted_at__isnull=False)))
+    return counts["labelled"], counts["assigned"]
+
+
+def labelling_open(*, study: Study) -> bool:
+    """Whether the study has a draw in labelling."""
+    return bool(labelling_draw_ids(study=study))

@@ -1,5 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from . import views
 
 app_name = "labelling"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("labelling/", views.queue, name="queue"),
+    path("labelling/items/<int:item_id>/", views.item, name="item"),
+    path("labelling/items/<int:item_id>/propose/", views.propose, name="propose"),
+    path("labelling/mine/", views.mine, name="mine"),
+    path("labelling/progress/", views.progress, name="progress"),
+]

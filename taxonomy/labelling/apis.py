@@ -1,0 +1,186 @@
+"""REST API of the reliability round. A rater reads and writes their own items
+and labels only: another rater's item is a 404, whether it exists or not.
+Listings go through ``label_list_visible``, the one blindness rule."""
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api_utils import as_drf_error, paginate
+from annotator.corpus.apis import PostDetailOutput
+from annotator.corpus.selectors import post_thread
+from annotator.studies.models import Role
+from annotator.studies.selectors import study_get_for_user
+
+from . import selectors, services
+from .models import LabelKind
+from .services import NOTE_MAX
+
+
+class CategoryRefOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "LabelCategoryRef"
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="active, proposed (not approved yet) or retired")
+
+
+class LabelOutput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=LabelKind.choices)
+    categories = serializers.SerializerMethodField()
+    note = serializers.CharField()
+    revision = serializers.IntegerField(help_text="how many times the rater submitted it")
+    submitted_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    def get_categories(self, label) -> list[dict]:
+        return CategoryRefOutput([lc.category for lc in label.categories.all()], many=True).data
+
+
+class ProgressCountOutput(serializers.Serializer):
+    labelled = serializers.IntegerField()
+    assigned = serializers.IntegerField()
+
+
+class AssignmentOutput(serializers.Serializer):
+    """One of the caller's items: the post with its answers and comments, and the caller's label only."""
+
+    item = serializers.IntegerField(source="item_id")
+    draw = serializers.IntegerField(source="draw.version")
+    stratum = serializers.CharField(source="item.stratum.name")
+    editable = serializers.SerializerMethodField()
+    post = serializers.SerializerMethodField()
+    answers = serializers.SerializerMethodField()
+    label = serializers.SerializerMethodField()
+
+    def _thread(self, assignment):
+        cache = self.context.setdefault("threads", {})
+        if assignment.pk not in cache:
+            cache[assignment.pk] = post_thread(post=assignment.item.post)
+        return cache[assignment.pk]
+
+    def get_editable(self, assignment) -> bool:
+        return selectors.label_editable(assignment)
+
+    def get_post(self, assignment) -> dict:
+        thread = self._thread(assignment)
+        return PostDetailOutput(thread.question, context={"thread": thread}).data
+
+    def get_answers(self, assignment) -> list[dict]:
+        thread = self._thread(assignment)
+        return PostDetailOutput(thread.answers, many=True, context={"thread": thread}).data
+
+    def get_label(self, assignment) -> dict | None:
+        label = selectors.assignment_label(assignment=assignment)
+        return LabelOutput(label).data if label else None
+
+
+def _my_progress(study, user) -> dict:
+    labelled, assigned = selectors.labelling_progress_mine(study=study, user=user)
+    return {"labelled": labelled, "assigned": assigned}
+
+
+class LabellingNextApi(APIView):
+    class NextOutput(serializers.Serializer):
+        done = serializers.BooleanField(help_text="true when nothing is left to label (or labelling is not open)")
+        progress = ProgressCountOutput()
+        item = AssignmentOutput(allow_null=True)
+
+    @extend_schema(responses=NextOutput)
+    def get(self, request, slug):
+        """The caller's next unlabelled item, or ``{"done": true}``."""
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        assignment = selectors.assignment_next(study=access.study, user=request.user)
+        return Response({
+            "done": assignment is None, "progress": _my_progress(access.study, request.user),
+            "item": AssignmentOutput(assignment).data if assignment else None,
+        })
+
+
+class LabellingItemApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "LabelInput"
+
+        kind = serializers.ChoiceField(choices=LabelKind.choices, default=LabelKind.CATEGORIES)
+        categories = serializers.ListField(child=serializers.IntegerField(), default=list,
+                                           help_text="leaf category ids (only for kind=categories)")
+        note = serializers.CharField(allow_blank=True, default="", max_length=NOTE_MAX)
+
+    @extend_schema(responses=AssignmentOutput)
+    def get(self, request, slug, item_id):
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
+        return Response(AssignmentOutput(assignment).data)
+
+    @extend_schema(request=InputSerializer, responses=AssignmentOutput)
+    def put(self, request, slug, item_id):
+        """Submit (or replace) the caller's label on their item: the last submission wins."""
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            services.label_submit(assignment=assignment, rater=request.user, kind=data.validated_data["kind"],
+                                  category_ids=data.validated_data["categories"], note=data.validated_data["note"])
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        assignment.refresh_from_db()
+        return Response(AssignmentOutput(assignment).data)
+
+
+class LabelListApi(APIView):
+    class ListOutput(serializers.Serializer):
+        class Meta:
+            ref_name = "VisibleLabel"
+
+        item = serializers.IntegerField(source="assignment.item_id")
+        draw = serializers.IntegerField(source="assignment.draw.version")
+        post = serializers.IntegerField(source="assignment.item.post_id")
+        title = serializers.CharField(source="assignment.item.post.title")
+        rater = serializers.CharField(source="assignment.rater.username")
+        kind = serializers.ChoiceField(choices=LabelKind.choices)
+        categories = serializers.SerializerMethodField()
+        note = serializers.CharField()
+        revision = serializers.IntegerField()
+        updated_at = serializers.DateTimeField()
+
+        def get_categories(self, label) -> list[dict]:
+            return CategoryRefOutput([lc.category for lc in label.categories.all()], many=True).data
+
+    @extend_schema(responses=ListOutput(many=True))
+    def get(self, request, slug):
+        """The labels the caller may see: a rater their own; an owner or arbitrator also
+        those on items they do not rate themselves."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        return paginate(queryset=selectors.label_list_for_api(study=access.study, user=request.user),
+                        serializer_class=self.ListOutput, request=request, view=self)
+
+
+class LabellingProgressApi(APIView):
+    class RaterOutput(serializers.Serializer):
+        class Meta:
+            ref_name = "LabellingRaterProgress"
+
+        rater = serializers.CharField(source="username")
+        labelled = serializers.IntegerField()
+        assigned = serializers.IntegerField()
+        by_stratum = serializers.SerializerMethodField(help_text="stratum name → labelled / assigned")
+
+        def get_by_stratum(self, progress) -> dict[str, dict[str, int]]:
+            names = self.context["stratum_names"]
+            return {names[pk]: {"labelled": done, "assigned": total}
+                    for pk, (done, total) in progress.by_stratum.items()}
+
+    @extend_schema(responses=RaterOutput(many=True))
+    def get(self, request, slug):
+        """Labelled / assigned per rater and stratum (counts only): owners see every rater, others themselves."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        rater = None if access.membership.is_owner else request.user
+        progress = selectors.labelling_progress(study=access.study, rater=rater)
+        several = len({s.draw_id for s in progress.strata}) > 1
+        names = {s.pk: f"v{s.draw.version} {s.name}" if several else s.name for s in progress.strata}
+        return Response(self.RaterOutput(progress.raters, many=True, context={"stratum_names": names}).data)

@@ -1,0 +1,37 @@
+from django import forms
+
+from .models import LabelKind
+from .services import NOTE_MAX
+
+
+class IdListField(forms.Field):
+    """Category ids as posted by the checkboxes. Which of them may be used is the
+    service's decision (it names a retired one), not a choice list's."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        if not value:
+            return []
+        if isinstance(value, str):
+            value = [value]
+        try:
+            return [int(v) for v in value]
+        except (TypeError, ValueError):
+            raise forms.ValidationError("Categories are given by their ids.") from None
+
+
+class LabelForm(forms.Form):
+    kind = forms.ChoiceField(choices=LabelKind.choices, initial=LabelKind.CATEGORIES, widget=forms.RadioSelect)
+    categories = IdListField(required=False)
+    note = forms.CharField(required=False, max_length=NOTE_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ProposeForm(forms.Form):
+    name = forms.CharField(label="New category", max_length=200)
+    parent = forms.TypedChoiceField(label="Under", coerce=int, choices=())
+    definition = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, parents=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].choices = [("", "— choose a parent —"), *((c.id, c.path) for c in parents)]

@@ -1,0 +1,105 @@
+"""Writes of the reliability round: a rater's label on an assigned item, and a
+category a rater proposes while labelling."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from annotator.studies.models import Study
+from sampling.models import Assignment
+from taxonomy.tree.models import Category, CategoryStatus
+from taxonomy.tree.services import category_add
+
+from .models import Label, LabelCategory, LabelKind
+from .selectors import label_editable
+
+NOTE_MAX = 5000
+
+
+def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> list[Category]:
+    """The chosen categories, locked against a concurrent merge or retirement, or a
+    ValidationError that names each one that cannot be used (and why)."""
+    found = {c.pk: c for c in Category.objects.select_for_update(of=("self",)).filter(
+        study_id=study_id, pk__in=category_ids).select_related("merged_into")}
+    errors = []
+    for pk in category_ids:
+        category = found.get(pk)
+        # Another rater's proposal is as unknown to this rater as a category of another study.
+        if category is None or (category.status == CategoryStatus.PROPOSED and category.proposed_by_id != rater.pk):
+            errors.append(f"Category #{pk} is not a category you can use in this study.")
+        elif category.status == CategoryStatus.RETIRED:
+            if category.merged_into is not None:
+                errors.append(f"“{category.name}” was merged into “{category.merged_into.name}” while you were "
+                              "labelling: choose again.")
+            else:
+                errors.append(f"“{category.name}” was retired while you were labelling: choose another category.")
+    if errors:
+        raise ValidationError({"categories": errors})
+    visible_child = Category.objects.filter(parent_id__in=category_ids).filter(
+        Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, proposed_by=rater))
+    inner = set(visible_child.values_list("parent_id", flat=True))
+    if inner:
+        raise ValidationError({"categories": [
+            f"“{found[pk].name}” has subcategories: choose one of them." for pk in category_ids if pk in inner]})
+    return [found[pk] for pk in category_ids]
+
+
+@transaction.atomic
+def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iterable[int] = (),
+                 note: str = "") -> Label:
+    """Create or replace the rater's one label on this assignment (the last submission wins)."""
+    # Two tabs of the same rater: the second waits here for the first, then overwrites it.
+    assignment = Assignment.objects.select_for_update(of=("self",)).select_related("draw").get(pk=assignment.pk)
+    if assignment.rater_id != rater.pk:
+        raise ValidationError("This item is not assigned to you.")
+    if not label_editable(assignment):
+        raise ValidationError("Labelling of this draw is closed: the label can no longer be changed.")
+    if kind not in LabelKind.values:
+        raise ValidationError({"kind": f"Choose one of: {', '.join(LabelKind.labels)}."})
+    ids = list(dict.fromkeys(int(pk) for pk in category_ids))
+    note = (note or "").strip()
+    if len(note) > NOTE_MAX:
+        raise ValidationError({"note": f"A note has at most {NOTE_MAX:,} characters (this one has {len(note):,})."})
+    if kind == LabelKind.CATEGORIES:
+        if not ids:
+            raise ValidationError({"categories": "Choose at least one category, or False positive, Unclear or "
+                                                 "Pending."})
+        categories = _categories_check(study_id=assignment.draw.study_id, rater=rater, category_ids=ids)
+    else:
+        if ids:
+            raise ValidationError({"kind": f"“{LabelKind(kind).label}” excludes categories: untick them or "
+                                           "choose Categories."})
+        categories = []
+    now = timezone.now()
+    label = Label.objects.filter(assignment=assignment).first()
+    if label is None:
+        label = Label.objects.create(assignment=assignment, kind=kind, note=note, submitted_at=now, updated_at=now)
+    else:
+        label.kind, label.note, label.updated_at = kind, note, now
+        label.revision += 1
+        label.save(update_fields=["kind", "note", "updated_at", "revision"])
+        label.categories.all().delete()
+    LabelCategory.objects.bulk_create(LabelCategory(label=label, category=c) for c in categories)
+    if assignment.submitted_at is None:
+        Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
+    return label
+
+
+def label_category_propose(*, study: Study, rater, name: str, parent_id: int | None,
+                           definition: str = "") -> Category:
+    """A new leaf proposed by a rater during the round: usable at once by them, by no one
+    else until it is approved. The parent is one of the categories the rater can see."""
+    parent = None
+    if parent_id is not None:
+        parent = Category.objects.filter(
+            Q(study=study) & (Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, proposed_by=rater)),
+            pk=parent_id).first()
+        if parent is None:
+            raise ValidationError({"parent": "Choose a parent among the study's live categories."})
+    return category_add(study=study, name=name, actor=rater, parent=parent, definition=(definition or "").strip(),
+                        proposed=True)

@@ -1,0 +1,167 @@
+"""The rater's pages: the queue (one item at a time, the next one swapped in by
+htmx), one item with the rater's own label, their submitted items, and the
+progress counts. The item panel is one template: the whole page, or the
+fragment htmx swaps in."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from annotator.corpus.selectors import post_thread_display
+from annotator.studies.models import Role
+from annotator.studies.selectors import study_get_for_user
+
+from . import selectors, services
+from .forms import LabelForm, ProposeForm
+from .models import LabelKind
+
+
+def _fragment(request) -> bool:
+    """An htmx swap of the panel (a history restore wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc.messages)
+        return
+    for name, errors in exc.message_dict.items():
+        form.add_error(name if name in form.fields else None, errors)
+
+
+def _panel(request, access, assignment, *, form=None, propose_form=None, proposed=None, status=200):
+    """Render the item panel (the whole page, or the fragment for htmx)."""
+    study, user = access.study, request.user
+    labelled, assigned = selectors.labelling_progress_mine(study=study, user=user)
+    context = {"access": access, "study": study, "assignment": assignment,
+               "progress": {"labelled": labelled, "assigned": assigned},
+               "is_rater": access.membership.is_rater, "open": True}
+    if assignment is not None:
+        label = selectors.assignment_label(assignment=assignment)
+        if form is None:
+            initial = {"kind": label.kind, "note": label.note,
+                       "categories": [lc.category_id for lc in label.categories.all()]} if label else {}
+            form = LabelForm(initial=initial)
+        parents = selectors.category_choices(study=study, user=user, leaves_only=False)
+        choices = [c for c in parents if c.is_leaf]
+        thread = post_thread_display(post=assignment.item.post)
+        previous_id, next_id = selectors.assignment_neighbours(assignment=assignment)
+        chosen = _chosen(form)
+        context.update({
+            "label": label, "form": form, "editable": selectors.label_editable(assignment),
+            "choices": choices, "chosen": chosen, "kind": _bound(form, "kind") or LabelKind.CATEGORIES,
+            "shortcuts": selectors.category_most_used(study=study, user=user, choices=choices),
+            "propose_form": propose_form or ProposeForm(parents=parents), "proposed": proposed,
+            "thread": thread,
+            "previous_id": previous_id, "next_id": next_id, "kinds": LabelKind.choices,
+        })
+    else:
+        context["open"] = selectors.labelling_open(study=study)
+    template = "taxonomy/labelling/_panel.html" if _fragment(request) else "taxonomy/labelling/item.html"
+    return render(request, template, context, status=status)
+
+
+def _bound(form, name):
+    return form[name].value() if form is not None else None
+
+
+def _chosen(form) -> set[int]:
+    value = form["categories"].value() or []
+    if isinstance(value, str):
+        value = [value]
+    out = set()
+    for v in value:
+        try:
+            out.add(int(v))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+@login_required
+def queue(request, slug):
+    """The rater's next unlabelled item, or why there is none."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    assignment = None
+    if access.membership.is_rater:
+        assignment = selectors.assignment_next(study=access.study, user=request.user)
+    return _panel(request, access, assignment)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def item(request, slug, item_id):
+    """One of the rater's items with their own label; POST submits it and moves on."""
+    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+    assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
+    if request.method == "GET":
+        return _panel(request, access, assignment)
+    form = LabelForm(request.POST)
+    if form.is_valid():
+        try:
+            services.label_submit(assignment=assignment, rater=request.user, kind=form.cleaned_data["kind"],
+                                  category_ids=form.cleaned_data["categories"], note=form.cleaned_data["note"])
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            following = selectors.assignment_next(study=access.study, user=request.user)
+            url = (reverse("labelling:item", args=[slug, following.item_id]) if following
+                   else reverse("labelling:queue", args=[slug]))
+            if not _fragment(request):
+                messages.success(request, "Label saved.")
+                return redirect(url)
+            response = _panel(request, access, following)
+            response.headers["HX-Push-Url"] = url
+            return response
+    return _panel(request, access, assignment, form=form)
+
+
+@login_required
+@require_POST
+def propose(request, slug, item_id):
+    """A rater proposes a new leaf while labelling; the panel comes back with it chosen
+    and with everything the rater had chosen and written so far."""
+    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+    assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
+    parents = selectors.category_choices(study=access.study, user=request.user, leaves_only=False)
+    propose_form = ProposeForm(request.POST, parents=parents)
+    data = request.POST.copy()
+    category = None
+    if propose_form.is_valid():
+        try:
+            category = services.label_category_propose(
+                study=access.study, rater=request.user, name=propose_form.cleaned_data["name"],
+                parent_id=propose_form.cleaned_data["parent"], definition=propose_form.cleaned_data["definition"])
+        except ValidationError as exc:
+            _form_errors(propose_form, exc)
+        else:
+            data.setlist("categories", [*data.getlist("categories"), str(category.pk)])
+            data["kind"] = LabelKind.CATEGORIES
+            propose_form = None
+    form = LabelForm({"kind": data.get("kind") or LabelKind.CATEGORIES, "note": data.get("note", ""),
+                      "categories": data.getlist("categories")})
+    form.is_valid()
+    return _panel(request, access, assignment, form=form, propose_form=propose_form, proposed=category)
+
+
+@login_required
+def mine(request, slug):
+    """The rater's submitted items, to go back and change a label."""
+    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+    page = Paginator(selectors.label_list_mine(study=access.study, user=request.user), 25).get_page(
+        request.GET.get("page"))
+    return render(request, "taxonomy/labelling/mine.html", {"access": access, "study": access.study, "page": page})
+
+
+@login_required
+def progress(request, slug):
+    """Labelled / assigned per rater and stratum: every rater for owners, one's own for the others."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    everyone = access.membership.is_owner
+    data = selectors.labelling_progress(study=access.study, rater=None if everyone else request.user)
+    return render(request, "taxonomy/labelling/progress.html",
+                  {"access": access, "study": access.study, "progress": data, "everyone": everyone})

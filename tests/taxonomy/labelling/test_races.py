@@ -1,0 +1,67 @@
+"""Races, on PostgreSQL (SQLite serialises writers and has no row locks): one rater
+submitting from two tabs at once, and two raters labelling the same item at once."""
+
+import threading
+
+import pytest
+from django.db import connection
+
+from taxonomy.labelling.models import Label, LabelCategory
+from taxonomy.labelling.services import label_submit
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks (select_for_update) need PostgreSQL")
+
+
+def _at_once(calls):
+    barrier, errors = threading.Barrier(len(calls)), []
+
+    def run(fn):
+        try:
+            barrier.wait()
+            fn()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(fn,)) for fn in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return errors
+
+
+def test_one_rater_two_tabs_one_row_last_wins(rnd):
+    a = rnd.assignment(rnd.ana)
+    serving, quant = rnd.cats["serving"].pk, rnd.cats["quant"].pk
+    for _ in range(5):
+        errors = _at_once([
+            lambda: label_submit(assignment=a, rater=rnd.ana, kind="categories", category_ids=[serving], note="tab 1"),
+            lambda: label_submit(assignment=a, rater=rnd.ana, kind="categories", category_ids=[quant], note="tab 2"),
+        ])
+        assert errors == []
+    label = Label.objects.get(assignment=a)
+    assert Label.objects.filter(assignment=a).count() == 1 and label.revision == 10
+    chosen = list(LabelCategory.objects.filter(label=label).values_list("category_id", flat=True))
+    # whichever came last: its note and its categories, never a mix of the two tabs
+    assert (label.note, chosen) in (("tab 1", [serving]), ("tab 2", [quant]))
+
+
+def test_two_raters_same_item_same_moment_both_kept(rnd):
+    a, b = rnd.assignment(rnd.ana), rnd.assignment(rnd.bo)
+    assert a.item_id == b.item_id
+    serving = rnd.cats["serving"].pk
+    errors = _at_once([
+        lambda: label_submit(assignment=a, rater=rnd.ana, kind="categories", category_ids=[serving], note="A"),
+        lambda: label_submit(assignment=b, rater=rnd.bo, kind="categories", category_ids=[serving], note="B"),
+    ])
+    assert errors == []
+    assert sorted(Label.objects.filter(assignment__item_id=a.item_id).values_list("note", flat=True)) == ["A", "B"]
+    assert LabelCategory.objects.filter(category_id=serving).count() == 2
