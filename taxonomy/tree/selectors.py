@@ -1,12 +1,26 @@
-"""Reads of the taxonomy tree."""
+"""Reads of the taxonomy tree.
+
+Who sees what: every member sees the live tree; a PROPOSED category is seen by
+its proposer and by owners and arbitrators only (a rater's proposal made
+during the blind round must not leak to the other raters). Label counts come
+from ``label_category_counts``, the one blindness rule: a rater counts only
+the labels they may see.
+"""
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, QuerySet
+from dataclasses import dataclass, field
 
-from annotator.studies.models import Study
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from annotator.studies.models import Role, Study
+from annotator.studies.selectors import StudyAccess, study_get_for_user
+from taxonomy.labelling.selectors import label_category_counts, label_list_visible
 
 from .models import Category, CategoryChange, CategoryStatus
+
+PATH_SEPARATOR = " › "
 
 
 def taxonomy_version(*, study: Study) -> int:
@@ -23,3 +37,267 @@ def category_leaves(*, study: Study) -> QuerySet[Category]:
         .annotate(has_child=Exists(live_child))
         .filter(has_child=False)
     )
+
+
+# -- access -------------------------------------------------------------------------------
+
+
+def taxonomy_can_edit(*, access: StudyAccess) -> bool:
+    """Owners and arbitrators edit the tree; raters and viewers read it."""
+    return access.can(Role.OWNER) or access.can(Role.ARBITRATOR)
+
+
+def taxonomy_editor_access(*, slug: str, user) -> StudyAccess:
+    """The study for an owner or arbitrator; 404 for everyone else (as for every other refused write)."""
+    access = study_get_for_user(slug=slug, user=user)
+    if not taxonomy_can_edit(access=access):
+        raise Http404("No such study.")
+    return access
+
+
+def _sees_proposals_of_others(*, study: Study, user) -> bool:
+    from annotator.studies.models import Membership
+
+    return Membership.objects.filter(study=study, user=user).filter(
+        Q(is_owner=True) | Q(is_arbitrator=True)).exists()
+
+
+def _visible(category: Category, *, user, sees_proposals: bool) -> bool:
+    return (category.status != CategoryStatus.PROPOSED or sees_proposals
+            or (user is not None and category.proposed_by_id == getattr(user, "pk", None)))
+
+
+# -- the tree -----------------------------------------------------------------------------
+
+
+@dataclass
+class CategoryNode:
+    category: Category
+    path: str
+    depth: int
+    label_count: int = 0
+    subtree_count: int = 0  # labels naming this node or a node below it (a label naming two counts twice)
+    children: list[CategoryNode] = field(default_factory=list)
+
+    @property
+    def id(self) -> int:
+        return self.category.pk
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.category.status != CategoryStatus.RETIRED and not self.children
+
+
+@dataclass
+class TaxonomyTree:
+    roots: list[CategoryNode]
+    retired: list[CategoryNode]
+    by_id: dict[int, CategoryNode]
+
+    def flat(self) -> list[CategoryNode]:
+        """Live nodes depth-first in tree order, then the retired ones."""
+        out: list[CategoryNode] = []
+
+        def walk(nodes):
+            for node in nodes:
+                out.append(node)
+                walk(node.children)
+
+        walk(self.roots)
+        return out + self.retired
+
+    @property
+    def live(self) -> list[CategoryNode]:
+        return [n for n in self.flat() if n.category.status != CategoryStatus.RETIRED]
+
+
+def taxonomy_tree(*, study: Study, user) -> TaxonomyTree:
+    """The study's categories as nested nodes with their (visible) label counts and paths."""
+    categories = list(Category.objects.filter(study=study).select_related("proposed_by").order_by(
+        "position", "name", "pk"))
+    counts = label_category_counts(study=study, user=user) if user is not None else {}
+    sees_proposals = user is not None and _sees_proposals_of_others(study=study, user=user)
+    by_pk = {c.pk: c for c in categories}
+    paths: dict[int, str] = {}
+
+    def path_of(category: Category) -> str:
+        if category.pk not in paths:
+            names, seen, current = [], set(), category
+            while current is not None and current.pk not in seen:
+                seen.add(current.pk)
+                names.append(current.name)
+                current = by_pk.get(current.parent_id)
+            paths[category.pk] = PATH_SEPARATOR.join(reversed(names))
+        return paths[category.pk]
+
+    nodes: dict[int, CategoryNode] = {}
+    for c in categories:
+        if _visible(c, user=user, sees_proposals=sees_proposals):
+            nodes[c.pk] = CategoryNode(category=c, path=path_of(c), depth=path_of(c).count(PATH_SEPARATOR),
+                                       label_count=counts.get(c.pk, 0))
+    roots, retired = [], []
+    for c in categories:
+        node = nodes.get(c.pk)
+        if node is None:
+            continue
+        if c.status == CategoryStatus.RETIRED:
+            retired.append(node)
+        elif c.parent_id is None:
+            roots.append(node)
+        elif c.parent_id in nodes and nodes[c.parent_id].category.status != CategoryStatus.RETIRED:
+            nodes[c.parent_id].children.append(node)
+        # else: a live child of a hidden proposal stays hidden with it
+
+    def total(node: CategoryNode) -> int:
+        node.subtree_count = node.label_count + sum(total(child) for child in node.children)
+        return node.subtree_count
+
+    for root in roots:
+        total(root)
+    for node in retired:
+        node.subtree_count = node.label_count
+    reachable: dict[int, CategoryNode] = {}
+    stack = [*roots, *retired]
+    while stack:
+        node = stack.pop()
+        reachable[node.id] = node
+        stack.extend(node.children)
+    return TaxonomyTree(roots=roots, retired=retired, by_id=reachable)
+
+
+def category_get(*, study: Study, category_id, user=None) -> Category:
+    """One category of the study; 404 for another study's, a missing one, or a proposal ``user`` may not see."""
+    try:
+        category_id = int(category_id)
+    except (TypeError, ValueError):
+        raise Http404("No such category.") from None
+    category = Category.objects.filter(study=study, pk=category_id).select_related(
+        "parent", "merged_into", "proposed_by", "created_by").first()
+    if category is None:
+        raise Http404("No such category.")
+    if user is not None and not _visible(category, user=user,
+                                         sees_proposals=_sees_proposals_of_others(study=study, user=user)):
+        raise Http404("No such category.")
+    return category
+
+
+def category_path(*, category: Category) -> str:
+    names, seen, current = [], set(), category
+    while current is not None and current.pk not in seen:
+        seen.add(current.pk)
+        names.append(current.name)
+        current = current.parent
+    return PATH_SEPARATOR.join(reversed(names))
+
+
+# -- search (type-ahead for labelling and coding) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class CategoryHit:
+    category: Category
+    path: str
+    is_leaf: bool
+
+    @property
+    def id(self) -> int:
+        return self.category.pk
+
+    @property
+    def name(self) -> str:
+        return self.category.name
+
+    @property
+    def status(self) -> str:
+        return self.category.status
+
+
+def category_search(*, study: Study, user, q: str = "", leaves_only: bool = True, limit: int = 20) -> list[CategoryHit]:
+    """Live categories (leaves only by default) whose name or path contains every word of ``q``
+    (case-insensitive), best first: a name starting with ``q``, then a name containing it, then by path.
+    Proposed categories appear for their proposer, and for owners and arbitrators."""
+    tree = taxonomy_tree(study=study, user=user)
+    words = (q or "").casefold().split()
+    needle = " ".join(words)
+    hits = []
+    for node in tree.live:
+        if leaves_only and not node.is_leaf:
+            continue
+        haystack = node.path.casefold()
+        if all(word in haystack for word in words):
+            name = node.category.name.casefold()
+            rank = 0 if needle and name.startswith(needle) else 1 if needle and needle in name else 2
+            hits.append((rank, haystack, CategoryHit(category=node.category, path=node.path, is_leaf=node.is_leaf)))
+    hits.sort(key=lambda row: row[:2])
+    return [hit for _, _, hit in hits[:limit]]
+
+
+# -- detail and history ----------------------------------------------------------------------
+
+
+def category_labels_visible(*, category: Category, user):
+    """The label uses naming ``category`` that ``user`` may see, with their post and rater."""
+    from taxonomy.labelling.models import LabelCategory
+
+    return (
+        LabelCategory.objects.filter(category=category,
+                                     label__in=label_list_visible(study=category.study, user=user))
+        .select_related("label__assignment__item__post", "label__assignment__rater")
+        .order_by("label__assignment__item__post__so_id", "label_id")
+    )
+
+
+def category_codes(*, category: Category):
+    from taxonomy.coding.models import Code
+
+    return Code.objects.filter(category=category).order_by("text")
+
+
+def category_change_list(*, study: Study, user=None, category: Category | None = None) -> QuerySet[CategoryChange]:
+    """Newest first; the changes of a live proposal only for those who may see it."""
+    changes = CategoryChange.objects.filter(study=study).select_related("category", "actor").order_by("-id")
+    if user is not None and not _sees_proposals_of_others(study=study, user=user):
+        changes = changes.exclude(Q(category__status=CategoryStatus.PROPOSED) & ~Q(category__proposed_by=user))
+    if category is not None:
+        changes = changes.filter(category=category)
+    return changes
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: object
+    after: object
+
+
+FIELD_LABELS = {"name": "name", "parent": "parent", "status": "status", "definition": "definition",
+                "inclusion": "inclusion", "exclusion": "exclusion", "position": "position",
+                "merged_into": "merged into", "examples": "examples", "split_into": "split into",
+                "split_from": "split from"}
+CATEGORY_FIELDS = {"parent", "merged_into", "split_into", "split_from"}
+
+
+def change_field_diffs(*, changes) -> dict[int, list[FieldChange]]:
+    """Change id → the fields that differ between before and after, with category ids shown as names."""
+    changes = list(changes)
+    ids = set()
+    for change in changes:
+        for snapshot in (change.before, change.after):
+            ids.update(v for k, v in snapshot.items() if k in CATEGORY_FIELDS and v)
+    names = dict(Category.objects.filter(pk__in=ids).values_list("pk", "name"))
+    out = {}
+    for change in changes:
+        rows = []
+        for key, label in FIELD_LABELS.items():
+            before, after = change.before.get(key), change.after.get(key)
+            if before == after or (not change.before and after in (None, "", [], 0) and key != "name"):
+                continue
+            if key in CATEGORY_FIELDS:
+                before = names.get(before, "(root)" if key == "parent" else "—") if before or key == "parent" else "—"
+                after = names.get(after, "(root)" if key == "parent" else "—") if after or key == "parent" else "—"
+            if key == "examples":
+                before, after = len(before or []), len(after or [])
+            rows.append(FieldChange(field=label, before=before if before not in (None, "") else "—",
+                                    after=after if after not in (None, "") else "—"))
+        out[change.pk] = rows
+    return out

@@ -1,6 +1,17 @@
-"""Writes to the taxonomy tree. Every change is recorded in ``CategoryChange``."""
+"""Writes to the taxonomy tree. Every change is recorded in ``CategoryChange``.
+
+Labels stay on leaves and follow every change: a merge moves the merged
+category's labels and codes to the survivor, a split moves the chosen ones to
+the new sibling, and a category that still has labels, codes or live children
+cannot be retired. Every write locks the categories it touches with
+``select_for_update`` in id order (so two editors never deadlock), then
+re-reads them: two people acting at once get one winner and one clear message.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -9,10 +20,12 @@ from annotator.studies.models import Study
 
 from .models import Category, CategoryChange, CategoryStatus, ChangeAction
 
+NAME_MAX = 200
+
 
 def category_snapshot(category: Category) -> dict:
     """What a change record keeps of a category, before and after."""
-    return {
+    snapshot = {
         "name": category.name,
         "parent": category.parent_id,
         "status": category.status,
@@ -22,6 +35,9 @@ def category_snapshot(category: Category) -> dict:
         "position": category.position,
         "merged_into": category.merged_into_id,
     }
+    if category.pk:
+        snapshot["examples"] = sorted(category.examples.values_list("pk", flat=True))
+    return snapshot
 
 
 def category_change_record(
@@ -35,26 +51,158 @@ def category_change_record(
     )
 
 
+# -- helpers ---------------------------------------------------------------------------
+
+
+def _lock(*categories: Category | None) -> list[Category]:
+    """The given categories, locked in id order and freshly read (same order as given)."""
+    ids = sorted({c.pk for c in categories if c is not None})
+    locked = {c.pk: c for c in Category.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    return [locked[c.pk] if c is not None else None for c in categories]
+
+
+def _ancestors(category: Category) -> list[Category]:
+    """``category``'s parent, grandparent, … up to its root (fresh reads)."""
+    chain, seen, current = [], {category.pk}, category.parent_id
+    while current is not None and current not in seen:
+        seen.add(current)
+        parent = Category.objects.only("id", "parent_id", "name", "study_id").get(pk=current)
+        chain.append(parent)
+        current = parent.parent_id
+    return chain
+
+
+def _live_children(category: Category):
+    return Category.objects.filter(parent=category).exclude(status=CategoryStatus.RETIRED)
+
+
+def _label_uses(category: Category):
+    from taxonomy.labelling.models import LabelCategory
+
+    return LabelCategory.objects.filter(category=category)
+
+
+def _codes(category: Category):
+    from taxonomy.coding.models import Code
+
+    return Code.objects.filter(category=category)
+
+
+def _clean_name(name: str) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A category needs a name."})
+    if len(name) > NAME_MAX:
+        raise ValidationError({"name": f"A category name has at most {NAME_MAX} characters."})
+    return name
+
+
+def _check_name_free(*, study_id: int, parent: Category | None, name: str, exclude: Category | None = None,
+                     field: str = "name") -> None:
+    siblings = Category.objects.filter(study_id=study_id, parent=parent).exclude(status=CategoryStatus.RETIRED)
+    if exclude is not None:
+        siblings = siblings.exclude(pk=exclude.pk)
+    if siblings.filter(name__iexact=name).exists():
+        where = f"under “{parent.name}”" if parent is not None else "among the roots"
+        raise ValidationError({field: f"“{name}” already exists {where}."})
+
+
+def _check_may_have_children(parent: Category, *, field: str = "parent") -> None:
+    """Labels stay on leaves: a labelled category cannot become an inner node."""
+    labels = _label_uses(parent).count()
+    if labels:
+        raise ValidationError({field: (
+            f"“{parent.name}” has {labels} label{'s' if labels != 1 else ''}, and labels stay on leaves: "
+            f"split “{parent.name}” (move its labels to a new sibling) or move the labels to another category "
+            "first, then add children under it.")})
+
+
+def _check_same_study(category: Category, other: Category, field: str) -> None:
+    if other.study_id != category.study_id:
+        raise ValidationError({field: "That category is not in this study."})
+
+
+def _save_or_clash(category: Category, *, fields: list[str], field: str = "name") -> None:
+    """Save; a sibling that took the same name meanwhile (the constraint) becomes a clear message."""
+    try:
+        with transaction.atomic():
+            category.save(update_fields=[*fields, "updated_at"])
+    except IntegrityError:
+        raise ValidationError({field: f"“{category.name}” already exists there."}) from None
+
+
+def _renumber(*, study_id: int, parent_id: int | None, moved: Category, position: int | None = None,
+              after: Category | None = None) -> None:
+    """Put ``moved`` at ``position`` (1 = first; None = last), or right after ``after``, among its
+    live siblings, numbered 1, 2, …"""
+    siblings = list(
+        Category.objects.filter(study_id=study_id, parent_id=parent_id).exclude(status=CategoryStatus.RETIRED)
+        .exclude(pk=moved.pk).order_by("position", "name", "pk")
+    )
+    if after is not None:
+        index = next((i + 1 for i, s in enumerate(siblings) if s.pk == after.pk), len(siblings))
+    else:
+        index = len(siblings) if position is None else max(0, min(position - 1, len(siblings)))
+    siblings.insert(index, moved)
+    for number, sibling in enumerate(siblings, start=1):
+        if sibling.position != number:
+            sibling.position = number
+            if sibling.pk != moved.pk:
+                Category.objects.filter(pk=sibling.pk).update(position=number)
+
+
+def _move_labels_and_codes(*, source: Category, target: Category) -> tuple[int, int]:
+    """Every label and code of ``source`` now names ``target``; a label naming both keeps one row."""
+    uses = _label_uses(source)
+    labels_moved = uses.count()
+    already = _label_uses(target).values("label_id")
+    uses.filter(label_id__in=already).delete()
+    _label_uses(source).update(category=target)
+    codes_moved = _codes(source).update(category=target)
+    return labels_moved, codes_moved
+
+
+def _check_merge(*, source: Category, target: Category, field: str = "target") -> None:
+    _check_same_study(source, target, field)
+    if target.pk == source.pk:
+        raise ValidationError({field: "A category cannot be merged into itself."})
+    if any(a.pk == source.pk for a in _ancestors(target)):
+        raise ValidationError({field: f"“{target.name}” is inside “{source.name}”: merge of a category into "
+                                      "its own descendant (refused)."})
+    if source.status == CategoryStatus.RETIRED:
+        raise ValidationError({field: f"“{source.name}” is retired already."})
+    if target.status != CategoryStatus.ACTIVE:
+        raise ValidationError({field: f"“{target.name}” is {target.get_status_display().lower()}: "
+                                      "merge into an active category."})
+    children = _live_children(source).count()
+    if children:
+        raise ValidationError({field: f"“{source.name}” has {children} sub-categor"
+                                      f"{'ies' if children != 1 else 'y'}: move them elsewhere first, then merge."})
+    if _label_uses(source).exists() and _live_children(target).exists():
+        raise ValidationError({field: f"“{target.name}” has sub-categories and labels stay on leaves: "
+                                      "merge into a leaf."})
+
+
+# -- add, rename, describe ---------------------------------------------------------------
+
+
 @transaction.atomic
 def category_add(
     *, study: Study, name: str, actor, parent: Category | None = None, definition: str = "",
     inclusion: str = "", exclusion: str = "", proposed: bool = False,
 ) -> Category:
     """A new category under ``parent`` (a root when None); ``proposed`` marks a rater's proposal."""
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": "A category needs a name."})
-    if len(name) > 200:
-        raise ValidationError({"name": "A category name has at most 200 characters."})
+    name = _clean_name(name)
     if parent is not None:
         if parent.study_id != study.pk:
             raise ValidationError({"parent": "That parent is not in this study."})
+        (parent,) = _lock(parent)
         if parent.status == CategoryStatus.RETIRED:
             raise ValidationError({"parent": f"“{parent.name}” is retired."})
+        _check_may_have_children(parent)
     status = CategoryStatus.PROPOSED if proposed else CategoryStatus.ACTIVE
+    _check_name_free(study_id=study.pk, parent=parent, name=name)
     siblings = Category.objects.filter(study=study, parent=parent).exclude(status=CategoryStatus.RETIRED)
-    if siblings.filter(name__iexact=name).exists():
-        raise ValidationError({"name": f"“{name}” already exists here."})
     position = (siblings.order_by("-position").values_list("position", flat=True).first() or 0) + 1
     try:
         with transaction.atomic():
@@ -69,3 +217,270 @@ def category_add(
         category=category, action=ChangeAction.PROPOSE if proposed else ChangeAction.ADD, actor=actor
     )
     return category
+
+
+@transaction.atomic
+def category_rename(*, category: Category, name: str, actor) -> Category:
+    name = _clean_name(name)
+    (category,) = _lock(category)
+    if name == category.name:
+        return category
+    if category.status != CategoryStatus.RETIRED:
+        _check_name_free(study_id=category.study_id, parent=category.parent, name=name, exclude=category)
+    before = category_snapshot(category)
+    category.name = name
+    _save_or_clash(category, fields=["name"])
+    category_change_record(category=category, action=ChangeAction.RENAME, actor=actor, before=before)
+    return category
+
+
+@transaction.atomic
+def category_describe(
+    *, category: Category, actor, definition: str | None = None, inclusion: str | None = None,
+    exclusion: str | None = None, examples: Iterable | None = None,
+) -> Category:
+    """Set the definition, notes and/or example posts (None leaves a part as it is)."""
+    from annotator.corpus.models import Post
+
+    (category,) = _lock(category)
+    before = category_snapshot(category)
+    fields = []
+    for field, value in (("definition", definition), ("inclusion", inclusion), ("exclusion", exclusion)):
+        if value is not None:
+            setattr(category, field, value.strip())
+            fields.append(field)
+    if fields:
+        category.save(update_fields=[*fields, "updated_at"])
+    if examples is not None:
+        ids = sorted({getattr(e, "pk", e) for e in examples})
+        posts = list(Post.objects.filter(study_id=category.study_id, pk__in=ids))
+        missing = sorted(set(ids) - {p.pk for p in posts})
+        if missing:
+            raise ValidationError({"examples": f"Not posts of this study: {', '.join(map(str, missing))}."})
+        category.examples.set(posts)
+    after = category_snapshot(category)
+    if after != before:
+        category_change_record(category=category, action=ChangeAction.DESCRIBE, actor=actor, before=before,
+                               after=after)
+    return category
+
+
+# -- move --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def category_move(*, category: Category, actor, parent: Category | None, position: int | None = None) -> Category:
+    """Put ``category`` (and its subtree) under ``parent`` (None: a root), at ``position`` among its
+    new siblings (1 = first, None = last). Refused into itself, its own subtree, or another study."""
+    if parent is not None:
+        _check_same_study(category, parent, "parent")
+        # Lock the new parent's whole ancestor chain: two crossing moves then wait for each other
+        # and the second sees the first one's result, so no cycle can slip in between.
+        chain = [parent, *_ancestors(parent)]
+        locked = _lock(category, *chain)
+        category, parent = locked[0], locked[1]
+        chain = [parent, *_ancestors(parent)]
+        if any(c.pk == category.pk for c in chain):
+            raise ValidationError({"parent": (
+                "A category cannot be moved into itself." if parent.pk == category.pk else
+                f"“{parent.name}” is inside “{category.name}”: a category cannot be moved into its own "
+                "descendant.")})
+        if parent.status == CategoryStatus.RETIRED:
+            raise ValidationError({"parent": f"“{parent.name}” is retired: restore it first."})
+        if parent.pk != category.parent_id:
+            _check_may_have_children(parent)
+    else:
+        (category,) = _lock(category)
+    if category.status == CategoryStatus.RETIRED:
+        raise ValidationError({"parent": f"“{category.name}” is retired: restore it before moving it."})
+    if position is not None and position < 1:
+        raise ValidationError({"position": "Positions start at 1 (first among its siblings)."})
+    new_parent_id = parent.pk if parent is not None else None
+    if new_parent_id != category.parent_id:
+        _check_name_free(study_id=category.study_id, parent=parent, name=category.name, exclude=category,
+                         field="parent")
+    before = category_snapshot(category)
+    category.parent = parent
+    _renumber(study_id=category.study_id, parent_id=new_parent_id, moved=category, position=position)
+    if before["parent"] != new_parent_id:  # close the gap it left
+        old = Category.objects.filter(study_id=category.study_id, parent_id=before["parent"]).exclude(
+            status=CategoryStatus.RETIRED).exclude(pk=category.pk).order_by("position", "name", "pk")
+        for number, sibling in enumerate(old, start=1):
+            if sibling.position != number:
+                Category.objects.filter(pk=sibling.pk).update(position=number)
+    _save_or_clash(category, fields=["parent", "position"], field="parent")
+    after = category_snapshot(category)
+    if after != before:
+        category_change_record(category=category, action=ChangeAction.MOVE, actor=actor, before=before,
+                               after=after)
+    return category
+
+
+# -- merge, split --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    source: Category
+    target: Category
+    labels_moved: int
+    codes_moved: int
+
+
+@transaction.atomic
+def category_merge(*, source: Category, target: Category, actor) -> MergeResult:
+    """``source``'s labels and codes move to ``target``; ``source`` is retired with ``merged_into``."""
+    _check_same_study(source, target, "target")
+    source, target = _lock(source, target)
+    _check_merge(source=source, target=target)
+    return _merge(source=source, target=target, actor=actor, action=ChangeAction.MERGE)
+
+
+def _merge(*, source: Category, target: Category, actor, action: str) -> MergeResult:
+    before = category_snapshot(source)
+    labels_moved, codes_moved = _move_labels_and_codes(source=source, target=target)
+    target.examples.add(*source.examples.all())
+    source.status = CategoryStatus.RETIRED
+    source.merged_into = target
+    source.save(update_fields=["status", "merged_into", "updated_at"])
+    after = {**category_snapshot(source), "merged_into_name": target.name}
+    category_change_record(category=source, action=action, actor=actor, before=before, after=after,
+                           labels_moved=labels_moved, codes_moved=codes_moved)
+    return MergeResult(source=source, target=target, labels_moved=labels_moved, codes_moved=codes_moved)
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    source: Category
+    new: Category
+    labels_moved: int
+    codes_moved: int
+
+
+@transaction.atomic
+def category_split(
+    *, source: Category, name: str, actor, label_ids: Iterable[int] = (), code_ids: Iterable[int] = (),
+    definition: str = "",
+) -> SplitResult:
+    """A new sibling of ``source`` named ``name``; the chosen labels (ids of labels naming ``source``,
+    among those ``actor`` may see) and codes move to it, the rest stay."""
+    from taxonomy.labelling.selectors import label_list_visible
+
+    name = _clean_name(name)
+    (source,) = _lock(source)
+    if source.status == CategoryStatus.RETIRED:
+        raise ValidationError({"name": f"“{source.name}” is retired: restore it before splitting it."})
+    label_ids, code_ids = sorted(set(map(int, label_ids))), sorted(set(map(int, code_ids)))
+    uses = _label_uses(source).filter(label_id__in=label_ids).filter(
+        label__in=label_list_visible(study=source.study, user=actor))
+    found = set(uses.values_list("label_id", flat=True))
+    if missing := [i for i in label_ids if i not in found]:
+        raise ValidationError({"labels": f"Not labels of “{source.name}” (that you may see): "
+                                         f"{', '.join(map(str, missing))}."})
+    codes = _codes(source).filter(pk__in=code_ids)
+    found_codes = set(codes.values_list("pk", flat=True))
+    if missing := [i for i in code_ids if i not in found_codes]:
+        raise ValidationError({"codes": f"Not codes of “{source.name}”: {', '.join(map(str, missing))}."})
+    parent = source.parent
+    _check_name_free(study_id=source.study_id, parent=parent, name=name)
+    before = category_snapshot(source)
+    try:
+        with transaction.atomic():
+            new = Category.objects.create(
+                study_id=source.study_id, parent=parent, name=name, definition=definition.strip(),
+                status=CategoryStatus.ACTIVE, position=source.position, created_by=actor,
+            )
+    except IntegrityError:
+        raise ValidationError({"name": f"“{name}” already exists here."}) from None
+    _renumber(study_id=source.study_id, parent_id=source.parent_id, moved=new, after=source)
+    new.save(update_fields=["position"])
+    source.refresh_from_db(fields=["position"])
+    labels_moved = uses.update(category=new)
+    codes_moved = codes.update(category=new)
+    category_change_record(category=new, action=ChangeAction.ADD, actor=actor,
+                           after={**category_snapshot(new), "split_from": source.pk})
+    category_change_record(
+        category=source, action=ChangeAction.SPLIT, actor=actor, before=before,
+        after={**category_snapshot(source), "split_into": new.pk, "split_into_name": new.name},
+        labels_moved=labels_moved, codes_moved=codes_moved,
+    )
+    return SplitResult(source=source, new=new, labels_moved=labels_moved, codes_moved=codes_moved)
+
+
+# -- retire, restore, approve, reject ---------------------------------------------------------
+
+
+@transaction.atomic
+def category_retire(*, category: Category, actor) -> Category:
+    """Take a category out of the tree; refused while labels, codes or live children depend on it."""
+    (category,) = _lock(category)
+    if category.status == CategoryStatus.RETIRED:
+        raise ValidationError({"category": f"“{category.name}” is retired already."})
+    labels, codes = _label_uses(category).count(), _codes(category).count()
+    if labels or codes:
+        what = " and ".join(part for part in (
+            f"{labels} label{'s' if labels != 1 else ''}" if labels else "",
+            f"{codes} code{'s' if codes != 1 else ''}" if codes else "") if part)
+        raise ValidationError({"category": f"“{category.name}” has {what}: merge it into another category "
+                                           "(they move there) or move them first, then retire it."})
+    children = _live_children(category).count()
+    if children:
+        raise ValidationError({"category": f"“{category.name}” has {children} sub-categor"
+                                           f"{'ies' if children != 1 else 'y'}: move or merge them first."})
+    before = category_snapshot(category)
+    category.status = CategoryStatus.RETIRED
+    category.save(update_fields=["status", "updated_at"])
+    category_change_record(category=category, action=ChangeAction.RETIRE, actor=actor, before=before)
+    return category
+
+
+@transaction.atomic
+def category_restore(*, category: Category, actor) -> Category:
+    """Bring a retired category back (as active, last among its siblings)."""
+    category, parent = _lock(category, category.parent)
+    if category.status != CategoryStatus.RETIRED:
+        raise ValidationError({"category": f"“{category.name}” is not retired."})
+    if category.merged_into_id is not None:
+        raise ValidationError({"category": (
+            f"“{category.name}” was merged into “{category.merged_into.name}” and its labels went there: "
+            f"split “{category.merged_into.name}” to get it back.")})
+    if parent is not None:
+        if parent.status == CategoryStatus.RETIRED:
+            raise ValidationError({"category": f"Its parent “{parent.name}” is retired: restore it first."})
+        _check_may_have_children(parent, field="category")
+    _check_name_free(study_id=category.study_id, parent=parent, name=category.name, exclude=category,
+                     field="category")
+    before = category_snapshot(category)
+    category.status = CategoryStatus.ACTIVE
+    _renumber(study_id=category.study_id, parent_id=category.parent_id, moved=category, position=None)
+    _save_or_clash(category, fields=["status", "position"], field="category")
+    category_change_record(category=category, action=ChangeAction.RESTORE, actor=actor, before=before)
+    return category
+
+
+@transaction.atomic
+def category_approve(*, category: Category, actor) -> Category:
+    """A rater's proposal becomes an active category for everyone."""
+    (category,) = _lock(category)
+    if category.status != CategoryStatus.PROPOSED:
+        raise ValidationError({"category": f"“{category.name}” is not a proposal "
+                                           f"(it is {category.get_status_display().lower()})."})
+    before = category_snapshot(category)
+    category.status = CategoryStatus.ACTIVE
+    category.save(update_fields=["status", "updated_at"])
+    category_change_record(category=category, action=ChangeAction.APPROVE, actor=actor, before=before)
+    return category
+
+
+@transaction.atomic
+def category_reject(*, category: Category, target: Category, actor) -> MergeResult:
+    """Refuse a proposal: its labels and codes go to ``target`` (an active leaf), it is retired."""
+    _check_same_study(category, target, "target")
+    category, target = _lock(category, target)
+    if category.status != CategoryStatus.PROPOSED:
+        raise ValidationError({"category": f"“{category.name}” is not a proposal "
+                                           f"(it is {category.get_status_display().lower()})."})
+    if _live_children(target).exists():
+        raise ValidationError({"target": f"“{target.name}” has sub-categories: choose a leaf."})
+    _check_merge(source=category, target=target)
+    return _merge(source=category, target=target, actor=actor, action=ChangeAction.REJECT)

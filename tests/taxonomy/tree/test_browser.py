@@ -1,0 +1,69 @@
+"""An owner builds a small tree in Chromium with htmx: add roots, open a category's edit panel in
+place, add a sub-category, see a name clash explained in the panel, move a root under another,
+all without a page load; a rater sees the same tree read-only."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from taxonomy.tree.models import Category
+from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
+from tests.factories import MembershipFactory, StudyFactory, UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_owner_builds_the_tree_in_place(page: Page, live_server):
+    owner, rater = UserFactory(username="owner"), UserFactory(username="ana")
+    study = StudyFactory(name="Deployment study", slug="deploy")
+    MembershipFactory(study=study, user=owner, is_owner=True)
+    MembershipFactory(study=study, user=rater, is_rater=True)
+    page.on("dialog", lambda dialog: dialog.accept())
+    _sign_in(page, owner)
+    page.goto("/studies/deploy/taxonomy/")
+    expect(page.get_by_text("No categories yet")).to_be_visible()
+    page.evaluate("window.stillTheSamePage = true")
+
+    add = page.locator("form.add-category")
+    for name in ("Server/Cloud", "Mobile"):
+        add.get_by_label("Name").fill(name)
+        add.get_by_role("button", name="Add").click()
+        expect(page.locator(".notice")).to_have_text(f"Added “{name}”.")
+        add = page.locator("form.add-category")
+    server = Category.objects.get(name="Server/Cloud")
+    node = page.locator(f"#cat-{server.pk}")
+    node.locator(":scope > .node-head").get_by_role("link", name="Edit").click()
+    panel = node.locator(":scope > .edit-slot .edit-panel")
+    expect(panel).to_be_visible()
+
+    child = panel.locator("form.edit-child")
+    child.get_by_label("Name").fill("Model Export")
+    child.get_by_role("button", name="Add under “Server/Cloud”").click()
+    expect(page.locator(".notice")).to_have_text("Added “Model Export” under “Server/Cloud”.")
+    expect(page.locator(f"#cat-{server.pk} li[data-category='Model Export']")).to_be_visible()
+
+    node.locator(":scope > .node-head").get_by_role("link", name="Edit").click()
+    rename = node.locator(":scope > .edit-slot form.edit-rename")
+    rename.get_by_label("New name").fill("mobile")
+    rename.get_by_role("button", name="Rename").click()
+    expect(node.locator(":scope > .edit-slot .error")).to_contain_text("“mobile” already exists among the roots")
+
+    mobile = Category.objects.get(name="Mobile")
+    mobile_node = page.locator(f"#cat-{mobile.pk}")
+    mobile_node.locator(":scope > .node-head").get_by_role("link", name="Edit").click()
+    move = mobile_node.locator("form.edit-move")
+    move.get_by_label("Under").select_option(label="Server/Cloud")
+    move.get_by_role("button", name="Move").click()
+    expect(page.locator(".notice")).to_have_text("Moved “Mobile” under “Server/Cloud”.")
+    expect(page.locator(f"#cat-{server.pk} li[data-category='Mobile']")).to_be_visible()
+    assert page.evaluate("window.stillTheSamePage") is True  # every step was an htmx swap
+    assert Category.objects.get(pk=mobile.pk).parent_id == server.pk
+    _assert_no_script_errors(page)
+
+    page.context.clear_cookies()
+    _sign_in(page, rater)
+    page.goto("/studies/deploy/taxonomy/")
+    expect(page.locator(f"#cat-{server.pk}")).to_contain_text("Model Export")
+    expect(page.get_by_role("link", name="Edit")).to_have_count(0)
+    expect(page.locator("form.add-category")).to_have_count(0)
