@@ -181,7 +181,7 @@ def test_the_post_page_shows_the_question_with_tags_and_a_link_to_the_original(c
     body = client.get(f"/studies/{study.slug}/posts/{thread.question.pk}/").content.decode()
 
     question = articles(body)[0]
-    assert "<h1>How to serve a TensorFlow model?</h1>" in question
+    assert "<h1 class=\"post-title\">How to serve a TensorFlow model?</h1>" in question
     assert f'href="/studies/{study.slug}/posts/?tag=tensorflow"' in question
     assert f'href="/studies/{study.slug}/posts/?tag=serving"' in question
     assert "<p>I exported a <strong>SavedModel</strong>.</p>" in question  # formatting kept
@@ -250,7 +250,7 @@ def test_html_in_a_title_or_comment_is_escaped(client, study):
 
     page = client.get(f"/studies/{study.slug}/posts/{post.pk}/").content.decode()
 
-    assert "<h1>&lt;i&gt;Title&lt;/i&gt;&lt;script&gt;alert(&#x27;t&#x27;)&lt;/script&gt;</h1>" in page
+    assert "<h1 class=\"post-title\">&lt;i&gt;Title&lt;/i&gt;&lt;script&gt;alert(&#x27;t&#x27;)&lt;/script&gt;</h1>" in page
     assert "&lt;img src=x onerror=&quot;alert(&#x27;c&#x27;)&quot;&gt; see &lt;b&gt;docs&lt;/b&gt;" in page
     assert "<i>Title</i>" not in page and "<b>docs</b>" not in page
     assert "<img src=x" not in page
