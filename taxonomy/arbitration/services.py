@@ -131,7 +131,10 @@ def _final_categories(*, study_id: int, kind: str, category_ids: Sequence[int]) 
         return []
     if not ids:
         raise ValidationError({"categories": "Choose at least one category."})
-    found = {c.pk: c for c in Category.objects.filter(study_id=study_id, pk__in=ids)}
+    # Locked in id order, as the tree's merge and split take them: a label saved
+    # while a merge runs can never end up on the retired category.
+    found = {c.pk: c for c in Category.objects.select_for_update(of=("self",)).select_related("merged_into")
+             .filter(study_id=study_id, pk__in=ids).order_by("pk")}
     problems = []
     for cid in ids:
         category = found.get(cid)

@@ -210,3 +210,25 @@ def test_two_arbitrators_deciding_at_once_one_decision_stands(setting):
     assert sorted(outcomes, key=len)[0] == "won"
     assert "already decided by" in sorted(outcomes, key=len)[1]
     assert FinalLabel.objects.filter(item=s["items"][1]).count() == 1
+
+
+@pytest.mark.django_db
+def test_arbitration_closes_the_round_and_lifts_blindness(setting):
+    from taxonomy.labelling.selectors import assignment_next, label_list_visible
+    from taxonomy.labelling.services import label_submit
+
+    s = setting
+    other_item = s["items"][1]
+    theirs = Label.objects.get(assignment__item=other_item, assignment__rater=s["r2"])
+    assert theirs not in label_list_visible(study=s["study"], user=s["r1"])
+    Label.objects.filter(assignment__rater=s["r1"], assignment__item=s["items"][3]).delete()
+    Assignment.objects.filter(rater=s["r1"], item=s["items"][3]).update(submitted_at=None)
+    assert assignment_next(study=s["study"], user=s["r1"]).item == s["items"][3]
+
+    arbitration_start(draw=s["draw"], user=s["arbitrator"], allow_incomplete=True)
+    assert theirs in label_list_visible(study=s["study"], user=s["r1"])
+    assert assignment_next(study=s["study"], user=s["r1"]) is None  # nothing more to label
+    with pytest.raises(ValidationError):
+        label_submit(assignment=Assignment.objects.get(item=other_item, rater=s["r1"]), rater=s["r1"],
+                     kind="unclear")
+    assert Label.objects.get(assignment__item=other_item, assignment__rater=s["r1"]).kind == "categories"
