@@ -176,7 +176,11 @@ class PendingResolveApi(APIView):
         new_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
         new_parent = serializers.IntegerField(required=False, allow_null=True, default=None)
         new_definition = serializers.CharField(required=False, allow_blank=True, default="")
-        reason = serializers.CharField(max_length=5000)
+        action = serializers.ChoiceField(choices=["resolve", "relabel"], default="resolve",
+                                         help_text="resolve: the category is their final label; relabel: ask "
+                                                   "their raters to label them again against it")
+        reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="",
+                                       help_text="why (resolve, required) or a message to the raters (relabel)")
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -185,6 +189,7 @@ class PendingResolveApi(APIView):
         category = serializers.IntegerField()
         created = serializers.BooleanField()
         finals = FinalLabelOutput(many=True)
+        relabel_requests = serializers.IntegerField()
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request, slug):
@@ -206,13 +211,17 @@ class PendingResolveApi(APIView):
             return found
 
         existing = category(d["category"])
+        target = {"items": items, "arbitrator": request.user, "category": existing, "new_name": d["new_name"],
+                  "new_parent": category(d["new_parent"]), "new_definition": d["new_definition"]}
+        finals, requests = [], 0
         try:
-            made, finals = services.pending_resolve(
-                items=items, arbitrator=request.user, reason=d["reason"], category=existing,
-                new_name=d["new_name"], new_parent=category(d["new_parent"]), new_definition=d["new_definition"])
+            if d["action"] == "relabel":
+                made, requests = services.pending_relabel(message=d["reason"], **target)
+            else:
+                made, finals = services.pending_resolve(reason=d["reason"], **target)
         except ValidationError as exc:
             raise as_drf_error(exc) from None
-        return Response({"category": made.pk, "created": existing is None,
+        return Response({"category": made.pk, "created": existing is None, "relabel_requests": requests,
                          "finals": FinalLabelOutput(finals, many=True).data}, status=status.HTTP_201_CREATED)
 
 

@@ -22,7 +22,8 @@ class PendingResolveForm(forms.Form):
     new_name = forms.CharField(required=False, max_length=200, label="…or a new category named")
     new_parent = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="under")
     new_definition = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Definition")
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000, required=False,
+                             help_text="Why (for a final label), or a message to the raters (for a re-label).")
 
     def __init__(self, *args, item_choices=(), leaf_choices=(), parent_choices=(), **kwargs):
         super().__init__(*args, **kwargs)

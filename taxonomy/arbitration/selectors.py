@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
-from taxonomy.labelling.models import Label, LabelCategory, LabelKind
+from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.selectors import category_leaves
 
@@ -17,12 +17,14 @@ from .models import ArbitratorRoot, FinalLabel, PendingCategory
 
 
 def _open_items(*, study) -> QuerySet[SampleItem]:
-    """Reliability items of draws in arbitration, with every label in and no final label yet."""
+    """Reliability items of draws in arbitration, with every label in, none being
+    re-labelled, and no final label yet."""
     missing_label = Assignment.objects.filter(item=OuterRef("pk"), label__isnull=True)
+    being_relabelled = RelabelRequest.objects.filter(assignment__item=OuterRef("pk"), done_at__isnull=True)
     return (
         SampleItem.objects.filter(draw__study=study, part=ItemPart.RELIABILITY,
                                   draw__arbitration_started_at__isnull=False, final_label__isnull=True)
-        .exclude(Exists(missing_label))
+        .exclude(Exists(missing_label)).exclude(Exists(being_relabelled))
         .select_related("post", "stratum", "draw")
     )
 

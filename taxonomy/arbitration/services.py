@@ -11,7 +11,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
-from taxonomy.labelling.models import Label, LabelCategory, LabelKind
+from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
+from taxonomy.labelling.services import relabel_request_create
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.services import category_add
 
@@ -33,17 +34,18 @@ def _who(user) -> str:
     return user.username if user else "someone"
 
 
-def item_signatures(*, draw: SampleDraw) -> dict[int, list[Signature]]:
+def item_signatures(*, draw: SampleDraw, item_ids: Sequence[int] | None = None) -> dict[int, list[Signature]]:
     """Item id → one (kind, categories) per submitted label of the draw's reliability items."""
+    labels = Label.objects.filter(assignment__draw=draw)
+    if item_ids is not None:
+        labels = labels.filter(assignment__item_id__in=list(item_ids))
     categories: dict[int, set[int]] = defaultdict(set)
-    for label_id, category_id in LabelCategory.objects.filter(label__assignment__draw=draw).values_list(
+    for label_id, category_id in LabelCategory.objects.filter(label__in=labels).values_list(
         "label_id", "category_id"
     ):
         categories[label_id].add(category_id)
     by_item: dict[int, list[Signature]] = defaultdict(list)
-    for label_id, item_id, kind in Label.objects.filter(assignment__draw=draw).values_list(
-        "pk", "assignment__item_id", "kind"
-    ):
+    for label_id, item_id, kind in labels.values_list("pk", "assignment__item_id", "kind"):
         by_item[item_id].append((kind, frozenset(categories.get(label_id, ()))))
     return by_item
 
@@ -180,6 +182,8 @@ def _arbitrable_item(*, item_id: int, study_id: int) -> SampleItem:
         raise ValidationError("No such reliability item in this study.")
     if item.draw.arbitration_started_at is None:
         raise ValidationError(f"Arbitration of version {item.draw.version} has not started.")
+    if RelabelRequest.objects.filter(assignment__item=item, done_at__isnull=True).exists():
+        raise ValidationError(f"Item {item.pk} is being labelled again by its raters: wait for their labels.")
     return item
 
 
@@ -200,31 +204,81 @@ def arbitration_decide(*, item: SampleItem, arbitrator, kind: str, category_ids:
 
 
 @transaction.atomic
+def item_settle(*, item_id: int) -> FinalLabel | None:
+    """After re-labelling: an item of a draw in arbitration whose labels are all in, none
+    Pending and all the same gets that final label ("agreed"); otherwise it stays in its queue."""
+    item = SampleItem.objects.select_for_update(of=("self",)).select_related("draw").filter(pk=item_id).first()
+    if item is None or item.draw.arbitration_started_at is None or FinalLabel.objects.filter(item=item).exists():
+        return None
+    assignments = Assignment.objects.filter(item=item)
+    if RelabelRequest.objects.filter(assignment__in=assignments, done_at__isnull=True).exists():
+        return None
+    labels = item_signatures(draw=item.draw, item_ids=[item.pk]).get(item.pk, [])
+    if len(labels) < assignments.count() or any(kind == LabelKind.PENDING for kind, _ in labels) \
+            or len(set(labels)) != 1:
+        return None
+    kind, category_ids = labels[0]
+    final = FinalLabel.objects.create(item=item, kind=kind, method=FinalMethod.AGREED, decided_at=timezone.now(),
+                                      reason="agreed after re-labelling")
+    FinalLabelCategory.objects.bulk_create(FinalLabelCategory(final=final, category_id=c) for c in sorted(category_ids))
+    return final
+
+
+def _pending_items_locked(items: Sequence[SampleItem]) -> list[SampleItem]:
+    if not items:
+        raise ValidationError("Choose at least one Pending item.")
+    study_id = items[0].draw.study_id
+    locked = [_arbitrable_item(item_id=i.pk, study_id=study_id) for i in sorted(items, key=lambda i: i.pk)]
+    for item in locked:
+        if not Label.objects.filter(assignment__item=item, kind=LabelKind.PENDING).exists():
+            raise ValidationError(f"Item {item.pk} was not marked Pending by any rater.")
+    return locked
+
+
+def _pending_category(*, locked: list[SampleItem], arbitrator, category: Category | None, new_name: str,
+                      new_parent: Category | None, new_definition: str) -> Category:
+    """The existing leaf chosen, or a new leaf created from Pending items (with a definition)."""
+    study_id = locked[0].draw.study_id
+    if (category is None) == (not new_name.strip()):
+        raise ValidationError("Either choose an existing category or name a new one.")
+    if category is not None:
+        _final_categories(study_id=study_id, kind=FinalKind.CATEGORIES, category_ids=[category.pk])
+        return category
+    if not new_definition.strip():
+        raise ValidationError({"definition": "A category created from Pending needs a definition."})
+    category = category_add(study=locked[0].draw.study, name=new_name, actor=arbitrator, parent=new_parent,
+                            definition=new_definition.strip())
+    PendingCategory.objects.create(study_id=study_id, category=category, created_by=arbitrator)
+    return category
+
+
+@transaction.atomic
+def pending_relabel(*, items: Sequence[SampleItem], arbitrator, message: str = "", category: Category | None = None,
+                    new_name: str = "", new_parent: Category | None = None, new_definition: str = "",
+                    ) -> tuple[Category, int]:
+    """Instead of deciding Pending items: make (or choose) the category and ask every
+    rater of these items to label them again against it. Their new labels then settle
+    the items as at the start of arbitration: agreed, to arbitrate, or Pending again."""
+    locked = _pending_items_locked(items)
+    category = _pending_category(locked=locked, arbitrator=arbitrator, category=category, new_name=new_name,
+                                 new_parent=new_parent, new_definition=new_definition)
+    made = relabel_request_create(assignments=list(Assignment.objects.filter(item__in=locked)),
+                                  requested_by=arbitrator, category=category, message=(message or "").strip())
+    return category, made
+
+
+@transaction.atomic
 def pending_resolve(*, items: Sequence[SampleItem], arbitrator, reason: str, category: Category | None = None,
                     new_name: str = "", new_parent: Category | None = None, new_definition: str = "",
                     ) -> tuple[Category, list[FinalLabel]]:
     """Give Pending items their final label: an existing leaf, or a new leaf
     created from them (recorded as a category added from Pending)."""
-    if not items:
-        raise ValidationError("Choose at least one Pending item.")
-    study_id = items[0].draw.study_id
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": "Say why: the reason is part of the published record."})
-    locked = [_arbitrable_item(item_id=i.pk, study_id=study_id) for i in sorted(items, key=lambda i: i.pk)]
-    for item in locked:
-        if not Label.objects.filter(assignment__item=item, kind=LabelKind.PENDING).exists():
-            raise ValidationError(f"Item {item.pk} was not marked Pending by any rater.")
-    if (category is None) == (not new_name.strip()):
-        raise ValidationError("Either choose an existing category or name a new one.")
-    if category is None:
-        if not new_definition.strip():
-            raise ValidationError({"definition": "A category created from Pending needs a definition."})
-        category = category_add(study=locked[0].draw.study, name=new_name, actor=arbitrator, parent=new_parent,
-                                definition=new_definition.strip())
-        PendingCategory.objects.create(study_id=study_id, category=category, created_by=arbitrator)
-    else:
-        _final_categories(study_id=study_id, kind=FinalKind.CATEGORIES, category_ids=[category.pk])
+    locked = _pending_items_locked(items)
+    category = _pending_category(locked=locked, arbitrator=arbitrator, category=category, new_name=new_name,
+                                 new_parent=new_parent, new_definition=new_definition)
     finals = [_final_save(item=item, kind=FinalKind.CATEGORIES, categories=[category],
                           method=FinalMethod.FROM_PENDING, user=arbitrator, reason=reason) for item in locked]
     return category, finals

@@ -133,15 +133,21 @@ def pending_list(request, slug):
             chosen = [i for i in items if i.pk in set(data["items"])]
             category = Category.objects.filter(study=study, pk=data["category"]).first() if data["category"] else None
             parent = Category.objects.filter(study=study, pk=data["new_parent"]).first() if data["new_parent"] else None
+            target = {"items": chosen, "arbitrator": request.user, "category": category, "new_name": data["new_name"],
+                      "new_parent": parent, "new_definition": data["new_definition"]}
             try:
-                category, finals = services.pending_resolve(
-                    items=chosen, arbitrator=request.user, reason=data["reason"], category=category,
-                    new_name=data["new_name"], new_parent=parent, new_definition=data["new_definition"])
+                if request.POST.get("action") == "relabel":
+                    category, made = services.pending_relabel(message=data["reason"], **target)
+                    done = (f"The raters of {len(chosen)} item{'s' if len(chosen) != 1 else ''} are asked to label "
+                            f"{'them' if len(chosen) != 1 else 'it'} again against “{category.name}” "
+                            f"({made} request{'s' if made != 1 else ''}).")
+                else:
+                    category, finals = services.pending_resolve(reason=data["reason"], **target)
+                    done = f"{len(finals)} Pending item{'s' if len(finals) != 1 else ''} labelled “{category.name}”."
             except ValidationError as exc:
                 _form_errors(form, exc)
             else:
-                messages.success(request, f"{len(finals)} Pending item{'s' if len(finals) != 1 else ''} "
-                                          f"labelled “{category.name}”.")
+                messages.success(request, done)
                 return redirect("arbitration:pending", slug=slug)
     labels = {item.pk: selectors.item_rater_labels(item=item) for item in items}
     context = {"access": access, "study": study, "items": [(i, labels[i.pk]) for i in items], "form": form,

@@ -8,6 +8,7 @@ last submission wins, there are never two.
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -44,3 +45,23 @@ class LabelCategory(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["label", "category"], name="label_category_once")]
         indexes = [models.Index(fields=["category"])]
+
+
+class RelabelRequest(models.Model):
+    """An arbitrator asks a rater to label an item again, e.g. against a category
+    created from Pending items. While it is open the rater's label on that item is
+    editable again (even after arbitration started) and the item is in their queue."""
+
+    assignment = models.ForeignKey("sampling.Assignment", on_delete=models.CASCADE, related_name="relabel_requests")
+    category = models.ForeignKey("tree.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                 help_text="the category to consider, when the request is about one")
+    message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["assignment"], condition=Q(done_at__isnull=True),
+                                    name="relabel_one_open_request_per_assignment"),
+        ]

@@ -23,7 +23,7 @@ from annotator.studies.models import Membership, Study
 from sampling.models import Assignment, DrawStatus, SampleDraw, SampleStratum
 from taxonomy.tree.models import Category, CategoryStatus
 
-from .models import Label, LabelCategory
+from .models import Label, LabelCategory, RelabelRequest
 
 # Draws whose assignments are not (yet) a rater's work: being drawn, drawn but
 # still open to redistribution, failed. Later statuses (arbitration) stay
@@ -71,8 +71,18 @@ def label_list_for_api(*, study: Study, user) -> QuerySet[Label]:
 
 
 def label_editable(assignment: Assignment) -> bool:
-    """Whether the rater may still change this label: until arbitration starts on its draw."""
-    return assignment.draw.status == DrawStatus.LABELLING and assignment.draw.arbitration_started_at is None
+    """Whether the rater may still change this label: until arbitration starts on its
+    draw, or while an arbitrator's request to label it again is open."""
+    if assignment.draw.status != DrawStatus.LABELLING:
+        return False
+    if assignment.draw.arbitration_started_at is None:
+        return True
+    return RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).exists()
+
+
+def relabel_request_open(*, assignment: Assignment) -> RelabelRequest | None:
+    return (RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True)
+            .select_related("category", "requested_by").first())
 
 
 # -- the rater's queue ---------------------------------------------------------------
@@ -112,7 +122,11 @@ def assignment_next(*, study: Study, user) -> Assignment | None:
     """The rater's first unlabelled item of a draw in labelling, in a stable order."""
     # Pick the id first, then read that one row with its post: joining the posts of
     # every candidate before sorting them is what would make this slow.
-    pk = assignment_next_queryset(study=study, user=user).values_list("pk", flat=True).first()
+    # An arbitrator's request to label an item again comes first.
+    pk = (RelabelRequest.objects.filter(assignment__rater=user, assignment__draw__study=study, done_at__isnull=True)
+          .order_by("assignment__item_id").values_list("assignment_id", flat=True).first())
+    if pk is None:
+        pk = assignment_next_queryset(study=study, user=user).values_list("pk", flat=True).first()
     if pk is None:
         return None
     return Assignment.objects.select_related("draw", "item__post", "item__stratum").get(pk=pk)

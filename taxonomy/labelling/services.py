@@ -15,7 +15,7 @@ from sampling.models import Assignment
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.services import category_add
 
-from .models import Label, LabelCategory, LabelKind
+from .models import Label, LabelCategory, LabelKind, RelabelRequest
 from .selectors import label_editable
 
 NOTE_MAX = 5000
@@ -87,7 +87,26 @@ def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iter
     LabelCategory.objects.bulk_create(LabelCategory(label=label, category=c) for c in categories)
     if assignment.submitted_at is None:
         Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
+    answered = RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).update(done_at=now)
+    if answered and assignment.draw.arbitration_started_at is not None:
+        # Imported here: arbitration builds on labelling, not the other way round; this is
+        # the one place where a new label can settle an item already in arbitration.
+        from taxonomy.arbitration.services import item_settle
+
+        item_settle(item_id=assignment.item_id)
     return label
+
+
+@transaction.atomic
+def relabel_request_create(*, assignments: Iterable[Assignment], requested_by, category: Category | None = None,
+                           message: str = "") -> int:
+    """Ask raters to label these items again; an open request is not duplicated. Returns how many were made."""
+    open_ids = set(RelabelRequest.objects.filter(assignment__in=list(assignments), done_at__isnull=True)
+                   .values_list("assignment_id", flat=True))
+    made = RelabelRequest.objects.bulk_create(
+        RelabelRequest(assignment=a, category=category, message=message, requested_by=requested_by)
+        for a in assignments if a.pk not in open_ids)
+    return len(made)
 
 
 def label_category_propose(*, study: Study, rater, name: str, parent_id: int | None,

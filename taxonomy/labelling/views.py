@@ -53,6 +53,7 @@ def _panel(request, access, assignment, *, form=None, propose_form=None, propose
         chosen = _chosen(form)
         context.update({
             "label": label, "form": form, "editable": selectors.label_editable(assignment),
+            "relabel": selectors.relabel_request_open(assignment=assignment),
             "choices": choices, "chosen": chosen, "kind": _bound(form, "kind") or LabelKind.CATEGORIES,
             "shortcuts": selectors.category_most_used(study=study, user=user, choices=choices),
             "propose_form": propose_form or ProposeForm(parents=parents), "proposed": proposed,

@@ -82,3 +82,16 @@ def test_pending_resolve_with_a_new_category(started):
     again = api(s["arbitrator"]).post(url, {**body, "new_name": "Other"}, format="json")
     assert again.status_code == 400
     assert api(s["arbitrator"]).post(url, {**body, "items": [999999]}, format="json").status_code == 404
+
+
+@pytest.mark.django_db
+def test_pending_relabel_over_the_api(started):
+    s = started
+    url = f"{s['base']}/arbitration/pending/resolve/"
+    response = api(s["arbitrator"]).post(url, {"items": [s["items"][2].pk], "category": s["export"].pk,
+                                               "action": "relabel"}, format="json")
+    assert response.status_code == 201
+    assert (response.json()["relabel_requests"], response.json()["finals"]) == (2, [])
+    busy = api(s["arbitrator"]).post(url, {"items": [s["items"][2].pk], "category": s["export"].pk,
+                                           "reason": "decide now"}, format="json")
+    assert busy.status_code == 400 and "being labelled again" in str(busy.json())

@@ -20,6 +20,7 @@ from taxonomy.arbitration.services import (
     arbitration_decide,
     arbitration_start,
     arbitrator_roots_set,
+    pending_relabel,
     pending_resolve,
 )
 from taxonomy.labelling.models import Label, LabelCategory
@@ -232,3 +233,47 @@ def test_arbitration_closes_the_round_and_lifts_blindness(setting):
         label_submit(assignment=Assignment.objects.get(item=other_item, rater=s["r1"]), rater=s["r1"],
                      kind="unclear")
     assert Label.objects.get(assignment__item=other_item, assignment__rater=s["r1"]).kind == "categories"
+
+
+@pytest.mark.django_db
+def test_pending_items_relabelled_against_a_new_category_then_settle(setting):
+    from taxonomy.labelling.models import RelabelRequest
+    from taxonomy.labelling.selectors import assignment_next, label_editable
+    from taxonomy.labelling.services import label_submit
+
+    s = setting
+    arbitration_start(draw=s["draw"], user=s["arbitrator"])
+    item = s["items"][2]  # ann: Pending, bob: Export
+    category, made = pending_relabel(items=[item], arbitrator=s["arbitrator"], message="try the new one",
+                                     new_name="Cold start", new_parent=s["server"], new_definition="slow start")
+    assert made == 2 and pending_categories_count(study=s["study"]) == 1
+    with pytest.raises(ValidationError, match="being labelled again"):  # asked once, not twice
+        pending_relabel(items=[item], arbitrator=s["arbitrator"], category=category)
+    # out of both queues while the raters work; back in their own queues, editable again
+    assert not pending_queue(study=s["study"]).exists() and item not in arbitration_queue(study=s["study"])
+    ann_assignment = Assignment.objects.get(item=item, rater=s["r1"])
+    assert assignment_next(study=s["study"], user=s["r1"]) == ann_assignment
+    assert label_editable(Assignment.objects.select_related("draw").get(pk=ann_assignment.pk))
+    label_submit(assignment=ann_assignment, rater=s["r1"], kind="categories", category_ids=[category.pk])
+    assert not FinalLabel.objects.filter(item=item).exists()  # bob has not answered yet
+    assert not label_editable(Assignment.objects.select_related("draw").get(pk=ann_assignment.pk))
+    bob_assignment = Assignment.objects.get(item=item, rater=s["r2"])
+    label_submit(assignment=bob_assignment, rater=s["r2"], kind="categories", category_ids=[category.pk])
+    final = FinalLabel.objects.get(item=item)
+    assert (final.method, [c.category for c in final.categories.all()]) == ("agreed", [category])
+    assert not RelabelRequest.objects.filter(done_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_relabelled_items_that_still_disagree_go_to_arbitration(setting):
+    from taxonomy.labelling.services import label_submit
+
+    s = setting
+    arbitration_start(draw=s["draw"], user=s["arbitrator"])
+    item = s["items"][2]
+    pending_relabel(items=[item], arbitrator=s["arbitrator"], category=s["gpu"])
+    for rater, kind, ids in ((s["r1"], "categories", [s["gpu"].pk]), (s["r2"], "unclear", [])):
+        label_submit(assignment=Assignment.objects.get(item=item, rater=rater), rater=rater, kind=kind,
+                     category_ids=ids)
+    assert not FinalLabel.objects.filter(item=item).exists()
+    assert item in arbitration_queue(study=s["study"])

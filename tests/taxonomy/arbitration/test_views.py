@@ -105,3 +105,18 @@ def test_owner_starts_arbitration_and_sets_roots(client, setting):  # noqa: F811
     assert FinalLabel.objects.filter(method="agreed").count() == 2
     response = client.post(url("roots", s), {"user": s["arbitrator"].pk, "roots": [s["mobile"].pk]}, follow=True)
     assert "arb now arbitrates Mobile" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_pending_page_asks_the_raters_to_relabel_and_they_see_why(client, started):
+    s = started
+    client.force_login(s["arbitrator"])
+    response = client.post(url("pending", s), {"items": [s["items"][2].pk], "action": "relabel",
+                                               "category": s["export"].pk, "reason": "is it <b>Export</b>?"},
+                           follow=True)
+    assert "are asked to label it again against “Export” (2 requests)" in response.content.decode()
+    assert not FinalLabel.objects.filter(item=s["items"][2]).exists()
+    client.force_login(s["r1"])
+    page = client.get(reverse("labelling:queue", kwargs={"slug": s["study"].slug})).content.decode()
+    assert "arb asks you to label this item again, now that “Export” exists." in page
+    assert "is it &lt;b&gt;Export&lt;/b&gt;?" in page
