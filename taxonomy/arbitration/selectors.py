@@ -164,5 +164,6 @@ def draws_for_arbitration(*, study) -> list:
     """Draws in labelling, each with how many assignments still lack a label."""
     return list(SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING)
                 .annotate(missing=Count("assignments", filter=Q(assignments__label__isnull=True)),
+                          labelled=Count("assignments", filter=Q(assignments__label__isnull=False)),
                           assigned=Count("assignments"))
                 .select_related("arbitration_started_by").order_by("-version"))
