@@ -134,8 +134,6 @@ def main() -> int:
                         help="unlabelled assignments per rater on top of the labelled ones (mid-round)")
     parser.add_argument("--database-url")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--with-index", action="store_true",
-                        help="then time again with the partial index this app asks sampling for")
     args = parser.parse_args()
     url = args.database_url or DEFAULT_DB
     if not args.database_url:
@@ -222,18 +220,6 @@ def main() -> int:
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN ANALYZE " + _sql(selectors.assignment_next_queryset(study=study, user=rater)[:1]))
             print("\nplan of the next-item query:\n  " + "\n  ".join(r[0] for r in cursor.fetchall()))
-        if args.with_index:
-            # What sampling.Assignment would gain from the index this app asks for (see the
-            # report); created here, in the benchmark database only.
-            with connection.cursor() as cursor:
-                cursor.execute("CREATE INDEX IF NOT EXISTS bench_assignment_todo ON sampling_assignment "
-                               "(rater_id, draw_id, item_id) WHERE submitted_at IS NULL")
-                cursor.execute("ANALYZE sampling_assignment")
-            print("\nwith a partial index on sampling_assignment (rater, draw, item) WHERE submitted_at IS NULL:")
-            report("assignment_next (selector)",
-                   timed(lambda: selectors.assignment_next(study=study, user=rater)))
-            report("assignment_next + label_submit (service)", timed(submit))
-            report("POST labelling/items/<id>/ (htmx: submit + next panel)", timed(post_htmx))
     finally:
         if not args.keep:
             delete_all(study.pk, [owner.pk, *(r.pk for r in raters)])

@@ -175,4 +175,10 @@ class Assignment(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["item", "rater"], name="assignment_unique_rater_per_item")]
-        indexes = [models.Index(fields=["draw", "rater", "submitted_at"])]
+        indexes = [
+            models.Index(fields=["draw", "rater", "submitted_at"]),
+            # A rater's next item: their unlabelled assignments in item order, read from the
+            # front of this small index however many they have already labelled.
+            models.Index(fields=["rater", "draw", "item"], condition=Q(submitted_at__isnull=True),
+                         name="assignment_todo_by_rater"),
+        ]
