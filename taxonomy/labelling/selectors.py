@@ -225,16 +225,15 @@ def category_most_used(*, study: Study, user, choices: list[CategoryChoice], lim
     ``RECENT_LABELS`` labels (their own labels only), topped up with the first leaves
     of the tree."""
     usable = {c.id: c for c in choices if c.is_leaf}
-    # The rater's latest submissions, read backwards along the (draw, rater, submitted_at)
-    # index of each draw in labelling (one, mostly) instead of joining all their labels.
-    recent: list[int] = []
-    for draw_id in reversed(labelling_draw_ids(study=study)):
-        recent += Assignment.objects.filter(draw_id=draw_id, rater=user, submitted_at__isnull=False).order_by(
-            "-submitted_at").values_list("pk", flat=True)[:RECENT_LABELS - len(recent)]
-        if len(recent) >= RECENT_LABELS:
-            break
-    counts = (LabelCategory.objects.filter(label__assignment_id__in=recent, category_id__in=usable)
-              .values("category_id").annotate(n=Count("id")).order_by("-n", "category_id")[:limit])
+    # The rater's latest submissions, as a subquery read backwards along the (draw, rater,
+    # submitted_at) index; ids are not shipped back and forth (a 300-id IN list costs
+    # psycopg milliseconds to bind on every page).
+    recent = (Assignment.objects.filter(draw_id__in=labelling_draw_ids(study=study), rater=user,
+                                        submitted_at__isnull=False)
+              .order_by("-submitted_at").values("pk")[:RECENT_LABELS])
+    counts = (LabelCategory.objects.filter(label__assignment_id__in=recent)
+              .values("category_id").annotate(n=Count("id")).order_by("-n", "category_id"))
+    counts = [row for row in counts if row["category_id"] in usable][:limit]
     picked = [usable[row["category_id"]] for row in counts]
     for choice in usable.values():
         if len(picked) >= limit:
