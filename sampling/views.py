@@ -16,6 +16,7 @@ from annotator.jobs.models import Job
 from annotator.selection.selectors import question_set_list
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
+from annotator.form_utils import form_errors_add
 
 from . import selectors, services
 from .design import design_resolve, study_raters
@@ -42,14 +43,6 @@ def sample_size_calculator(request):
 # -- draws -----------------------------------------------------------------------------
 
 HTMX_STOP_POLLING = 286
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @login_required
@@ -86,7 +79,7 @@ def draw_new(request, slug):
             try:
                 resolved = design_resolve(study=study, design=form.to_design())
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_errors_add(form, exc)
             else:
                 context["preview"] = selectors.draw_design_preview(resolved=resolved)
         return render(request, "sampling/_design_preview.html", context)
@@ -95,7 +88,7 @@ def draw_new(request, slug):
             draw = services.sample_draw_start(study=study, design=form.to_design(), user=request.user,
                                               expected_version=form.cleaned_data.get("expected_version"))
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, f"Drawing version {draw.version} (seed {draw.seed}).")
             return redirect(f"{reverse('sampling:draw', args=[slug, draw.version])}?job={draw.job_id}")

@@ -14,20 +14,13 @@ from django.views.decorators.http import require_http_methods
 
 from annotator.jobs.models import Job
 from annotator.studies.models import Role
+from annotator.form_utils import form_errors_add
 
 from . import selectors, services
 from .forms import AgreementStartForm
 
 HTMX_STOP_POLLING = 286
 CONFUSION_SHOWN = 50
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for name, errors in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
 
 
 @login_required
@@ -45,7 +38,7 @@ def run_list(request, slug):
         try:
             run = services.agreement_run_start(study=study, user=request.user, **form.start_arguments())
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, f"Computing agreement run #{run.pk} (seed {run.seed}).")
             return redirect(f"{reverse('agreement:run', args=[slug, run.pk])}?job={run.job_id}")

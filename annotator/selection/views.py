@@ -16,6 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotator.corpus.models import Post, PostType
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
+from annotator.form_utils import form_errors_add
 
 from . import charts, reports, selectors, services
 from .forms import ManualDecisionForm, QuestionSetForm
@@ -27,11 +28,6 @@ HTMX_STOP_POLLING = 286
 
 def _set_for(access, set_id: int) -> QuestionSet:
     return selectors.question_set_get(study=access.study, set_id=set_id)
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @login_required
@@ -55,7 +51,7 @@ def set_edit(request, slug, set_id=None):
                 question_set=question_set, user=request.user,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             job = services.question_set_evaluate_start(question_set=saved, user=request.user)
             messages.success(request, f"Set “{saved.name}” saved; evaluating it now.")

@@ -6,18 +6,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.corpus.services import study_totals
 from annotator.jobs.selectors import job_list
+from annotator.form_utils import form_errors_add
 
 from . import selectors, services
 from .forms import MemberAddForm, MemberRolesForm, StudyForm
 from .models import Role
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 @login_required
@@ -34,7 +27,7 @@ def study_create(request):
         try:
             study = services.study_create(owner=request.user, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             messages.success(request, f"Study “{study.name}” created. Import a dump to start.")
             return redirect("studies:detail", slug=study.slug)
@@ -70,7 +63,7 @@ def member_list(request, slug):
                     study=access.study, user_identifier=form.cleaned_data["user"], roles=form.cleaned_data["roles"]
                 )
             except ValidationError as exc:
-                _apply_errors(form, exc)
+                form_errors_add(form, exc)
             else:
                 messages.success(request, f"{membership.user.username} added as {', '.join(membership.roles)}.")
                 return redirect("studies:members", slug=slug)

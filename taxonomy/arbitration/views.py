@@ -18,6 +18,7 @@ from annotator.studies.models import Membership, Role
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.selectors import draw_get
 from taxonomy.tree.models import Category, CategoryStatus
+from annotator.form_utils import form_errors_add
 
 from . import selectors, services
 from .forms import DecideForm, PendingResolveForm, RootsForm, StartForm
@@ -28,14 +29,6 @@ def _access(request, slug) -> StudyAccess:
     if not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
         raise Http404("No such page.")
     return access
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 @login_required
@@ -97,7 +90,7 @@ def arbitration_item(request, slug, item_id):
                 services.arbitration_decide(item=item, arbitrator=request.user, kind=data["kind"],
                                             category_ids=data["categories"], reason=data["reason"])
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_errors_add(form, exc)
             else:
                 messages.success(request, f"Decided: “{item.post.title}”.")
                 following = selectors.arbitration_queue(study=access.study, user=request.user).first()
@@ -145,7 +138,7 @@ def pending_list(request, slug):
                     category, finals = services.pending_resolve(reason=data["reason"], **target)
                     done = f"{len(finals)} Pending item{'s' if len(finals) != 1 else ''} labelled “{category.name}”."
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_errors_add(form, exc)
             else:
                 messages.success(request, done)
                 return redirect("arbitration:pending", slug=slug)

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotator.corpus.selectors import post_thread_display
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
+from annotator.form_utils import form_errors_add
 
 from . import selectors, services
 from .forms import LabelForm, ProposeForm
@@ -23,14 +24,6 @@ from .models import LabelKind
 def _fragment(request) -> bool:
     """An htmx swap of the panel (a history restore wants the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for name, errors in exc.message_dict.items():
-        form.add_error(name if name in form.fields else None, errors)
 
 
 def _panel(request, access, assignment, *, form=None, propose_form=None, proposed=None, status=200):
@@ -107,7 +100,7 @@ def item(request, slug, item_id):
             services.label_submit(assignment=assignment, rater=request.user, kind=form.cleaned_data["kind"],
                                   category_ids=form.cleaned_data["categories"], note=form.cleaned_data["note"])
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             following = selectors.assignment_next(study=access.study, user=request.user)
             url = (reverse("labelling:item", args=[slug, following.item_id]) if following
@@ -138,7 +131,7 @@ def propose(request, slug, item_id):
                 study=access.study, rater=request.user, name=propose_form.cleaned_data["name"],
                 parent_id=propose_form.cleaned_data["parent"], definition=propose_form.cleaned_data["definition"])
         except ValidationError as exc:
-            _form_errors(propose_form, exc)
+            form_errors_add(propose_form, exc)
         else:
             data.setlist("categories", [*data.getlist("categories"), str(category.pk)])
             data["kind"] = LabelKind.CATEGORIES

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotator.studies.selectors import study_get_for_user
+from annotator.form_utils import form_errors_add
 
 from . import selectors, services
 from .forms import (
@@ -31,14 +32,6 @@ from .forms import (
 from .models import CategoryStatus
 
 HISTORY_PAGE_SIZE = 50
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    if not hasattr(exc, "error_dict"):
-        form.add_error(None, exc.messages)
-        return
-    for field, errors in exc.message_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _tree_context(request, access, *, add_form=None, notice: str = "") -> dict:
@@ -84,7 +77,7 @@ def category_add(request, slug):
             category = services.category_add(study=access.study, name=data["name"], parent=parent,
                                               definition=data["definition"], actor=request.user)
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             return _tree_response(request, access, notice=f"Added “{category.name}”.", anchor=category.pk)
     template = "taxonomy/tree/_tree.html" if request.htmx else "taxonomy/tree/taxonomy.html"
@@ -223,7 +216,7 @@ def category_action(request, slug, category_id, action):
         try:
             notice = _perform(action, form, access=access, category=category, user=request.user)
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_errors_add(form, exc)
         else:
             anchor = category.pk
             return _tree_response(request, access, notice=notice, anchor=anchor)
