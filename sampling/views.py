@@ -17,6 +17,7 @@ from annotator.selection.selectors import question_set_list
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 from annotator.form_utils import form_errors_add
+from annotator.jobs.progress import job_progress_render
 
 from . import selectors, services
 from .design import design_resolve, study_raters
@@ -41,8 +42,6 @@ def sample_size_calculator(request):
 
 
 # -- draws -----------------------------------------------------------------------------
-
-HTMX_STOP_POLLING = 286
 
 
 @login_required
@@ -104,11 +103,7 @@ def draw_detail(request, slug, version):
             "job"].isdigit() else None
         if job is None:
             raise Http404("No such job.")
-        response = render(request, "jobs/_progress.html", {"job": job, "poll_url": request.get_full_path()})
-        if job.is_finished:
-            response.status_code = HTMX_STOP_POLLING
-            response.headers["HX-Refresh"] = "true"
-        return response
+        return job_progress_render(request, job)
     if request.htmx and request.GET.get("check") == "reproduce":
         return render(request, "sampling/_reproduce.html", {"reproduces": selectors.draw_reproduces(draw=draw)})
     strata = selectors.draw_strata(draw=draw)

@@ -24,6 +24,7 @@ from taxonomy.tree.models import Category
 from taxonomy.tree.selectors import taxonomy_version
 
 from .models import AgreementRun, AgreementScope
+from .statistics import COEFFICIENT_TITLES, SHARE_COEFFICIENTS
 
 SPECIAL_KINDS = tuple(k for k in LabelKind.values if k != LabelKind.CATEGORIES)
 PATH_SEPARATOR = " › "
@@ -197,15 +198,6 @@ class Coefficient:
     undefined_resamples: int
 
 
-TITLES = {
-    "percent_agreement": "Percent agreement (all raters, same label set)",
-    "pairwise_agreement": "Pairwise agreement (rater pairs, same label set)",
-    "cohen_kappa": "Cohen's κ (two raters)",
-    "fleiss_kappa": "Fleiss' κ",
-    "krippendorff_alpha": "Krippendorff's α (nominal)",
-    "krippendorff_alpha_masi": "Krippendorff's α (MASI, label sets)",
-}
-SHARES = {"percent_agreement", "pairwise_agreement"}
 
 
 def agreement_run_coefficients(*, run: AgreementRun) -> list[Coefficient]:
@@ -214,7 +206,7 @@ def agreement_run_coefficients(*, run: AgreementRun) -> list[Coefficient]:
     for name, estimate in (run.result.get("estimates") or {}).items():
         interval = estimate.get("interval") or {}
         out.append(Coefficient(
-            name=name, title=TITLES.get(name, name), share=name in SHARES, value=estimate.get("value"),
+            name=name, title=COEFFICIENT_TITLES.get(name, name), share=name in SHARE_COEFFICIENTS, value=estimate.get("value"),
             low=interval.get("low"), high=interval.get("high"), items=estimate.get("items", 0),
             excluded=estimate.get("excluded", 0), reason=estimate.get("reason", ""), note=estimate.get("note", ""),
             undefined_resamples=interval.get("undefined", 0)))

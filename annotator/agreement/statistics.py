@@ -112,6 +112,19 @@ class CategoryAgreement:
         }
 
 
+# How the headline coefficients are named wherever they are shown (the command, the
+# pages); the two shares are printed as percentages, the rest as coefficients.
+COEFFICIENT_TITLES = {
+    "percent_agreement": "Percent agreement (all raters, same label set)",
+    "pairwise_agreement": "Pairwise agreement (rater pairs, same label set)",
+    "cohen_kappa": "Cohen's κ (two raters)",
+    "fleiss_kappa": "Fleiss' κ",
+    "krippendorff_alpha": "Krippendorff's α (nominal)",
+    "krippendorff_alpha_masi": "Krippendorff's α (MASI, label sets)",
+}
+SHARE_COEFFICIENTS = frozenset({"percent_agreement", "pairwise_agreement"})
+
+
 @dataclass(frozen=True)
 class AgreementReport:
     items: int

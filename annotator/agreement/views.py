@@ -15,11 +15,11 @@ from django.views.decorators.http import require_http_methods
 from annotator.jobs.models import Job
 from annotator.studies.models import Role
 from annotator.form_utils import form_errors_add
+from annotator.jobs.progress import job_progress_render
 
 from . import selectors, services
 from .forms import AgreementStartForm
 
-HTMX_STOP_POLLING = 286
 CONFUSION_SHOWN = 50
 
 
@@ -56,11 +56,7 @@ def run_detail(request, slug, run_id):
         job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id.isdigit() else None
         if job is None:
             raise Http404("No such job.")
-        response = render(request, "jobs/_progress.html", {"job": job, "poll_url": request.get_full_path()})
-        if job.is_finished:
-            response.status_code = HTMX_STOP_POLLING
-            response.headers["HX-Refresh"] = "true"
-        return response
+        return job_progress_render(request, job)
     result = run.result or {}
     confusion = result.get("confusion") or []
     return render(request, "agreement/run_detail.html", {

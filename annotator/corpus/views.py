@@ -9,6 +9,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from django.views.decorators.http import require_http_methods
 
 from annotator.jobs.models import JobKind
+from annotator.jobs.progress import job_progress_render
 from annotator.jobs.selectors import job_list
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
@@ -17,8 +18,6 @@ from . import selectors, services
 from .forms import ImportForm, PostFilterForm
 from .models import PostType
 from .upload_limits import upload_refusal
-
-HTMX_STOP_POLLING = 286
 
 
 @login_required
@@ -63,10 +62,7 @@ def import_detail(request, slug, job_id):
         raise Http404("No such import.")
     context = {"access": access, "study": access.study, "job": job}
     if request.htmx:
-        response = render(request, "jobs/_progress.html", context)
-        if job.is_finished:
-            response.status_code = HTMX_STOP_POLLING
-        return response
+        return job_progress_render(request, job, context=context, refresh_when_done=False)
     return render(request, "corpus/import_detail.html", context)
 
 

@@ -17,13 +17,12 @@ from annotator.corpus.models import Post, PostType
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 from annotator.form_utils import form_errors_add
+from annotator.jobs.progress import job_progress_render
 
 from . import charts, reports, selectors, services
 from .forms import ManualDecisionForm, QuestionSetForm
 from .models import QuestionSet
 from .statistics import summarise_durations
-
-HTMX_STOP_POLLING = 286
 
 
 def _set_for(access, set_id: int) -> QuestionSet:
@@ -72,11 +71,7 @@ def set_detail(request, slug, set_id):
     if request.htmx and request.GET.get("job"):
         if job is None:
             raise Http404("No such job.")
-        response = render(request, "jobs/_progress.html", {"job": job, "poll_url": request.get_full_path()})
-        if job.is_finished:
-            response.status_code = HTMX_STOP_POLLING
-            response.headers["HX-Refresh"] = "true"  # show the new funnel and members
-        return response
+        return job_progress_render(request, job)  # reloads when done: the new funnel and members
     page = Paginator(selectors.member_list(question_set=question_set), 25).get_page(request.GET.get("page"))
     context = {
         "access": access, "study": access.study, "question_set": question_set, "job": job,

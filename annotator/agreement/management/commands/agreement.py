@@ -6,17 +6,14 @@ import math
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator.agreement.csv_input import RatingsCsvError, parse_ratings_csv
-from annotator.agreement.statistics import AgreementReport, RatingTable, agreement_report
+from annotator.agreement.statistics import (
+    COEFFICIENT_TITLES,
+    SHARE_COEFFICIENTS,
+    AgreementReport,
+    RatingTable,
+    agreement_report,
+)
 
-TITLES = {
-    "percent_agreement": "Percent agreement (all raters, same label set)",
-    "pairwise_agreement": "Pairwise agreement (rater pairs, same label set)",
-    "cohen_kappa": "Cohen's κ (two raters)",
-    "fleiss_kappa": "Fleiss' κ",
-    "krippendorff_alpha": "Krippendorff's α (nominal)",
-    "krippendorff_alpha_masi": "Krippendorff's α (MASI)",
-}
-SHARES = {"percent_agreement", "pairwise_agreement"}
 
 
 class Command(BaseCommand):
@@ -63,8 +60,8 @@ def format_report(report: AgreementReport) -> str:
     lines = [f"{report.items} items, {len(report.raters)} raters ({', '.join(map(str, report.raters))}), "
              f"{len(report.labels)} labels", ""]
     for name, estimate in report.estimates.items():
-        share = name in SHARES
-        text = f"  {TITLES[name]:<50} {_number(estimate.value, share=share):>8}"
+        share = name in SHARE_COEFFICIENTS
+        text = f"  {COEFFICIENT_TITLES[name]:<50} {_number(estimate.value, share=share):>8}"
         if estimate.interval:
             text += (f"  [{estimate.interval.level:.0%} CI {_number(estimate.interval.low, share=share)}"
                      f" – {_number(estimate.interval.high, share=share)}]")
