@@ -83,6 +83,7 @@ def main() -> int:
     from sampling import selectors
     from sampling.design import DrawDesign, StratumChoice, design_resolve
     from sampling.services import sample_draw_job_execute, sample_draw_start
+    from sampling.models import StratumPopulation
 
     study = Study.objects.create(slug=f"bench-draw-{int(time.time())}", name="draw benchmark")
     User = get_user_model()
@@ -130,7 +131,7 @@ def main() -> int:
                 list(selectors.draw_items(draw=draw)[:50])
 
             timed("draw page selectors (table, progress, first 50 items)", page)
-            snapshot = sum(len(s.population_ids or b"") for s in draw.strata.all())
+            snapshot = sum(len(p.ids) for p in StratumPopulation.objects.filter(stratum__draw=draw))
             print(f"  sample {result['sample_size']} ({preview.sample_size} previewed), pilot {result['pilot']}, "
                   f"{result['assignments']} assignments; reproduces: {ok}; snapshots {snapshot / 1e6:.1f} MB; "
                   f"peak memory {max(before, peak_mb()):.0f} MB; job phases: {result['seconds']} s\n")

@@ -12,7 +12,8 @@ from annotator.selection.models import QuestionSetMember
 
 from .design import LARGE_CENSUS, DrawDesign, ResolvedDesign, StratumChoice
 from .draw import StratumSpec, stratified_draw
-from .models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode
+from .models import (Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode,
+                     StratumPopulation)
 from .sample_size import sample_size
 from .snapshot import ids_unpack
 
@@ -110,7 +111,7 @@ def draw_latest_version(*, study) -> int:
 
 
 def draw_strata(*, draw: SampleDraw) -> list[SampleStratum]:
-    return list(draw.strata.defer("population_ids").select_related("question_set"))
+    return list(draw.strata.select_related("question_set"))
 
 
 @dataclass(frozen=True)
@@ -138,13 +139,20 @@ def draw_drift(*, draw: SampleDraw, strata: list[SampleStratum]) -> list[Stratum
     return out
 
 
+def _snapshot(stratum: SampleStratum) -> bytes | None:
+    try:
+        return stratum.population_snapshot.ids
+    except StratumPopulation.DoesNotExist:
+        return None
+
+
 def draw_reproduces(*, draw: SampleDraw) -> bool | None:
     """Draw again from the recorded populations with the recorded seed and
     compare with the stored items. ``None`` while there is nothing to compare."""
     if draw.status not in (DrawStatus.READY, DrawStatus.LABELLING):
         return None
-    strata = list(draw.strata.order_by("position"))
-    specs = [StratumSpec(s.name, ids_unpack(s.population_ids), None if s.mode == StratumMode.CENSUS else s.n)
+    strata = list(draw.strata.select_related("population_snapshot").order_by("position"))
+    specs = [StratumSpec(s.name, ids_unpack(_snapshot(s)), None if s.mode == StratumMode.CENSUS else s.n)
              for s in strata]
     again = stratified_draw(strata=specs, seed=draw.seed)
     stored = {}

@@ -23,7 +23,8 @@ from annotator.studies.models import Study
 
 from .design import DrawDesign, assignment_errors, design_resolve, seed_new, study_raters
 from .draw import Draw, StratumDraw, StratumSpec, balanced_assignment, pilot_split, stratified_draw
-from .models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode
+from .models import (Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode,
+                     StratumPopulation)
 from .sample_size import sample_size
 from .snapshot import ids_digest, ids_pack
 
@@ -224,9 +225,10 @@ def _draw_make(*, draw: SampleDraw, job: Job) -> dict[str, Any]:
                                            rounding=draw.rounding).exact)
             stratum.drawn = len(result.drawn)
             stratum.population_digest = ids_digest(ids)
-            stratum.population_ids = ids_pack(ids)
         SampleStratum.objects.bulk_update(strata, ["set_size", "overlap_removed", "population", "n", "n_exact",
-                                                   "drawn", "population_digest", "population_ids"])
+                                                   "drawn", "population_digest"])
+        StratumPopulation.objects.bulk_create(StratumPopulation(stratum=stratum, ids=ids_pack(ids))
+                                              for stratum, ids in zip(strata, populations, strict=True))
         item_ids = _items_write(draw=draw, strata=strata, drawn=drawn)
         summary = _split_and_assign(draw=locked, strata=strata, drawn=drawn, item_ids=item_ids)
         locked.status, locked.drawn_at, locked.error = DrawStatus.READY, timezone.now(), ""

@@ -63,7 +63,7 @@ def agreement_labelling_draws(*, study: Study) -> list[SampleDraw]:
 def agreement_strata(*, study: Study) -> list[SampleStratum]:
     """The strata of the draws in labelling (choices of a stratum run)."""
     return list(SampleStratum.objects.filter(draw__study=study, draw__status=DrawStatus.LABELLING)
-                .select_related("draw").defer("population_ids").order_by("draw__version", "position"))
+                .select_related("draw").order_by("draw__version", "position"))
 
 
 def agreement_taxonomy_changed(*, run: AgreementRun) -> int | None:
@@ -177,7 +177,7 @@ def agreement_scope_objects(*, study: Study, draw_version: int | None, stratum_i
             raise ValidationError({"draw": f"This study has no draw v{draw_version}."})
     if stratum_id is not None:
         stratum = (SampleStratum.objects.filter(draw__study=study, pk=stratum_id).select_related("draw")
-                   .defer("population_ids").first())
+                   .first())
         if stratum is None:
             raise ValidationError({"stratum": f"This study has no stratum {stratum_id}."})
     return draw, stratum

@@ -74,12 +74,13 @@ class AssignmentOutput(serializers.Serializer):
         return PostDetailOutput(thread.answers, many=True, context={"thread": thread}).data
 
     def get_label(self, assignment) -> dict | None:
-        label = selectors.assignment_label(assignment=assignment)
+        # A label is written with the assignment's submission: an item not yet submitted has none.
+        label = selectors.assignment_label(assignment=assignment) if assignment.submitted_at else None
         return LabelOutput(label).data if label else None
 
 
-def _my_progress(study, user) -> dict:
-    labelled, assigned = selectors.labelling_progress_mine(study=study, user=user)
+def _my_progress(study, user, draws=None) -> dict:
+    labelled, assigned = selectors.labelling_progress_mine(study=study, user=user, draws=draws)
     return {"labelled": labelled, "assigned": assigned}
 
 
@@ -93,9 +94,10 @@ class LabellingNextApi(APIView):
     def get(self, request, slug):
         """The caller's next unlabelled item, or ``{"done": true}``."""
         access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
-        assignment = selectors.assignment_next(study=access.study, user=request.user)
+        draws = selectors.labelling_draws(study=access.study)
+        assignment = selectors.assignment_next(study=access.study, user=request.user, draws=draws)
         return Response({
-            "done": assignment is None, "progress": _my_progress(access.study, request.user),
+            "done": assignment is None, "progress": _my_progress(access.study, request.user, draws),
             "item": AssignmentOutput(assignment).data if assignment else None,
         })
 

@@ -90,12 +90,32 @@ def relabel_request_open(*, assignment: Assignment) -> RelabelRequest | None:
 # -- the rater's queue ---------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class LabellingDraws:
+    """The study's draws in labelling, read once per request and handed to the selectors
+    below (``draws=``), each of which would otherwise read them again."""
+
+    ids: list[int]  # open for labelling (arbitration not started), by version
+    started: dict[int, object]  # id → labelling_started_at
+    arbitrating: bool  # some draw in labelling has started arbitration (re-label requests exist only then)
+
+
+def labelling_draws(*, study: Study) -> LabellingDraws:
+    rows = list(SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING).order_by("version")
+                .values_list("pk", "labelling_started_at", "arbitration_started_at"))
+    return LabellingDraws(ids=[pk for pk, _s, arbitration in rows if arbitration is None],
+                          started={pk: started for pk, started, arbitration in rows if arbitration is None},
+                          arbitrating=any(arbitration is not None for _p, _s, arbitration in rows))
+
+
 def labelling_draw_ids(*, study: Study) -> list[int]:
     """The study's draws in labelling (one, mostly). Filtering assignments on these ids,
     rather than joining the draws, lets PostgreSQL estimate the rows and plan well."""
-    return list(SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING,
-                                          arbitration_started_at__isnull=True).order_by("version")
-                .values_list("pk", flat=True))
+    return labelling_draws(study=study).ids
+
+
+def _draws(study: Study, draws: LabellingDraws | None) -> LabellingDraws:
+    return labelling_draws(study=study) if draws is None else draws
 
 
 def _my_assignments(*, study: Study, user) -> QuerySet[Assignment]:
@@ -107,30 +127,33 @@ def _my_assignments(*, study: Study, user) -> QuerySet[Assignment]:
 # (sampling.services._items_write), so item id order is that order, and it needs no
 # join: the next item is found among a rater's tens of thousands of assignments
 # without reading their items.
-def assignment_next_queryset(*, study: Study, user) -> QuerySet[Assignment]:
+def assignment_next_queryset(*, study: Study, user, draws: LabellingDraws | None = None) -> QuerySet[Assignment]:
     """The rater's unlabelled items of draws in labelling, in queue order."""
     # Read from the front of the partial index assignment_todo_by_rater (rater, draw,
     # item WHERE submitted_at IS NULL): the first row is the answer, whether the rater
     # has labelled ten items or fifty thousand.
     return (
-        Assignment.objects.filter(draw_id__in=labelling_draw_ids(study=study), rater=user,
+        Assignment.objects.filter(draw_id__in=_draws(study, draws).ids, rater=user,
                                   submitted_at__isnull=True)
         .order_by("item_id")  # unique for one rater (one assignment per item and rater)
     )
 
 
-def assignment_next(*, study: Study, user) -> Assignment | None:
+def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) -> Assignment | None:
     """The rater's first unlabelled item of a draw in labelling, in a stable order."""
     # Pick the id first, then read that one row with its post: joining the posts of
     # every candidate before sorting them is what would make this slow.
     # An arbitrator's request to label an item again comes first.
-    pk = (RelabelRequest.objects.filter(assignment__rater=user, assignment__draw__study=study, done_at__isnull=True)
-          .order_by("assignment__item_id").values_list("assignment_id", flat=True).first())
+    draws = _draws(study, draws)
+    pk = None
+    if draws.arbitrating:
+        pk = (RelabelRequest.objects.filter(assignment__rater=user, assignment__draw__study=study, done_at__isnull=True)
+              .order_by("assignment__item_id").values_list("assignment_id", flat=True).first())
     if pk is None:
-        pk = assignment_next_queryset(study=study, user=user).values_list("pk", flat=True).first()
+        pk = assignment_next_queryset(study=study, user=user, draws=draws).values_list("pk", flat=True).first()
     if pk is None:
         return None
-    return Assignment.objects.select_related("draw", "item__post", "item__stratum").get(pk=pk)
+    return (Assignment.objects.select_related("draw", "item__post", "item__stratum").get(pk=pk))
 
 
 def assignment_get_for_rater(*, study: Study, user, item_id: int) -> Assignment:
@@ -222,7 +245,8 @@ def category_choices(*, study: Study, user, q: str = "", leaves_only: bool = Tru
 RECENT_LABELS = 300
 
 
-def category_most_used(*, study: Study, user, choices: list[CategoryChoice], limit: int = 9) -> list[CategoryChoice]:
+def category_most_used(*, study: Study, user, choices: list[CategoryChoice], limit: int = 9,
+                       draws: LabellingDraws | None = None) -> list[CategoryChoice]:
     """The shortcut keys 1–9: the categories this rater named most among their latest
     ``RECENT_LABELS`` category choices (their own labels only), topped up with the first
     leaves of the tree."""
@@ -230,7 +254,7 @@ def category_most_used(*, study: Study, user, choices: list[CategoryChoice], lim
     # The categories of the rater's latest submissions, newest first, in one walk down the
     # (draw, rater, submitted_at) index and the one-to-one joins (no scan of all labels),
     # counted here: a few hundred rows.
-    latest = (LabelCategory.objects.filter(label__assignment__draw_id__in=labelling_draw_ids(study=study),
+    latest = (LabelCategory.objects.filter(label__assignment__draw_id__in=_draws(study, draws).ids,
                                            label__assignment__rater=user,
                                            label__assignment__submitted_at__isnull=False)
               .order_by("-label__assignment__submitted_at").values_list("category_id", flat=True)[:RECENT_LABELS])
@@ -291,19 +315,20 @@ def labelling_progress(*, study: Study, rater=None) -> LabellingProgress:
         entry.labelled += row["labelled"]
         entry.assigned += row["assigned"]
     strata = list(SampleStratum.objects.filter(draw_id__in=draw_ids)
-                  .defer("population_ids").select_related("draw").order_by("draw__version", "position"))
+                  .select_related("draw").order_by("draw__version", "position"))
     return LabellingProgress(strata=strata, raters=list(raters.values()))
 
 
-def labelling_progress_mine(*, study: Study, user) -> tuple[int, int]:
+def labelling_progress_mine(*, study: Study, user, draws: LabellingDraws | None = None) -> tuple[int, int]:
     """(labelled, assigned) for one rater over the draws in labelling: the line on the
     item page, counted from the assignments alone (no join to the items)."""
-    draw_ids = labelling_draw_ids(study=study)
+    draws = _draws(study, draws)
+    draw_ids = draws.ids
     # A draw in labelling is frozen: what a rater was assigned never changes, so it is
     # counted once per process; what is left to do is read from the small partial index
     # of unlabelled assignments (assignment_todo_by_rater), not from all of them.
     assigned = 0
-    started = dict(SampleDraw.objects.filter(pk__in=draw_ids).values_list("pk", "labelling_started_at"))
+    started = draws.started
     for draw_id in draw_ids:
         # the start time makes the key unique even where ids come back (tests rolled back)
         key = f"labelling:assigned:{draw_id}:{started[draw_id].timestamp()}:{user.pk}"
@@ -315,7 +340,3 @@ def labelling_progress_mine(*, study: Study, user) -> tuple[int, int]:
     todo = Assignment.objects.filter(draw_id__in=draw_ids, rater=user, submitted_at__isnull=True).count()
     return assigned - todo, assigned
 
-
-def labelling_open(*, study: Study) -> bool:
-    """Whether the study has a draw in labelling."""
-    return bool(labelling_draw_ids(study=study))

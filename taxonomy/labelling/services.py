@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from annotator.studies.models import Study
@@ -24,8 +24,12 @@ NOTE_MAX = 5000
 def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> list[Category]:
     """The chosen categories, locked against a concurrent merge or retirement, or a
     ValidationError that names each one that cannot be used (and why)."""
+    # Whether each has a child this rater can see comes with the locked rows (one query).
+    visible_child = Category.objects.filter(parent_id=OuterRef("pk")).filter(
+        Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, proposed_by=rater))
     found = {c.pk: c for c in Category.objects.select_for_update(of=("self",)).filter(
-        study_id=study_id, pk__in=category_ids).select_related("merged_into")}
+        study_id=study_id, pk__in=category_ids).select_related("merged_into")
+        .annotate(has_visible_child=Exists(visible_child))}
     errors = []
     for pk in category_ids:
         category = found.get(pk)
@@ -40,9 +44,7 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> list[
                 errors.append(f"“{category.name}” was retired while you were labelling: choose another category.")
     if errors:
         raise ValidationError({"categories": errors})
-    visible_child = Category.objects.filter(parent_id__in=category_ids).filter(
-        Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, proposed_by=rater))
-    inner = set(visible_child.values_list("parent_id", flat=True))
+    inner = {pk for pk in category_ids if found[pk].has_visible_child}
     if inner:
         raise ValidationError({"categories": [
             f"“{found[pk].name}” has subcategories: choose one of them." for pk in category_ids if pk in inner]})
@@ -76,7 +78,8 @@ def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iter
                                            "choose Categories."})
         categories = []
     now = timezone.now()
-    label = Label.objects.filter(assignment=assignment).first()
+    # The label is written with the assignment's submission (read here under the lock).
+    label = Label.objects.filter(assignment=assignment).first() if assignment.submitted_at else None
     if label is None:
         label = Label.objects.create(assignment=assignment, kind=kind, note=note, submitted_at=now, updated_at=now)
     else:
@@ -87,8 +90,10 @@ def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iter
     LabelCategory.objects.bulk_create(LabelCategory(label=label, category=c) for c in categories)
     if assignment.submitted_at is None:
         Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
+    if assignment.draw.arbitration_started_at is None:
+        return label  # re-label requests are made in arbitration only
     answered = RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).update(done_at=now)
-    if answered and assignment.draw.arbitration_started_at is not None:
+    if answered:
         # Imported here: arbitration builds on labelling, not the other way round; this is
         # the one place where a new label can settle an item already in arbitration.
         from taxonomy.arbitration.services import item_settle

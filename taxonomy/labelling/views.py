@@ -26,15 +26,19 @@ def _fragment(request) -> bool:
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-def _panel(request, access, assignment, *, form=None, propose_form=None, proposed=None, status=200):
-    """Render the item panel (the whole page, or the fragment for htmx)."""
+def _panel(request, access, assignment, *, form=None, propose_form=None, proposed=None, status=200, draws=None):
+    """Render the item panel (the whole page, or the fragment for htmx). ``draws``: the
+    draws in labelling, where the view has read them already."""
     study, user = access.study, request.user
-    labelled, assigned = selectors.labelling_progress_mine(study=study, user=user)
+    if draws is None:
+        draws = selectors.labelling_draws(study=study)
+    labelled, assigned = selectors.labelling_progress_mine(study=study, user=user, draws=draws)
     context = {"access": access, "study": study, "assignment": assignment,
                "progress": {"labelled": labelled, "assigned": assigned},
                "is_rater": access.membership.is_rater, "open": True}
     if assignment is not None:
-        label = selectors.assignment_label(assignment=assignment)
+        # A label is written with the assignment's submission: an item not yet submitted has none.
+        label = selectors.assignment_label(assignment=assignment) if assignment.submitted_at else None
         if form is None:
             initial = {"kind": label.kind, "note": label.note,
                        "categories": [lc.category_id for lc in label.categories.all()]} if label else {}
@@ -46,15 +50,17 @@ def _panel(request, access, assignment, *, form=None, propose_form=None, propose
         chosen = _chosen(form)
         context.update({
             "label": label, "form": form, "editable": selectors.label_editable(assignment),
-            "relabel": selectors.relabel_request_open(assignment=assignment),
+            # an arbitrator's re-label request exists only once arbitration has started
+            "relabel": (selectors.relabel_request_open(assignment=assignment)
+                        if assignment.draw.arbitration_started_at else None),
             "choices": choices, "chosen": chosen, "kind": _bound(form, "kind") or LabelKind.CATEGORIES,
-            "shortcuts": selectors.category_most_used(study=study, user=user, choices=choices),
+            "shortcuts": selectors.category_most_used(study=study, user=user, choices=choices, draws=draws),
             "propose_form": propose_form or ProposeForm(parents=parents), "proposed": proposed,
             "thread": thread,
             "previous_id": previous_id, "next_id": next_id, "kinds": LabelKind.choices,
         })
     else:
-        context["open"] = selectors.labelling_open(study=study)
+        context["open"] = bool(draws.ids)
     template = "taxonomy/labelling/_panel.html" if _fragment(request) else "taxonomy/labelling/item.html"
     return render(request, template, context, status=status)
 
@@ -80,10 +86,11 @@ def _chosen(form) -> set[int]:
 def queue(request, slug):
     """The rater's next unlabelled item, or why there is none."""
     access = study_get_for_user(slug=slug, user=request.user)
+    draws = selectors.labelling_draws(study=access.study)
     assignment = None
     if access.membership.is_rater:
-        assignment = selectors.assignment_next(study=access.study, user=request.user)
-    return _panel(request, access, assignment)
+        assignment = selectors.assignment_next(study=access.study, user=request.user, draws=draws)
+    return _panel(request, access, assignment, draws=draws)
 
 
 @login_required
@@ -102,13 +109,14 @@ def item(request, slug, item_id):
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
-            following = selectors.assignment_next(study=access.study, user=request.user)
+            draws = selectors.labelling_draws(study=access.study)
+            following = selectors.assignment_next(study=access.study, user=request.user, draws=draws)
             url = (reverse("labelling:item", args=[slug, following.item_id]) if following
                    else reverse("labelling:queue", args=[slug]))
             if not _fragment(request):
                 messages.success(request, "Label saved.")
                 return redirect(url)
-            response = _panel(request, access, following)
+            response = _panel(request, access, following, draws=draws)
             response.headers["HX-Push-Url"] = url
             return response
     return _panel(request, access, assignment, form=form)

@@ -79,7 +79,7 @@ def test_draw_records_the_design_table_and_splits_and_assigns_per_stratum(study_
     progress = selectors.draw_rater_progress(draw=draw)
     assert sum(p.assigned for p in progress) == 2 * (458 - 137) and all(p.submitted == 0 for p in progress)
     # the population snapshot is the set's members, and drawing again from it gives the same posts
-    assert ids_unpack(server.population_ids) == sorted(
+    assert ids_unpack(server.population_snapshot.ids) == sorted(
         QuestionSetMember.objects.filter(question_set=server_set).values_list("post_id", flat=True))
     assert selectors.draw_reproduces(draw=draw) is True
     assert Job.objects.get(pk=draw.job_id).result["sample_size"] == 458
