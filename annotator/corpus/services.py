@@ -27,7 +27,6 @@ from django.db.models import Count, Q
 
 from annotator.dbstats import table_statistics_refresh
 from annotator.jobs.models import Job, JobKind
-from annotator.studies.models import Study
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
 
 from .dump_parser import DumpError, DumpReader, IdSet, parse_tag_list, peek_kind, site_from_path
@@ -166,12 +165,8 @@ def import_run(
                 }
             )
         report(force=True, phase="applying to the study")
-        with transaction.atomic():
-            # Two imports into one study apply one after the other (no deadlock
-            # between their upserts); the second sees the first's rows.
-            Study.objects.select_for_update().only("pk").get(pk=study.pk)
-            stage.apply()
-        table_statistics_refresh(Post, Comment)
+        stage.apply(on_wait=lambda: report(force=True, phase="waiting for another import into this study"))
+    table_statistics_refresh(Post, Comment)
 
     return {
         "questions": totals["questions"],

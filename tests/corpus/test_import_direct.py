@@ -1,0 +1,165 @@
+"""The PostgreSQL import path: its own connection and transaction, rows copied straight
+into the study's table when a site is new to it, and imports into one study taking
+turns. Transactional tests: the import commits on a connection of its own."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+
+from annotator.corpus import staging
+from annotator.corpus.dump_parser import DumpError
+from annotator.corpus.models import Comment, Post
+from annotator.corpus.services import import_file_describe, import_run
+from tests.factories import StudyFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SITE = "sample.stackexchange.com"
+HEAD = '\ufeff<?xml version="1.0" encoding="utf-8"?>\n'
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("the import's own connection and advisory lock are PostgreSQL's")
+
+
+@pytest.fixture
+def writes(monkeypatch):
+    """(table, rows) of every COPY the import makes: where its rows went."""
+    seen: list[tuple[str, int]] = []
+    original = staging.ImportStage._write
+
+    def spy(self, model, site, records):
+        if records:
+            direct = self.is_direct(model, site)
+            seen.append((model._meta.db_table if direct else self.tables[model][0], len(records)))
+        return original(self, model, site, records)
+
+    monkeypatch.setattr(staging.ImportStage, "_write", spy)
+    return seen
+
+
+def posts_file(path: Path, ids, title="t", tail="</posts>\n") -> Path:
+    rows = "".join(f'  <row Id="{i}" PostTypeId="1" CreationDate="2021-01-01T00:00:00.000" Title="{title} {i}" '
+                   f'Body="&lt;p&gt;body {i}&lt;/p&gt;" Tags="&lt;python&gt;" Score="{i % 7}" />\n' for i in ids)
+    path.write_text(f"{HEAD}<posts>\n{rows}{tail}", encoding="utf-8")
+    return path
+
+
+def comments_file(path: Path, ids) -> Path:
+    rows = "".join(f'  <row Id="{i}" PostId="1" Text="comment {i}" CreationDate="2021-01-02T00:00:00.000" />\n'
+                   for i in ids)
+    path.write_text(f"{HEAD}<comments>\n{rows}</comments>\n", encoding="utf-8")
+    return path
+
+
+def run(study, *paths, **options):
+    return import_run(study=study, files=[import_file_describe(path=str(p)) for p in paths], **options)
+
+
+def test_first_import_copies_straight_in_and_a_reimport_upserts(tmp_path, writes):
+    study = StudyFactory()
+    first = posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 5001))
+    comments = comments_file(tmp_path / f"{SITE}-Comments.xml", range(1, 11))
+    summary = run(study, first, comments)
+    assert summary["questions"] == 5000 and summary["comments"] == 10
+    assert {table for table, _ in writes} == {"corpus_post", "corpus_comment"}
+    assert Post.objects.filter(study=study).count() == 5000
+    assert Post.objects.get(study=study, so_id=42).title == "t 42"
+    assert Comment.objects.filter(study=study).count() == 10
+
+    writes.clear()
+    again = posts_file(tmp_path / f"{SITE}-Posts.xml", range(4001, 6001), title="new")
+    run(study, again)
+    assert {table for table, _ in writes} == {"import_stage_post"}  # the site is no longer new
+    assert Post.objects.filter(study=study).count() == 6000
+    assert Post.objects.filter(study=study, title__startswith="new").count() == 2000
+    assert Post.objects.filter(study=study).values("so_id").distinct().count() == 6000
+
+
+def test_a_new_site_in_a_study_that_has_another_is_copied_straight_in(tmp_path, writes):
+    study = StudyFactory()
+    run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 11)))
+    writes.clear()
+    run(study, posts_file(tmp_path / "other.stackexchange.com-Posts.xml", range(1, 11)))
+    assert {table for table, _ in writes} == {"corpus_post"}
+    assert Post.objects.filter(study=study).count() == 20
+
+
+def test_a_failure_after_rows_were_copied_in_leaves_nothing(tmp_path, writes):
+    study = StudyFactory()
+    # 6,000 good rows (three batches copied into corpus_post), then a truncated file
+    bad = posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 6001), tail='  <row Id="9" PostTypeId="1"')
+    with pytest.raises(DumpError, match="line 6003"):
+        run(study, bad)
+    assert sum(n for table, n in writes if table == "corpus_post") == 6000
+    assert not Post.objects.filter(study=study).exists()
+    # and the study can still be imported afterwards (no lock left behind)
+    run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 11)))
+    assert Post.objects.filter(study=study).count() == 10
+
+
+def test_progress_is_visible_while_the_rows_are_not(tmp_path):
+    """Progress goes through Django's connection; the rows wait for the end of the import."""
+    study = StudyFactory()
+    seen = []
+
+    def progress(**fields):
+        if fields.get("phase", "").startswith("read "):  # after the file was read whole
+            other = connections.create_connection("default")
+            try:
+                with other.cursor() as cursor:
+                    cursor.execute("SELECT count(*) FROM corpus_post WHERE study_id = %s", [study.pk])
+                    seen.append((fields["rows_read"], cursor.fetchone()[0]))
+            finally:
+                other.close()
+
+    run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 3001)), progress=progress)
+    assert seen == [(3000, 0)]
+    assert Post.objects.filter(study=study).count() == 3000
+
+
+def test_a_second_import_stages_and_waits_for_the_first(tmp_path, writes):
+    study = StudyFactory()
+    first = posts_file(tmp_path / f"a-{SITE}-Posts.xml", range(1, 3001), title="first")
+    second = posts_file(tmp_path / f"b-{SITE}-Posts.xml", range(2001, 4001), title="second")
+    first_read, phases, errors = threading.Event(), [], []
+    release = threading.Event()
+
+    def slow_first(**fields):
+        if fields.get("phase", "").startswith("read "):
+            first_read.set()
+            release.wait(30)  # hold the import lock (and its open transaction) for a while
+
+    def run_first():
+        try:
+            import_run(study=study, files=[import_file_describe(path=str(first), site=SITE)], progress=slow_first)
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run_first)
+    thread.start()
+    assert first_read.wait(30)
+
+    def second_progress(**fields):
+        phases.append(fields.get("phase"))
+        if fields.get("phase", "").startswith("waiting"):
+            release.set()
+
+    summary = import_run(study=study, files=[import_file_describe(path=str(second), site=SITE)],
+                         progress=second_progress)
+    thread.join(30)
+    assert not errors, errors
+    assert summary["questions"] == 2000
+    assert "waiting for another import into this study" in phases
+    assert ("corpus_post", 2000) in writes and ("import_stage_post", 2000) in writes
+    posts = Post.objects.filter(study=study)
+    assert posts.count() == 4000 and posts.values("so_id").distinct().count() == 4000
+    # the second applied after the first: its rows win where they overlap
+    assert set(posts.filter(so_id__gt=2000).values_list("title", flat=True)) == {
+        f"second {i}" for i in range(2001, 4001)}
