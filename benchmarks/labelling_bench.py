@@ -138,6 +138,8 @@ def main() -> int:
     url = args.database_url or DEFAULT_DB
     if not args.database_url:
         ensure_database(url)
+    # As served in production: no query log, no debug pages (DEBUG=1 in the environment to compare).
+    os.environ.setdefault("DEBUG", "0")
     django_setup(url)
     from django.contrib.auth import get_user_model
     from django.db import connection

@@ -192,6 +192,8 @@ def test_propose_keeps_the_form_and_chooses_the_new_category(rnd):
         "name": "serving", "parent": rnd.cats["server"].pk, "note": "still here"}, **HX)
     html = r.content.decode()
     assert "“serving” already exists" in html and "still here</textarea>" in html and "<details" in html
+    # the parent chosen is still chosen, and only it
+    assert f'<option value="{rnd.cats["server"].pk}" selected>' in html and html.count(" selected>") == 1
 
 
 def test_progress_page_owner_sees_all_rater_only_self(rnd):
