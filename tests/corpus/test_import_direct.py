@@ -3,6 +3,7 @@ into the study's table when a site is new to it, and imports into one study taki
 turns. Transactional tests: the import commits on a connection of its own."""
 
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,11 @@ def test_first_import_copies_straight_in_and_a_reimport_upserts(tmp_path, writes
     assert summary["questions"] == 5000 and summary["comments"] == 10
     assert {table for table, _ in writes} == {"corpus_post", "corpus_comment"}
     assert Post.objects.filter(study=study).count() == 5000
-    assert Post.objects.get(study=study, so_id=42).title == "t 42"
+    post = Post.objects.get(study=study, so_id=42)
+    assert post.title == "t 42"
+    # dates go in binary COPY as naive UTC; they read back as the same instant
+    assert post.creation_date == datetime(2021, 1, 1, tzinfo=UTC)
+    assert abs(post.updated_at - datetime.now(UTC)) < timedelta(minutes=5)
     assert Comment.objects.filter(study=study).count() == 10
 
     writes.clear()
@@ -100,6 +105,28 @@ def test_a_failure_after_rows_were_copied_in_leaves_nothing(tmp_path, writes):
     # and the study can still be imported afterwards (no lock left behind)
     run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 11)))
     assert Post.objects.filter(study=study).count() == 10
+
+
+def test_an_error_in_the_copy_thread_fails_the_import_and_leaves_nothing(tmp_path, monkeypatch):
+    """Batches are copied by a thread of the import; its error reaches the import."""
+    study = StudyFactory()
+    original, calls = staging.ImportStage._copy, []
+
+    def failing(self, *args):
+        calls.append(threading.current_thread().name)
+        if len(calls) == 2:
+            raise RuntimeError("the server went away")
+        return original(self, *args)
+
+    monkeypatch.setattr(staging.ImportStage, "_copy", failing)
+    with pytest.raises(RuntimeError, match="went away"):
+        run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 10001)))
+    assert calls[0] == "import-copy" and len(calls) == 2  # nothing copied after the error
+    assert not Post.objects.filter(study=study).exists()
+    monkeypatch.setattr(staging.ImportStage, "_copy", original)
+    run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 11)))
+    assert Post.objects.filter(study=study).count() == 10
+    assert not [t for t in threading.enumerate() if t.name == "import-copy"]
 
 
 def test_progress_is_visible_while_the_rows_are_not(tmp_path):
