@@ -220,7 +220,8 @@ def main() -> int:
                timed(lambda: _ok(owner_client.get(f"{base}/labelling/progress/"))))
         args.calls = calls
         with connection.cursor() as cursor:
-            cursor.execute("EXPLAIN ANALYZE " + _sql(selectors.assignment_next_queryset(study=study, user=rater)[:1]))
+            cursor.execute("EXPLAIN ANALYZE " + _sql(selectors.assignment_next_queryset(study=study, user=rater)
+                                                .values_list("pk", flat=True)[:1]))  # as assignment_next asks
             print("\nplan of the next-item query:\n  " + "\n  ".join(r[0] for r in cursor.fetchall()))
     finally:
         if not args.keep:
