@@ -101,9 +101,9 @@ class ImportStage:
                 COMMENT_DATE_INDEXES,
             ),
         }
+        self.binary_types = {model: _binary_types(model, columns) for model, (_t, columns, _d) in self.tables.items()}
         # PostgreSQL: the import's own connection and whether it holds the study's import
         # lock; (model, site) -> whether its rows go straight into the study's table.
-        self.binary_types = {model: _binary_types(model, columns) for model, (_t, columns, _d) in self.tables.items()}
         self.db = connection
         self.own_connection = False
         self.exclusive = False
@@ -206,9 +206,9 @@ class ImportStage:
             if self._copier is not None:
                 if self._copy_error is not None:
                     raise self._copy_error
-                self._copies.put((table, columns, site, records))
+                self._copies.put((model, table, site, records))
             else:
-                self._copy(table, columns, site, records)
+                self._copy(model, table, site, records)
         else:
             rows = self._rows(site, records, dates)
             self.staged_rows[model] += len(rows)
@@ -216,8 +216,9 @@ class ImportStage:
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
 
-    def _copy(self, table: str, columns: Sequence[str], site: str, records: Sequence) -> None:
-        model = Post if table in (Post._meta.db_table, self.tables[Post][0]) else Comment
+    def _copy(self, model, table: str, site: str, records: Sequence) -> None:
+        """COPY ``records`` of ``model`` into ``table`` (the study's, or the staging one)."""
+        columns = self.tables[model][1]
         rows = self._rows(site, records, ())
         # psycopg's own connection object, not Django's wrapper: this may run in the copy
         # thread, and psycopg serialises the connection's use between threads.
