@@ -156,12 +156,12 @@ def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) 
     return (Assignment.objects.select_related("draw", "item__post", "item__stratum").get(pk=pk))
 
 
-def assignment_get_for_rater(*, study: Study, user, item_id: int) -> Assignment:
-    """The caller's assignment on this item, or 404 (missing and not assigned alike)."""
-    assignment = (
-        _my_assignments(study=study, user=user).filter(item_id=item_id)
-        .select_related("draw", "item__post", "item__stratum").first()
-    )
+def assignment_get_for_rater(*, study: Study, user, item_id: int, with_post: bool = True) -> Assignment:
+    """The caller's assignment on this item, or 404 (missing and not assigned alike).
+    ``with_post=False`` reads the assignment and its draw alone (a submission that
+    moves on to another item shows nothing of this one)."""
+    related = ("draw", "item__post", "item__stratum") if with_post else ("draw",)
+    assignment = _my_assignments(study=study, user=user).filter(item_id=item_id).select_related(*related).first()
     if assignment is None:
         raise Http404("No such item in your queue.")
     return assignment

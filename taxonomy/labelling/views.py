@@ -98,9 +98,12 @@ def queue(request, slug):
 def item(request, slug, item_id):
     """One of the rater's items with their own label; POST submits it and moves on."""
     access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
-    assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
     if request.method == "GET":
-        return _panel(request, access, assignment)
+        return _panel(request, access, selectors.assignment_get_for_rater(
+            study=access.study, user=request.user, item_id=item_id))
+    # The submission needs the assignment alone: once it is saved, the panel shows another item.
+    assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id,
+                                                    with_post=False)
     form = LabelForm(request.POST)
     if form.is_valid():
         try:
@@ -119,6 +122,8 @@ def item(request, slug, item_id):
             response = _panel(request, access, following, draws=draws)
             response.headers["HX-Push-Url"] = url
             return response
+    # The form comes back with its errors, over this item's post.
+    assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
     return _panel(request, access, assignment, form=form)
 
 
