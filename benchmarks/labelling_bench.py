@@ -47,7 +47,7 @@ def build(study, *, posts: int, labels: int, spare: int, owner, raters):
     from django.utils import timezone
 
     from annotator.corpus.models import Post
-    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from sampling.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum
     from taxonomy.labelling.models import Label, LabelCategory
     from taxonomy.tree.services import category_add
 
@@ -76,6 +76,9 @@ def build(study, *, posts: int, labels: int, spare: int, owner, raters):
             seen[rater.pk] += 1
             rows.append((draw.pk, item_id, rater.pk, now if labelled else None))
     copy_rows("sampling_assignment", ("draw_id", "item_id", "rater_id", "submitted_at"), rows)
+    # the raters' tallies, as labelling start and their submissions leave them
+    RaterTally.objects.bulk_create(RaterTally(draw=draw, rater=r, submitted=min(seen[r.pk], done_per_rater))
+                                   for r in raters)
 
     roots = [category_add(study=study, name=f"Root {r}", actor=owner) for r in range(4)]
     inner = [category_add(study=study, name=f"Inner {r}.{i}", actor=owner, parent=root)
@@ -167,13 +170,18 @@ def main() -> int:
         rater = raters[0]
         rng = random.Random(5)
 
-        def timed(fn) -> list[float]:
+        def timed(fn, setup=None) -> list[float]:
+            """Times ``fn`` (given what ``setup`` returns, which is not timed)."""
             out = []
             for _ in range(args.calls):
+                given = () if setup is None else (setup(),)
                 t = time.perf_counter()
-                fn()
+                fn(*given)
                 out.append(time.perf_counter() - t)
             return out
+
+        def next_item():  # the item a rater's page is on when they submit (read before the timing)
+            return selectors.assignment_next(study=study, user=rater).item_id
 
         print(f"{args.calls} calls each, rater {rater.username}:")
         report("assignment_next (selector)", timed(lambda: selectors.assignment_next(study=study, user=rater)))
@@ -196,23 +204,21 @@ def main() -> int:
         report("GET labelling/ (queue page, whole page)",
                timed(lambda: _ok(client.get(f"{base}/labelling/"))))
 
-        def post_htmx():
-            assignment = selectors.assignment_next(study=study, user=rater)
-            _ok(client.post(f"{base}/labelling/items/{assignment.item_id}/",
+        def post_htmx(item_id):
+            _ok(client.post(f"{base}/labelling/items/{item_id}/",
                             {"kind": "categories", "categories": rng.sample(leaves, 1), "note": "n"},
                             HTTP_HX_REQUEST="true"))
 
-        report("POST labelling/items/<id>/ (htmx: submit + next panel)", timed(post_htmx))
+        report("POST labelling/items/<id>/ (htmx: submit + next panel)", timed(post_htmx, next_item))
         api = Client()
         api.force_login(rater)
         report("GET /api/…/labelling/next/", timed(lambda: _ok(api.get(f"/api/studies/{study.slug}/labelling/next/"))))
 
-        def put_api():
-            assignment = selectors.assignment_next(study=study, user=rater)
-            _ok(api.put(f"/api/studies/{study.slug}/labelling/items/{assignment.item_id}/",
+        def put_api(item_id):
+            _ok(api.put(f"/api/studies/{study.slug}/labelling/items/{item_id}/",
                         data={"kind": "pending", "categories": [], "note": ""}, content_type="application/json"))
 
-        report("PUT /api/…/labelling/items/<id>/", timed(put_api))
+        report("PUT /api/…/labelling/items/<id>/", timed(put_api, next_item))
         owner_client = Client()
         owner_client.force_login(owner)
         calls, args.calls = args.calls, 20

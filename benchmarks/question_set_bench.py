@@ -91,7 +91,7 @@ def _delete_study(study_id: int) -> None:
         draws = "SELECT id FROM sampling_sampledraw WHERE study_id = %s"
         cursor.execute("DELETE FROM sampling_stratumpopulation WHERE stratum_id IN "
                        f"(SELECT id FROM sampling_samplestratum WHERE draw_id IN ({draws}))", [study_id])
-        for table in ("sampling_assignment", "sampling_sampleitem", "sampling_samplestratum"):
+        for table in ("sampling_ratertally", "sampling_assignment", "sampling_sampleitem", "sampling_samplestratum"):
             cursor.execute(f"DELETE FROM {table} WHERE draw_id IN ({draws})", [study_id])
         cursor.execute("DELETE FROM sampling_sampledraw WHERE study_id = %s", [study_id])
         sets = "SELECT id FROM selection_questionset WHERE study_id = %s"

@@ -177,7 +177,8 @@ class SampleItem(models.Model):
 
 class Assignment(models.Model):
     """One reliability item for one rater. ``submitted_at`` is set when the
-    rater submits their labels for it."""
+    rater submits their labels for it, by ``label_submit`` only, which keeps
+    the rater's ``RaterTally`` in the same transaction."""
 
     draw = models.ForeignKey(SampleDraw, on_delete=models.CASCADE, related_name="assignments")
     item = models.ForeignKey(SampleItem, on_delete=models.CASCADE, related_name="assignments")
@@ -196,3 +197,22 @@ class Assignment(models.Model):
             models.Index(fields=["rater", "draw", "item", "id"], condition=Q(submitted_at__isnull=True),
                          name="assignment_todo_by_rater"),
         ]
+
+
+class RaterTally(models.Model):
+    """How many of one rater's assignments in one draw are submitted: the "labelled /
+    assigned" line of every item page, read from one row instead of counted over a
+    rater's tens of thousands of assignments. Made when labelling starts (a draw frozen
+    in labelling never gains or loses assignments); ``label_submit`` adds one in the
+    transaction that sets an assignment's ``submitted_at``. Where a draw has no tally
+    (made before tallies existed), readers count."""
+
+    draw = models.ForeignKey(SampleDraw, on_delete=models.CASCADE, related_name="tallies")
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    submitted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["draw", "rater"], name="tally_once_per_draw_rater")]
+
+    def __str__(self) -> str:
+        return f"draw {self.draw_id} rater {self.rater_id}: {self.submitted} submitted"

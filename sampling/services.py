@@ -13,6 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotator.dbstats import table_statistics_refresh
@@ -23,8 +24,8 @@ from annotator.studies.models import Study
 
 from .design import DrawDesign, assignment_errors, design_resolve, seed_new, study_raters
 from .draw import Draw, StratumDraw, StratumSpec, balanced_assignment, pilot_split, stratified_draw
-from .models import (Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode,
-                     StratumPopulation)
+from .models import (Assignment, DrawStatus, ItemPart, RaterTally, SampleDraw, SampleItem, SampleStratum,
+                     StratumMode, StratumPopulation)
 from .sample_size import sample_size
 from .snapshot import ids_digest, ids_pack
 
@@ -129,6 +130,11 @@ def sample_draw_labelling_start(*, draw: SampleDraw, user=None) -> SampleDraw:
                               "labelling starts on a drawn sample.")
     draw.status, draw.labelling_started_at, draw.labelling_started_by = DrawStatus.LABELLING, timezone.now(), user
     draw.save(update_fields=["status", "labelling_started_at", "labelling_started_by"])
+    # Counted once here (0, as labels are taken only from now on); label_submit keeps them.
+    RaterTally.objects.bulk_create(
+        RaterTally(draw=draw, rater_id=row["rater_id"], submitted=row["submitted"])
+        for row in Assignment.objects.filter(draw=draw).values("rater_id").annotate(
+            submitted=Count("id", filter=Q(submitted_at__isnull=False))).order_by())
     return draw
 
 

@@ -133,7 +133,7 @@ def labelling_draw(*, study, raters, pilot: int = 3, reliability: int = 6, per_i
     """A drawn sample in one stratum, made directly (no job): ``pilot`` pilot items and
     ``reliability`` reliability items, each given to ``per_item`` of ``raters`` in turn.
     Returns the draw; its items and assignments are in the database."""
-    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from sampling.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum
 
     posts = questions_bulk(study=study, count=pilot + reliability, first_so_id=first_so_id)
     version = (SampleDraw.objects.filter(study=study).count()) + 1
@@ -157,4 +157,18 @@ def labelling_draw(*, study, raters, pilot: int = 3, reliability: int = 6, per_i
             assignments.append(Assignment(draw=draw, item=item, rater=raters[turn % len(raters)]))
             turn += 1
     Assignment.objects.bulk_create(assignments)
+    if status == "labelling":  # as sample_draw_labelling_start leaves it
+        RaterTally.objects.bulk_create(RaterTally(draw=draw, rater_id=pk) for pk in {a.rater_id for a in assignments})
     return draw
+
+
+def assignment_mark_submitted(assignment, when) -> None:
+    """Set an assignment's submitted_at as label_submit does, its rater's tally included
+    (for tests that write labels directly)."""
+    from django.db.models import F
+
+    from sampling.models import Assignment, RaterTally
+
+    if Assignment.objects.filter(pk=assignment.pk, submitted_at__isnull=True).update(submitted_at=when):
+        RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=assignment.rater_id).update(
+            submitted=F("submitted") + 1)

@@ -18,11 +18,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from annotator.studies.models import Membership, Study
-from sampling.models import Assignment, DrawStatus, SampleDraw, SampleStratum
+from sampling.models import Assignment, DrawStatus, RaterTally, SampleDraw, SampleStratum
 from taxonomy.tree.models import Category, CategoryStatus
 
 from .models import Label, LabelCategory, RelabelRequest
@@ -118,7 +119,8 @@ def _draws(study: Study, draws: LabellingDraws | None) -> LabellingDraws:
     return labelling_draws(study=study) if draws is None else draws
 
 
-def _my_assignments(*, study: Study, user) -> QuerySet[Assignment]:
+def assignment_open_list(*, study: Study, user) -> QuerySet[Assignment]:
+    """The user's assignments in the study's draws open to their raters (labelling, arbitration)."""
     return Assignment.objects.filter(rater=user, draw__study=study).exclude(draw__status__in=_NOT_OPEN)
 
 
@@ -139,6 +141,18 @@ def assignment_next_queryset(*, study: Study, user, draws: LabellingDraws | None
     )
 
 
+def _with_item(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """Assignments read with what an item's page shows: the post whole, and of the draw,
+    item and stratum what the panel and the API read (a draw has two dozen columns, and
+    compiling them into every item's query costs more than the query itself)."""
+    return assignments.select_related("draw", "item__post", "item__stratum").only(
+        "draw_id", "item_id", "rater_id", "submitted_at",
+        "draw__study_id", "draw__version", "draw__status", "draw__labelling_started_at",
+        "draw__arbitration_started_at",
+        "item__draw_id", "item__part", "item__post", "item__stratum__draw_id", "item__stratum__position",
+        "item__stratum__name")
+
+
 def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) -> Assignment | None:
     """The rater's first unlabelled item of a draw in labelling, in a stable order."""
     # Pick the id first, then read that one row with its post: joining the posts of
@@ -153,15 +167,12 @@ def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) 
         pk = assignment_next_queryset(study=study, user=user, draws=draws).values_list("pk", flat=True).first()
     if pk is None:
         return None
-    return (Assignment.objects.select_related("draw", "item__post", "item__stratum").get(pk=pk))
+    return _with_item(Assignment.objects.filter(pk=pk)).first()
 
 
-def assignment_get_for_rater(*, study: Study, user, item_id: int, with_post: bool = True) -> Assignment:
-    """The caller's assignment on this item, or 404 (missing and not assigned alike).
-    ``with_post=False`` reads the assignment and its draw alone (a submission that
-    moves on to another item shows nothing of this one)."""
-    related = ("draw", "item__post", "item__stratum") if with_post else ("draw",)
-    assignment = _my_assignments(study=study, user=user).filter(item_id=item_id).select_related(*related).first()
+def assignment_get_for_rater(*, study: Study, user, item_id: int) -> Assignment:
+    """The caller's assignment on this item, or 404 (missing and not assigned alike)."""
+    assignment = _with_item(assignment_open_list(study=study, user=user).filter(item_id=item_id)).first()
     if assignment is None:
         raise Http404("No such item in your queue.")
     return assignment
@@ -169,11 +180,16 @@ def assignment_get_for_rater(*, study: Study, user, item_id: int, with_post: boo
 
 def assignment_neighbours(*, assignment: Assignment) -> tuple[int | None, int | None]:
     """Item ids of the rater's previous and next assignment in queue order (any state)."""
-    mine = Assignment.objects.filter(rater_id=assignment.rater_id, draw_id=assignment.draw_id)
-    previous = (mine.filter(item_id__lt=assignment.item_id).order_by("-item_id")
-                .values_list("item_id", flat=True).first())
-    following = (mine.filter(item_id__gt=assignment.item_id).order_by("item_id")
-                 .values_list("item_id", flat=True).first())
+    # Both in one round trip, in SQL: as two ORM queries, building them costs several
+    # times what the two index probes do, on a page served after every submission.
+    table = Assignment._meta.db_table
+    sql = (f"SELECT (SELECT item_id FROM {table} WHERE rater_id = %s AND draw_id = %s AND item_id < %s "
+           f"ORDER BY item_id DESC LIMIT 1), (SELECT item_id FROM {table} WHERE rater_id = %s AND draw_id = %s "
+           "AND item_id > %s ORDER BY item_id LIMIT 1)")
+    key = [assignment.rater_id, assignment.draw_id, assignment.item_id]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, key + key)
+        previous, following = cursor.fetchone()
     return previous, following
 
 
@@ -185,7 +201,7 @@ def assignment_label(*, assignment: Assignment) -> Label | None:
 def label_list_mine(*, study: Study, user) -> QuerySet[Assignment]:
     """The rater's submitted items, latest change first, with their label."""
     return (
-        _my_assignments(study=study, user=user).filter(label__isnull=False)
+        assignment_open_list(study=study, user=user).filter(label__isnull=False)
         .select_related("draw", "item__post", "item__stratum", "label")
         .prefetch_related("label__categories__category")
         .order_by("-label__updated_at", "-id")
@@ -253,11 +269,18 @@ def category_most_used(*, study: Study, user, choices: list[CategoryChoice], lim
     usable = {c.id: c for c in choices if c.is_leaf}
     # The categories of the rater's latest submissions, newest first, in one walk down the
     # (draw, rater, submitted_at) index and the one-to-one joins (no scan of all labels),
-    # counted here: a few hundred rows.
-    latest = (LabelCategory.objects.filter(label__assignment__draw_id__in=_draws(study, draws).ids,
-                                           label__assignment__rater=user,
-                                           label__assignment__submitted_at__isnull=False)
-              .order_by("-label__assignment__submitted_at").values_list("category_id", flat=True)[:RECENT_LABELS])
+    # counted here: a few hundred rows. In SQL, as the neighbours: on every item served.
+    draw_ids = _draws(study, draws).ids
+    latest = []
+    if draw_ids and usable:
+        sql = (f"SELECT lc.category_id FROM {LabelCategory._meta.db_table} lc "
+               f"JOIN {Label._meta.db_table} l ON l.id = lc.label_id "
+               f"JOIN {Assignment._meta.db_table} a ON a.id = l.assignment_id "
+               f"WHERE a.draw_id IN ({', '.join(['%s'] * len(draw_ids))}) AND a.rater_id = %s "
+               "AND a.submitted_at IS NOT NULL ORDER BY a.submitted_at DESC LIMIT %s")
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [*draw_ids, user.pk, RECENT_LABELS])
+            latest = [row[0] for row in cursor.fetchall()]
     tally = Counter(cid for cid in latest if cid in usable)
     picked = [usable[cid] for cid, _ in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
     for choice in usable.values():
@@ -321,13 +344,12 @@ def labelling_progress(*, study: Study, rater=None) -> LabellingProgress:
 
 def labelling_progress_mine(*, study: Study, user, draws: LabellingDraws | None = None) -> tuple[int, int]:
     """(labelled, assigned) for one rater over the draws in labelling: the line on the
-    item page, counted from the assignments alone (no join to the items)."""
+    item page, from the rater's tallies (sampling.RaterTally), not from their assignments."""
     draws = _draws(study, draws)
     draw_ids = draws.ids
     # A draw in labelling is frozen: what a rater was assigned never changes, so it is
-    # counted once per process; what is left to do is read from the small partial index
-    # of unlabelled assignments (assignment_todo_by_rater), not from all of them.
-    assigned = 0
+    # counted once per process.
+    assigned: dict[int, int] = {}
     started = draws.started
     for draw_id in draw_ids:
         # the start time makes the key unique even where ids come back (tests rolled back)
@@ -336,7 +358,14 @@ def labelling_progress_mine(*, study: Study, user, draws: LabellingDraws | None 
         if count is None:
             count = Assignment.objects.filter(draw_id=draw_id, rater=user).count()
             cache.set(key, count, timeout=24 * 3600)
-        assigned += count
-    todo = Assignment.objects.filter(draw_id__in=draw_ids, rater=user, submitted_at__isnull=True).count()
-    return assigned - todo, assigned
-
+        assigned[draw_id] = count
+    tallies = dict(RaterTally.objects.filter(draw_id__in=draw_ids, rater=user).values_list("draw_id", "submitted"))
+    labelled = sum(tallies.values())
+    untallied = [pk for pk in draw_ids if pk not in tallies and assigned[pk]]
+    if untallied:
+        # A draw without a tally (its labelling started before tallies existed): what is
+        # left to do is counted in the small partial index of unlabelled assignments
+        # (assignment_todo_by_rater), and the labelled follow from the assigned.
+        todo = Assignment.objects.filter(draw_id__in=untallied, rater=user, submitted_at__isnull=True).count()
+        labelled += sum(assigned[pk] for pk in untallied) - todo
+    return labelled, sum(assigned.values())

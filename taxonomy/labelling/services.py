@@ -7,16 +7,16 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from annotator.studies.models import Study
-from sampling.models import Assignment
+from sampling.models import Assignment, RaterTally
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.services import category_add
 
 from .models import Label, LabelCategory, LabelKind, RelabelRequest
-from .selectors import label_editable
+from .selectors import assignment_open_list, label_editable
 
 NOTE_MAX = 5000
 
@@ -59,6 +59,24 @@ def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iter
     """Create or replace the rater's one label on this assignment (the last submission wins)."""
     # Two tabs of the same rater: the second waits here for the first, then overwrites it.
     assignment = Assignment.objects.select_for_update(of=("self",)).select_related("draw").get(pk=assignment.pk)
+    return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
+
+
+@transaction.atomic
+def label_submit_on_item(*, study: Study, rater, item_id: int, kind: str, category_ids: Iterable[int] = (),
+                         note: str = "") -> Label:
+    """``label_submit`` on the rater's own assignment on this item, found and locked in one
+    query (what a page posts: the item, not the assignment). Raises
+    ``Assignment.DoesNotExist`` where the rater has no open assignment on it."""
+    assignment = (assignment_open_list(study=study, user=rater).filter(item_id=item_id)
+                  .select_for_update(of=("self",)).select_related("draw").first())
+    if assignment is None:
+        raise Assignment.DoesNotExist("No such item in your queue.")
+    return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
+
+
+def _label_save(*, assignment: Assignment, rater, kind: str, category_ids: Iterable[int], note: str) -> Label:
+    """The label of ``assignment``, read under its row lock, written."""
     if assignment.rater_id != rater.pk:
         raise ValidationError("This item is not assigned to you.")
     if not label_editable(assignment):
@@ -91,6 +109,8 @@ def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iter
     LabelCategory.objects.bulk_create(LabelCategory(label=label, category_id=pk) for pk in ids)
     if assignment.submitted_at is None:
         Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
+        # Once per assignment (its first submission, under its lock): the rater's progress line.
+        RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=rater.pk).update(submitted=F("submitted") + 1)
     if assignment.draw.arbitration_started_at is None:
         return label  # re-label requests are made in arbitration only
     answered = RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).update(done_at=now)

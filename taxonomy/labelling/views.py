@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from annotator.corpus.selectors import post_thread_display
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
+from sampling.models import Assignment
 from annotator.form_utils import form_errors_add
 
 from . import selectors, services
@@ -101,14 +103,16 @@ def item(request, slug, item_id):
     if request.method == "GET":
         return _panel(request, access, selectors.assignment_get_for_rater(
             study=access.study, user=request.user, item_id=item_id))
-    # The submission needs the assignment alone: once it is saved, the panel shows another item.
-    assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id,
-                                                    with_post=False)
     form = LabelForm(request.POST)
     if form.is_valid():
+        # The service finds the rater's assignment on the item as it locks it: once the label
+        # is saved, the panel shows another item, and nothing of this one is read.
         try:
-            services.label_submit(assignment=assignment, rater=request.user, kind=form.cleaned_data["kind"],
-                                  category_ids=form.cleaned_data["categories"], note=form.cleaned_data["note"])
+            services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
+                                          kind=form.cleaned_data["kind"], category_ids=form.cleaned_data["categories"],
+                                          note=form.cleaned_data["note"])
+        except Assignment.DoesNotExist:
+            raise Http404("No such item in your queue.") from None
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:

@@ -12,7 +12,7 @@ from sampling.models import Assignment, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.tree.services import category_add
 from tests.browser.conftest import browser, page  # noqa: F401  (Chromium fixtures for the browser test here)
-from tests.factories import MembershipFactory, StudyFactory, UserFactory, labelling_draw
+from tests.factories import MembershipFactory, StudyFactory, UserFactory, assignment_mark_submitted, labelling_draw
 
 # Cohen's κ by hand: agreement on 5 of 6 items; marginals alice E3 Q2 FP1, bob E2 Q3 FP1,
 # so p_e = (3·2 + 2·3 + 1·1)/36 = 13/36 and κ = (5/6 − 13/36)/(1 − 13/36) = 17/23.
@@ -43,7 +43,7 @@ def give_label(assignment: Assignment, kind: str = "categories", categories=()) 
     now = timezone.now()
     label = Label.objects.create(assignment=assignment, kind=kind, submitted_at=now, updated_at=now)
     LabelCategory.objects.bulk_create(LabelCategory(label=label, category=c) for c in categories)
-    Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
+    assignment_mark_submitted(assignment, now)
     return label
 
 

@@ -25,14 +25,14 @@ from taxonomy.arbitration.services import (
 )
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.tree.services import category_add
-from tests.factories import MembershipFactory, StudyFactory, UserFactory, labelling_draw
+from tests.factories import MembershipFactory, StudyFactory, UserFactory, assignment_mark_submitted, labelling_draw
 
 
 def label(assignment, kind="categories", categories=(), note=""):
     now = timezone.now()
     made = Label.objects.create(assignment=assignment, kind=kind, note=note, submitted_at=now, updated_at=now)
     LabelCategory.objects.bulk_create(LabelCategory(label=made, category=c) for c in categories)
-    Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
+    assignment_mark_submitted(assignment, now)
     return made
 
 

@@ -2,6 +2,8 @@
 blindness proved through every endpoint."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from sampling.models import Assignment
@@ -45,6 +47,18 @@ def test_next_then_put_then_done(rnd):
                                                       "status": "active"}]
     done = api.get("/api/studies/dl/labelling/next/").json()
     assert done == {"done": True, "progress": {"labelled": 3, "assigned": 3}, "item": None}
+
+
+def test_next_and_item_read_nothing_back_one_field_at_a_time(rnd):
+    """The item is read with only the draw's and stratum's columns the output shows: no
+    column left out is fetched afterwards, row by row."""
+    api = client(rnd.ana)
+    one_by_one = [f'WHERE "{table}"."id" =' for table in ("sampling_sampledraw", "sampling_samplestratum",
+                                                         "sampling_sampleitem", "corpus_post")]
+    with CaptureQueriesContext(connection) as queries:
+        item_id = api.get("/api/studies/dl/labelling/next/").json()["item"]["item"]
+        assert api.get(f"/api/studies/dl/labelling/items/{item_id}/").json()["draw"] == rnd.draw.version
+    assert [q["sql"] for q in queries.captured_queries if any(m in q["sql"] for m in one_by_one)] == []
 
 
 def test_item_shows_answers_accepted_and_comments(rnd):

@@ -65,3 +65,22 @@ def test_two_raters_same_item_same_moment_both_kept(rnd):
     assert errors == []
     assert sorted(Label.objects.filter(assignment__item_id=a.item_id).values_list("note", flat=True)) == ["A", "B"]
     assert LabelCategory.objects.filter(category_id=serving).count() == 2
+
+
+def test_tally_counts_each_item_once_under_concurrent_submissions(rnd):
+    """Two tabs on the same new item count it once; two items at once count both."""
+    from sampling.models import RaterTally
+
+    first, second, third = (rnd.assignment(rnd.ana, i) for i in range(3))
+    errors = _at_once([
+        lambda: label_submit(assignment=first, rater=rnd.ana, kind="pending"),
+        lambda: label_submit(assignment=first, rater=rnd.ana, kind="unclear"),
+    ])
+    assert errors == []
+    assert RaterTally.objects.get(draw=rnd.draw, rater=rnd.ana).submitted == 1
+    errors = _at_once([
+        lambda: label_submit(assignment=second, rater=rnd.ana, kind="pending"),
+        lambda: label_submit(assignment=third, rater=rnd.ana, kind="unclear"),
+    ])
+    assert errors == []
+    assert RaterTally.objects.get(draw=rnd.draw, rater=rnd.ana).submitted == 3

@@ -3,7 +3,9 @@ htmx swap), the form coming back intact after an error, escaping, going back,
 proposals, progress; blindness in pages and in counts."""
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from taxonomy.labelling import selectors
 from taxonomy.labelling.models import Label
@@ -69,6 +71,26 @@ def test_submit_with_htmx_swaps_in_the_next_item_and_pushes_its_url(rnd):
     last = rnd.assignment(rnd.ana, 2)
     r = c.post(f"/studies/dl/labelling/items/{last.item_id}/", {"kind": "pending"}, **HX)
     assert r["HX-Push-Url"] == "/studies/dl/labelling/" and "All 3 items labelled" in r.content.decode()
+
+
+def test_submit_and_next_panel_read_a_fixed_set_of_queries(rnd):
+    """What a rater waits for after every label: a fixed set of queries, whatever the
+    tree or the thread. None reads back a field left out of the item's query (a draw's
+    or stratum's column read one by one) or a category one by one."""
+    for i in range(12):
+        category_add(study=rnd.study, name=f"Leaf {i}", actor=rnd.owner, parent=rnd.cats["mobile"])
+    c = signed_in(rnd.ana)
+    c.get("/studies/dl/labelling/")  # the session and the per-process counts, as on any later item
+    first = rnd.assignment(rnd.ana, 0)
+    with CaptureQueriesContext(connection) as queries:
+        r = c.post(f"/studies/dl/labelling/items/{first.item_id}/",
+                   {"kind": "categories", "categories": [rnd.cats["serving"].pk], "note": "n"}, **HX)
+    assert r.status_code == 200 and f'data-item="{rnd.assignment(rnd.ana, 1).item_id}"' in r.content.decode()
+    sql = [q["sql"] for q in queries.captured_queries]
+    one_by_one = [f'WHERE "{table}"."id" =' for table in ("sampling_sampledraw", "sampling_samplestratum",
+                                                         "sampling_sampleitem", "corpus_post", "tree_category")]
+    assert [q for q in sql if any(marker in q for marker in one_by_one)] == []
+    assert len(sql) <= 24, "\n".join(sql)
 
 
 def test_retired_category_brings_the_form_back_with_everything_else(rnd):
