@@ -84,3 +84,41 @@ def test_tally_counts_each_item_once_under_concurrent_submissions(rnd):
     ])
     assert errors == []
     assert RaterTally.objects.get(draw=rnd.draw, rater=rnd.ana).submitted == 3
+
+
+def test_label_racing_a_merge_never_names_the_retired_category(rnd):
+    """A submission naming a category while an owner merges it away: either the label
+    is saved first and the merge moves it, or the merge is first and the submission is
+    refused with the merge named. Never a label left on the retired category."""
+    from django.core.exceptions import ValidationError
+
+    from taxonomy.tree.models import Category, CategoryStatus
+    from taxonomy.tree.services import category_add, category_merge
+
+    for i in range(3):
+        source = category_add(study=rnd.study, name=f"Source {i}", actor=rnd.owner, parent=rnd.cats["server"])
+        target = category_add(study=rnd.study, name=f"Target {i}", actor=rnd.owner, parent=rnd.cats["server"])
+        a = rnd.assignment(rnd.ana, i)
+        outcomes = []
+
+        def submit(a=a, source=source):
+            try:
+                label_submit(assignment=a, rater=rnd.ana, kind="categories", category_ids=[source.pk])
+            except ValidationError as exc:
+                outcomes.append(exc)
+
+        errors = _at_once([
+            submit,
+            lambda source=source, target=target: category_merge(
+                source=Category.objects.get(pk=source.pk), target=Category.objects.get(pk=target.pk),
+                actor=rnd.owner),
+        ])
+        assert errors == []
+        assert Category.objects.get(pk=source.pk).status == CategoryStatus.RETIRED
+        assert not LabelCategory.objects.filter(category_id=source.pk).exists()
+        if outcomes:
+            assert f"“Source {i}” was merged into “Target {i}”" in outcomes[0].messages[0]
+            assert not Label.objects.filter(assignment=a).exists()
+        else:
+            assert list(LabelCategory.objects.filter(label__assignment=a).values_list("category_id", flat=True)) \
+                == [target.pk]
