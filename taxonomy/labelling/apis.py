@@ -3,6 +3,7 @@ and labels only: another rater's item is a 404, whether it exists or not.
 Listings go through ``label_list_visible``, the one blindness rule."""
 
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -13,6 +14,7 @@ from annotator.corpus.apis import PostDetailOutput
 from annotator.corpus.selectors import post_thread
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
+from sampling.models import Assignment
 
 from . import selectors, services
 from .models import LabelKind
@@ -122,15 +124,19 @@ class LabellingItemApi(APIView):
     def put(self, request, slug, item_id):
         """Submit (or replace) the caller's label on their item: the last submission wins."""
         access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
-        assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
+        # The service finds the caller's assignment on the item as it locks it.
         try:
-            services.label_submit(assignment=assignment, rater=request.user, kind=data.validated_data["kind"],
-                                  category_ids=data.validated_data["categories"], note=data.validated_data["note"])
+            services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
+                                          kind=data.validated_data["kind"],
+                                          category_ids=data.validated_data["categories"],
+                                          note=data.validated_data["note"])
+        except Assignment.DoesNotExist:
+            raise Http404("No such item in your queue.") from None
         except ValidationError as exc:
             raise as_drf_error(exc) from None
-        assignment.refresh_from_db()
+        assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
         return Response(AssignmentOutput(assignment).data)
 
 

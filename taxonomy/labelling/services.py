@@ -81,7 +81,9 @@ def label_submit_on_item(*, study: Study, rater, item_id: int, kind: str, catego
     query (what a page posts: the item, not the assignment). Raises
     ``Assignment.DoesNotExist`` where the rater has no open assignment on it."""
     assignment = (assignment_open_list(study=study, user=rater).filter(item_id=item_id)
-                  .select_for_update(of=("self",)).select_related("draw").first())
+                  .select_for_update(of=("self",)).select_related("draw")
+                  .only("draw_id", "item_id", "rater_id", "submitted_at", "draw__study_id", "draw__status",
+                        "draw__arbitration_started_at").first())
     if assignment is None:
         raise Assignment.DoesNotExist("No such item in your queue.")
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
