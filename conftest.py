@@ -39,6 +39,10 @@ def shared_data() -> Path:
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings, tmp_path):
+    from django.core.cache import cache
+
+    # Cached reads are keyed by ids, and a rolled-back test's ids come back in the next.
+    cache.clear()
     settings.MEDIA_ROOT = tmp_path / "media"
     # The factories give every user a password; PBKDF2 would make the suite take minutes.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

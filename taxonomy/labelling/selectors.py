@@ -230,8 +230,25 @@ def category_choices(*, study: Study, user, q: str = "", leaves_only: bool = Tru
     """The categories ``user`` may name, with their paths, in tree order; ``q`` filters on
     every word of the path. A category is a leaf for this user when none of the
     categories they can see has it as parent (another rater's proposal under it
-    does not make it inner for them). A taxonomy has hundreds of categories, not
+    does not make it inner for them)."""
+    words = [w.lower() for w in q.split()[:10]]
+    return [c for c in _category_tree(study=study, user=user)
+            if (c.is_leaf or not leaves_only) and all(w in c.path.lower() for w in words)]
+
+
+def _category_tree(*, study: Study, user) -> list[CategoryChoice]:
+    """Every category ``user`` may see, in tree order. Every change to a tree is recorded
+    (taxonomy.tree.services), so the latest change id versions it: the tree is read and
+    arranged once per version and user in each process, and every item after that
+    costs one indexed read of that id. A taxonomy has hundreds of categories, not
     millions: it is read in one query and arranged here."""
+    # Imported here: the tree's selectors count labels through this module.
+    from taxonomy.tree.selectors import taxonomy_version
+
+    key = f"labelling:tree:{study.pk}:{taxonomy_version(study=study)}:{user.pk}"
+    tree = cache.get(key)
+    if tree is not None:
+        return tree
     rows = list(Category.objects.filter(_live_for_user(study=study, user=user))
                 .values("id", "parent_id", "name", "status", "position", "proposed_by_id"))
     by_id = {r["id"]: r for r in rows}
@@ -241,21 +258,19 @@ def category_choices(*, study: Study, user, q: str = "", leaves_only: bool = Tru
         # cannot see (someone else's proposal) is not theirs either.
         if r["parent_id"] is None or r["parent_id"] in by_id:
             children.setdefault(r["parent_id"], []).append(r)
-    words = [w.lower() for w in q.split()[:10]]
-    out: list[CategoryChoice] = []
+    tree = []
 
     def walk(parent_id, trail):
         for r in sorted(children.get(parent_id, []), key=lambda r: (r["position"], r["name"].lower())):
             path = [*trail, r["name"]]
-            is_leaf = r["id"] not in children
-            text = " › ".join(path)
-            if (is_leaf or not leaves_only) and all(w in text.lower() for w in words):
-                out.append(CategoryChoice(id=r["id"], name=r["name"], path=text, status=r["status"],
-                                          is_leaf=is_leaf, proposed_by_me=r["status"] == CategoryStatus.PROPOSED))
+            tree.append(CategoryChoice(id=r["id"], name=r["name"], path=" › ".join(path), status=r["status"],
+                                       is_leaf=r["id"] not in children,
+                                       proposed_by_me=r["status"] == CategoryStatus.PROPOSED))
             walk(r["id"], path)
 
     walk(None, [])
-    return out
+    cache.set(key, tree, timeout=3600)
+    return tree
 
 
 RECENT_LABELS = 300

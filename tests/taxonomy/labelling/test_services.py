@@ -173,3 +173,23 @@ def test_shortcuts_are_the_raters_own_most_used(rnd):
     shortcuts = selectors.category_most_used(study=rnd.study, user=rnd.ana, choices=choices)
     # ana's own first, never bo's counts; then the tree order
     assert [c.name for c in shortcuts] == ["Export", "Serving", "Quantization"]
+
+
+def test_choices_follow_every_tree_change(rnd):
+    """The choices are kept per tree version: a rename, a proposal, its approval and a
+    retirement each show at the next read, for the user they concern."""
+    from taxonomy.tree.services import category_approve, category_rename, category_retire
+
+    def paths(user):
+        return [c.path for c in selectors.category_choices(study=rnd.study, user=user)]
+
+    assert "Deployment › Server › Serving" in paths(rnd.ana) == paths(rnd.bo)
+    category_rename(category=rnd.cats["serving"], name="Model serving", actor=rnd.owner)
+    assert "Deployment › Server › Model serving" in paths(rnd.ana)
+    proposal = label_category_propose(study=rnd.study, rater=rnd.ana, name="Batching", parent_id=rnd.cats["server"].pk)
+    assert "Deployment › Server › Batching" in paths(rnd.ana)
+    assert "Deployment › Server › Batching" not in paths(rnd.bo)
+    category_approve(category=proposal, actor=rnd.owner)
+    assert "Deployment › Server › Batching" in paths(rnd.bo)
+    category_retire(category=rnd.cats["export"], actor=rnd.owner)
+    assert all("Export" not in p for p in paths(rnd.ana) + paths(rnd.bo))
