@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from annotator.studies.models import Membership, Study
@@ -195,7 +195,9 @@ def assignment_neighbours(*, assignment: Assignment) -> tuple[int | None, int | 
 
 def assignment_label(*, assignment: Assignment) -> Label | None:
     """The caller's own label on their own assignment (never anyone else's)."""
-    return Label.objects.filter(assignment=assignment).prefetch_related("categories__category").first()
+    # its categories with their names in one more query (not one for the links, one for the names)
+    return Label.objects.filter(assignment=assignment).prefetch_related(
+        Prefetch("categories", queryset=LabelCategory.objects.select_related("category"))).first()
 
 
 def label_list_mine(*, study: Study, user) -> QuerySet[Assignment]:
