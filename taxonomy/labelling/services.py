@@ -21,16 +21,17 @@ from .selectors import assignment_open_list, label_editable
 NOTE_MAX = 5000
 
 
-def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> list[int]:
-    """The chosen category ids, each row locked against a concurrent merge or retirement,
-    or a ValidationError that names each one that cannot be used (and why)."""
+def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> None:
+    """Lock each chosen category's row against a concurrent merge or retirement, or raise
+    a ValidationError that names each one that cannot be used (and why)."""
     # One query, in SQL (it runs on every submission, and as an ORM query with its
     # subquery it took longer to build than to run): each chosen row, locked, with the
     # name it was merged into and whether it has a child this rater can see.
     table = Category._meta.db_table
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
-    sql = (f"SELECT c.id, c.name, c.status, c.proposed_by_id, c.merged_into_id, m.name, EXISTS (SELECT 1 FROM {table} ch "
-           "WHERE ch.parent_id = c.id AND (ch.status = %s OR (ch.status = %s AND ch.proposed_by_id = %s))) "
+    sql = (f"SELECT c.id, c.name, c.status, c.proposed_by_id, c.merged_into_id, m.name, "
+           f"EXISTS (SELECT 1 FROM {table} ch WHERE ch.parent_id = c.id "
+           "AND (ch.status = %s OR (ch.status = %s AND ch.proposed_by_id = %s))) "
            f"FROM {table} c LEFT JOIN {table} m ON m.id = c.merged_into_id "
            f"WHERE c.study_id = %s AND c.id IN ({', '.join(['%s'] * len(category_ids))}){lock}")
     with connection.cursor() as cursor:
@@ -62,7 +63,6 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> list[
     if inner:
         raise ValidationError({"categories": [
             f"“{found[pk]['name']}” has subcategories: choose one of them." for pk in category_ids if pk in inner]})
-    return category_ids
 
 
 @transaction.atomic
