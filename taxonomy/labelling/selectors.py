@@ -380,8 +380,10 @@ def labelling_progress_mine(*, study: Study, user, draws: LabellingDraws | None 
     labelled = sum(tallies.values())
     untallied = [pk for pk in draw_ids if pk not in tallies and assigned[pk]]
     if untallied:
-        # A draw without a tally (its labelling started before tallies existed): what is
-        # left to do is counted in the small partial index of unlabelled assignments
+        # A draw without a tally: labelling start and the migration make one for every
+        # rater with assignments, so only a draw put in labelling by other means (by hand,
+        # a fixture) lands here. It is counted rather than shown as nothing labelled: what
+        # is left to do, from the small partial index of unlabelled assignments
         # (assignment_todo_by_rater), and the labelled follow from the assigned.
         todo = Assignment.objects.filter(draw_id__in=untallied, rater=user, submitted_at__isnull=True).count()
         labelled += sum(assigned[pk] for pk in untallied) - todo

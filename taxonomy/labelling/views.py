@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.corpus.selectors import post_thread_display
+from annotator.form_utils import form_errors_add
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 from sampling.models import Assignment
-from annotator.form_utils import form_errors_add
 
 from . import selectors, services
 from .forms import LabelForm, ProposeForm
