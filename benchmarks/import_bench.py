@@ -26,7 +26,7 @@ status is non-zero if a command failed or the re-import changed the study totals
 """
 from __future__ import annotations
 
-import argparse, itertools, json, os, random, shutil, subprocess, sys, tempfile, time
+import argparse, itertools, json, os, random, shutil, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/taxonomist_bench"
@@ -203,26 +203,62 @@ RSS_WRAPPER = ("import os,sys;pid=os.posix_spawnp(sys.argv[2],sys.argv[2:],os.en
                "sys.exit(os.waitstatus_to_exitcode(s))")
 
 
+def _tree_rss_mb(root: int) -> float:
+    """Resident memory of ``root``'s descendants (not ``root``, the measuring wrapper), in MB."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rpartition(")")[2].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, list(children.get(root, []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/statm") as fh:
+                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            pass
+    return total / MB
+
+
 def measure(name: str, cmd: list[str], env: dict, tmp: str) -> dict:
     rss_file = os.path.join(tmp, "maxrss")
     shown = ["<baseline>" if arg == BASELINE else arg for arg in cmd[1:]]
     print(f"\n== {name}\n   $ python {' '.join(shown)}", flush=True)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", RSS_WRAPPER, rss_file, *cmd],
-                          cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", RSS_WRAPPER, rss_file, *cmd],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A large import reads in a child process: the sum over the command's processes,
+    # sampled, next to the largest single process (wait4's maxrss) below.
+    tree_peak, stop = [0.0], threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.1):
+            tree_peak[0] = max(tree_peak[0], _tree_rss_mb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    stop.set()
+    sampler.join()
     seconds = time.perf_counter() - start
     try:
         with open(rss_file) as fh:
-            peak = int(fh.read()) / 1024
+            peak = max(int(fh.read()) / 1024, tree_peak[0])
         os.remove(rss_file)
     except (OSError, ValueError):
         peak = None
     res = dict(name=name, seconds=seconds, rc=proc.returncode, peak=peak, out=None)
     if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+        tail = "\n".join(err.strip().splitlines()[-15:])
         print(f"   FAILED (exit {proc.returncode}) after {seconds:.2f}s; stderr tail:\n{tail}")
         return res
-    for text in (proc.stdout, *reversed(proc.stdout.strip().splitlines())):
+    for text in (out, *reversed(out.strip().splitlines())):
         try:
             res["out"] = json.loads(text)
             break
@@ -267,12 +303,24 @@ def delete_studies(slugs: list[str], env: dict, url: str) -> None:
     t0 = time.perf_counter()
     if run_quiet([sys.executable, "manage.py", "shell", "-c", code], env, "study cleanup via ORM"):
         print(f"\ndeleted benchmark studies {slugs} in {time.perf_counter() - t0:.1f}s")
+        vacuum(url)
         return
     quoted = ", ".join("'" + s + "'" for s in slugs)
     if run_quiet(["psql", url, "-v", "ON_ERROR_STOP=1", "-c",
                   f"DELETE FROM studies_study WHERE slug IN ({quoted})"], env, "study cleanup via psql"):
         return
     print(f"WARNING: benchmark studies {slugs} may be left in the database")
+
+
+def vacuum(url: str) -> None:
+    """Reclaim the deleted rows now: where autovacuum is off (as on some CI machines) they
+    would pile up run after run, and every later import would read and ANALYZE around them."""
+    try:
+        import psycopg
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("VACUUM ANALYZE corpus_post, corpus_comment")
+    except Exception as exc:  # report only
+        print(f"WARNING: could not vacuum the imported tables: {exc}")
 
 
 def _own_seconds(r: dict) -> float:

@@ -29,12 +29,12 @@ from annotator.dbstats import table_statistics_refresh
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
 
-from .dump_parser import DumpError, DumpReader, IdSet, parse_tag_list, peek_kind, site_from_path
+from .dump_parser import DumpError, DumpReader, IdSet, ReadStats, parse_tag_list, peek_kind, site_from_path
+from .read_process import ReadFile, ReadPlan, read_in_child, read_plan
 from .models import Comment, Post, PostType
 from .staging import ImportStage
 
 DEFAULT_SITE = "stackoverflow.com"
-BATCH_ROWS = 2000
 
 
 @dataclass(frozen=True)
@@ -100,89 +100,88 @@ def import_run(
     # Posts before comments, so that a filtered import knows which posts it kept.
     ordered = sorted(files, key=lambda f: kinds[f.path] != "posts")
 
-    per_site: dict[tuple[str, str], IdSet] = {}
-    kept: dict[str, tuple[IdSet, IdSet]] = {}
-    file_summaries = []
-    skipped: Counter = Counter()
-    rejections: list[dict[str, Any]] = []
-    totals = Counter()
-    bytes_done = 0
-    rows_done = 0
-
     report(force=True, phase="reading", bytes_total=total_bytes, bytes_read=0, rows_read=0)
     with ImportStage(study_id=study.pk) as stage:
-        for f in ordered:
-            kind = kinds[f.path]
-            if only_tags and f.site not in kept:
-                kept[f.site] = _seed_kept_ids(study=study, site=f.site)
-            questions, posts = kept.get(f.site, (None, None))
-            phase = f"reading {f.name}"
-
-            def on_progress(reader: DumpReader, phase=phase, bytes_before=bytes_done, rows_before=rows_done):
-                report(phase=phase, bytes_read=bytes_before + reader.bytes_read, rows_read=rows_before + reader.stats.rows)
-
-            with open(f.path, "rb") as stream:
-                reader = DumpReader(
-                    stream,
-                    name=f.name,
-                    only_tags=only_tags,
-                    max_field_bytes=max_field_bytes,
-                    seen=per_site.setdefault((f.site, kind), IdSet()),
-                    kept_questions=questions,
-                    kept_posts=posts,
-                    on_progress=on_progress,
-                )
-                write = stage.write_posts if kind == "posts" else stage.write_comments
-                batch: list = []
-                for record in reader:
-                    batch.append(record)
-                    if len(batch) >= BATCH_ROWS:
-                        write(f.site, batch)
-                        batch = []
-                write(f.site, batch)
-            stats = reader.stats
-            bytes_done += reader.bytes_read
-            rows_done += stats.rows
-            report(force=True, phase=f"read {f.name}", bytes_read=bytes_done, rows_read=rows_done)
-            skipped.update(stats.skipped)
-            totals.update(
-                questions=stats.questions, answers=stats.answers, comments=stats.comments, rejected=stats.rejected
-            )
-            rejections.extend(
-                {"file": f.name, "line": r.line, "id": r.so_id, "reason": r.reason} for r in stats.rejections
-            )
-            file_summaries.append(
-                {
-                    "name": f.name,
-                    "site": f.site,
-                    "kind": kind,
-                    "rows": stats.rows,
-                    "questions": stats.questions,
-                    "answers": stats.answers,
-                    "comments": stats.comments,
-                    "skipped": stats.skipped_total,
-                    "rejected": stats.rejected,
-                }
-            )
+        plan = ReadPlan(
+            files=[ReadFile(path=f.path, name=f.name, site=f.site, kind=kinds[f.path]) for f in ordered],
+            study_id=study.pk,
+            now=stage.now.replace(tzinfo=None),
+            only_tags=only_tags,
+            max_field_bytes=max_field_bytes,
+            kept={site: _seed_kept_ids(study=study, site=site) for site in {f.site for f in ordered}}
+            if only_tags else {},
+            output=stage.output,
+            copy_types=stage.copy_types() if stage.output == "copy" else {},
+        )
+        tally = _ImportTally(plan=plan, stage=stage, report=report)
+        # A child process pays off where much is written: a large import of everything.
+        # A filtered one writes few of the rows it reads, and reads fastest here.
+        if not only_tags and total_bytes >= settings.TAXONOMIST_IMPORT_CHILD_BYTES:
+            read_in_child(plan, tally.handle)
+        else:
+            read_plan(plan, tally.handle)
         report(force=True, phase="applying to the study")
         stage.apply(on_wait=lambda: report(force=True, phase="waiting for another import into this study"))
     table_statistics_refresh(Post, Comment)
 
     return {
-        "questions": totals["questions"],
-        "answers": totals["answers"],
-        "comments": totals["comments"],
-        "skipped": sum(skipped.values()),
-        "rejected": totals["rejected"],
-        "skipped_by_reason": dict(skipped.most_common()),
-        "rejected_rows": rejections[: DumpReader.MAX_REJECTIONS_LISTED],
-        "files": file_summaries,
+        **tally.summary(),
         "only_tags": list(only_tags),
-        "rows_read": rows_done,
-        "bytes_read": bytes_done,
         "seconds": round(time.monotonic() - started, 3),
         "study_totals": study_totals(study=study),
     }
+
+
+class _ImportTally:
+    """Takes the messages of an import's reading (see read_process): writes each batch to
+    the stage, reports progress, and adds up each file's counts for the summary."""
+
+    def __init__(self, *, plan: ReadPlan, stage: ImportStage, report: ProgressCallback):
+        self.plan, self.stage, self.report = plan, stage, report
+        self.files: list[dict[str, Any]] = []
+        self.skipped: Counter = Counter()
+        self.totals: Counter = Counter()
+        self.rejections: list[dict[str, Any]] = []
+        self.bytes_done = self.rows_done = 0  # of the files read whole so far
+
+    def handle(self, message: tuple) -> None:
+        kind, f = message[0], self.plan.files[message[1]]
+        if kind == "batch":
+            self.stage.write(f.kind, f.site, message[2], message[3])
+        elif kind == "progress":
+            self.report(phase=f"reading {f.name}", bytes_read=self.bytes_done + message[2],
+                        rows_read=self.rows_done + message[3])
+        elif kind == "file":
+            self._file_read(f, stats=message[2], bytes_read=message[3])
+
+    def _file_read(self, f: ReadFile, *, stats: ReadStats, bytes_read: int) -> None:
+        self.bytes_done += bytes_read
+        self.rows_done += stats.rows
+        self.report(force=True, phase=f"read {f.name}", bytes_read=self.bytes_done, rows_read=self.rows_done)
+        self.skipped.update(stats.skipped)
+        self.totals.update(questions=stats.questions, answers=stats.answers, comments=stats.comments,
+                           rejected=stats.rejected)
+        self.rejections.extend({"file": f.name, "line": r.line, "id": r.so_id, "reason": r.reason}
+                               for r in stats.rejections)
+        self.files.append({
+            "name": f.name, "site": f.site, "kind": f.kind, "rows": stats.rows,
+            "questions": stats.questions, "answers": stats.answers, "comments": stats.comments,
+            "skipped": stats.skipped_total, "rejected": stats.rejected,
+        })
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "questions": self.totals["questions"],
+            "answers": self.totals["answers"],
+            "comments": self.totals["comments"],
+            "skipped": sum(self.skipped.values()),
+            "rejected": self.totals["rejected"],
+            "skipped_by_reason": dict(self.skipped.most_common()),
+            "rejected_rows": self.rejections[: DumpReader.MAX_REJECTIONS_LISTED],
+            "files": self.files,
+            "rows_read": self.rows_done,
+            "bytes_read": self.bytes_done,
+        }
 
 
 # -- jobs ----------------------------------------------------------------------

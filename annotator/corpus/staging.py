@@ -17,21 +17,18 @@ failure still rolls everything back. Imports into one study take turns through
 an advisory lock: the first holds it from its start and may copy straight in;
 one that finds it taken stages its rows and waits for it only to apply them.
 
-There, too, a thread of the import sends each batch with ``COPY`` while the
-reader goes on with the next: PostgreSQL stores one batch (on the other core)
-while Python parses the next, where they took turns before.
+Batches arrive ready to write (see ``read_process``): a binary ``COPY`` stream
+for PostgreSQL, row tuples for SQLite. Every row carries the same ``updated_at``:
+:attr:`ImportStage.now`.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from django.db import connection, connections, transaction
 
-from .dump_parser import CommentRecord, PostRecord
 from .models import Comment, Post
 
 POST_FIELDS = [
@@ -64,9 +61,9 @@ COMMENT_FIELDS = [
     "user_display_name",
     "content_license",
 ]
-POST_DATE_INDEXES = [POST_FIELDS.index(n) for n in ("creation_date", "last_activity_date", "closed_date")]
-COMMENT_DATE_INDEXES = [COMMENT_FIELDS.index("creation_date")]
 KEY = ["study_id", "site", "so_id"]
+MODELS = {"posts": Post, "comments": Comment}
+KINDS = {model: kind for kind, model in MODELS.items()}
 
 
 def _column_types(model, fields: Sequence[str]) -> list[tuple[str, str]]:
@@ -94,14 +91,10 @@ class ImportStage:
         self.vendor = connection.vendor
         self.now = datetime.now(UTC)
         self.tables = {
-            Post: ("import_stage_post", ["study_id", "site", *POST_FIELDS, "updated_at"], POST_DATE_INDEXES),
-            Comment: (
-                "import_stage_comment",
-                ["study_id", "site", *COMMENT_FIELDS, "updated_at"],
-                COMMENT_DATE_INDEXES,
-            ),
+            Post: ("import_stage_post", ["study_id", "site", *POST_FIELDS, "updated_at"]),
+            Comment: ("import_stage_comment", ["study_id", "site", *COMMENT_FIELDS, "updated_at"]),
         }
-        self.binary_types = {model: _binary_types(model, columns) for model, (_t, columns, _d) in self.tables.items()}
+        self.binary_types = {model: _binary_types(model, columns) for model, (_t, columns) in self.tables.items()}
         # PostgreSQL: the import's own connection and whether it holds the study's import
         # lock; (model, site) -> whether its rows go straight into the study's table.
         self.db = connection
@@ -109,11 +102,6 @@ class ImportStage:
         self.exclusive = False
         self.direct: dict[tuple[type, str], bool] = {}
         self.staged_rows = {Post: 0, Comment: 0}
-        # PostgreSQL with its own connection: the thread that copies batches, fed by a
-        # short queue (two batches waiting at most: memory stays bounded).
-        self._copies: queue.Queue | None = None
-        self._copier: threading.Thread | None = None
-        self._copy_error: BaseException | None = None
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> ImportStage:
@@ -130,22 +118,17 @@ class ImportStage:
                 cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", [IMPORT_LOCK, self.study_id])
                 self.exclusive = bool(cursor.fetchone()[0])
         with self.db.cursor() as cursor:
-            for model, (table, columns, _dates) in self.tables.items():
+            for model, (table, columns) in self.tables.items():
                 cols = ", ".join(
                     f"{name} {db_type}" for name, db_type in _column_types(model, columns)
                 )
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
                 cursor.execute(f"CREATE TEMPORARY TABLE {table} ({cols})")
-        if self.own_connection:
-            self._copies = queue.Queue(maxsize=2)
-            self._copier = threading.Thread(target=self._copy_loop, name="import-copy", daemon=True)
-            self._copier.start()
         return self
 
     def __exit__(self, *exc_info) -> None:
         if self.own_connection:
             try:
-                self._copier_stop()
                 if self.db.connection is not None and not self.db.get_autocommit():
                     self.db.rollback()  # anything not applied (an error) goes; temp tables with it
             finally:
@@ -154,31 +137,19 @@ class ImportStage:
         if connection.in_atomic_block and connection.needs_rollback:
             return
         with connection.cursor() as cursor:
-            for table, _columns, _dates in self.tables.values():
+            for table, _columns in self.tables.values():
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
 
     # -- writing -----------------------------------------------------------------
-    def _rows(self, site: str, records: Sequence, date_indexes: list[int]) -> list[tuple]:
-        head = (self.study_id, site)
-        if self.vendor == "postgresql":
-            # Naive datetimes are UTC, as in the dump (see _binary_types).
-            tail = (self.now.replace(tzinfo=None),)
-            return [head + record + tail for record in records]
-        tail = (str(self.now.replace(tzinfo=None)),)
-        rows = []
-        for record in records:
-            values = list(record)
-            for i in date_indexes:  # SQLite stores naive UTC text, as Django does
-                if values[i] is not None:
-                    values[i] = str(values[i])
-            rows.append(head + tuple(values) + tail)
-        return rows
+    @property
+    def output(self) -> str:
+        """The form batches must take (see read_process.ReadPlan): binary COPY streams
+        for PostgreSQL, row tuples for SQLite."""
+        return "copy" if self.vendor == "postgresql" else "rows"
 
-    def write_posts(self, site: str, records: Sequence[PostRecord]) -> None:
-        self._write(Post, site, records)
-
-    def write_comments(self, site: str, records: Sequence[CommentRecord]) -> None:
-        self._write(Comment, site, records)
+    def copy_types(self) -> dict[str, list[str]]:
+        """psycopg type names of each kind's columns, for the binary COPY streams."""
+        return {KINDS[model]: self.binary_types[model] for model in self.tables}
 
     def is_direct(self, model, site: str) -> bool:
         """Whether ``site``'s rows of ``model`` go straight into the study's table: only
@@ -194,58 +165,27 @@ class ImportStage:
             self.direct[key] = direct
         return self.direct[key]
 
-    def _write(self, model, site: str, records: Sequence) -> None:
-        if not records:
+    def write(self, kind: str, site: str, rows: int, payload) -> None:
+        """Write one batch of ``rows`` rows of ``kind`` ("posts" or "comments") read from
+        ``site``: a binary COPY stream (PostgreSQL) or a list of row tuples (SQLite)."""
+        if not rows:
             return
-        table, columns, dates = self.tables[model]
+        model = MODELS[kind]
+        table, columns = self.tables[model]
         if self.vendor == "postgresql":
             if self.is_direct(model, site):
                 table = model._meta.db_table
             else:
-                self.staged_rows[model] += len(records)
-            if self._copier is not None:
-                if self._copy_error is not None:
-                    raise self._copy_error
-                self._copies.put((model, table, site, records))
-            else:
-                self._copy(model, table, site, records)
+                self.staged_rows[model] += rows
+            with self.db.cursor() as cursor, cursor.copy(
+                f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.write(payload)
         else:
-            rows = self._rows(site, records, dates)
-            self.staged_rows[model] += len(rows)
+            self.staged_rows[model] += rows
             placeholders = ", ".join(["%s"] * len(columns))
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows)
-
-    def _copy(self, model, table: str, site: str, records: Sequence) -> None:
-        """COPY ``records`` of ``model`` into ``table`` (the study's, or the staging one)."""
-        columns = self.tables[model][1]
-        rows = self._rows(site, records, ())
-        # psycopg's own connection object, not Django's wrapper: this may run in the copy
-        # thread, and psycopg serialises the connection's use between threads.
-        with self.db.connection.cursor() as cursor:
-            # Binary COPY: half the Python time of the text format (no escaping of bodies).
-            with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(self.binary_types[model])
-                for row in rows:
-                    copy.write_row(row)
-
-    def _copy_loop(self) -> None:
-        while True:
-            item = self._copies.get()
-            if item is None:
-                return
-            if self._copy_error is None:  # after an error, only drain the queue
-                try:
-                    self._copy(*item)
-                except BaseException as exc:  # noqa: BLE001 - raised in the reading thread
-                    self._copy_error = exc
-
-    def _copier_stop(self) -> None:
-        """Wait for the batches queued so far to be copied; the thread then ends."""
-        if self._copier is not None:
-            self._copies.put(None)
-            self._copier.join()
-            self._copier = None
+                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", payload)
 
     # -- applying ----------------------------------------------------------------
     def apply(self, *, on_wait=None) -> None:
@@ -261,9 +201,6 @@ class ImportStage:
                 Study.objects.select_for_update().only("pk").get(pk=self.study_id)
                 self._upsert()
             return
-        self._copier_stop()
-        if self._copy_error is not None:
-            raise self._copy_error
         with self.db.cursor() as cursor:
             if not self.exclusive:
                 if on_wait is not None:
@@ -274,7 +211,7 @@ class ImportStage:
 
     def _upsert(self) -> None:
         with self.db.cursor() as cursor:
-            for model, (table, columns, _dates) in self.tables.items():
+            for model, (table, columns) in self.tables.items():
                 if not self.staged_rows[model]:
                     continue
                 target = model._meta.db_table

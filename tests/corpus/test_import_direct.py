@@ -31,15 +31,16 @@ def _postgres_only():
 def writes(monkeypatch):
     """(table, rows) of every COPY the import makes: where its rows went."""
     seen: list[tuple[str, int]] = []
-    original = staging.ImportStage._write
+    original = staging.ImportStage.write
 
-    def spy(self, model, site, records):
-        if records:
+    def spy(self, kind, site, rows, payload):
+        if rows:
+            model = staging.MODELS[kind]
             direct = self.is_direct(model, site)
-            seen.append((model._meta.db_table if direct else self.tables[model][0], len(records)))
-        return original(self, model, site, records)
+            seen.append((model._meta.db_table if direct else self.tables[model][0], rows))
+        return original(self, kind, site, rows, payload)
 
-    monkeypatch.setattr(staging.ImportStage, "_write", spy)
+    monkeypatch.setattr(staging.ImportStage, "write", spy)
     return seen
 
 
@@ -107,26 +108,31 @@ def test_a_failure_after_rows_were_copied_in_leaves_nothing(tmp_path, writes):
     assert Post.objects.filter(study=study).count() == 10
 
 
-def test_an_error_in_the_copy_thread_fails_the_import_and_leaves_nothing(tmp_path, monkeypatch):
-    """Batches are copied by a thread of the import; its error reaches the import."""
+@pytest.mark.parametrize("child", [False, True], ids=["read here", "read in a child"])
+def test_an_error_while_writing_fails_the_import_and_leaves_nothing(
+    tmp_path, monkeypatch, settings, children, child
+):
+    """A batch the database refuses (here: the second) fails the import; with the reading
+    in a child process, the child is stopped too."""
+    settings.TAXONOMIST_IMPORT_CHILD_BYTES = 0 if child else 1 << 40
     study = StudyFactory()
-    original, calls = staging.ImportStage._copy, []
+    original, calls = staging.ImportStage.write, []
 
     def failing(self, *args):
-        calls.append(threading.current_thread().name)
+        calls.append(args[2])
         if len(calls) == 2:
             raise RuntimeError("the server went away")
         return original(self, *args)
 
-    monkeypatch.setattr(staging.ImportStage, "_copy", failing)
+    monkeypatch.setattr(staging.ImportStage, "write", failing)
     with pytest.raises(RuntimeError, match="went away"):
         run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 10001)))
-    assert calls[0] == "import-copy" and len(calls) == 2  # nothing copied after the error
+    assert calls == [2000, 2000]  # nothing written after the error
+    assert len(children) == int(child) and all(c.returncode is not None for c in children)
     assert not Post.objects.filter(study=study).exists()
-    monkeypatch.setattr(staging.ImportStage, "_copy", original)
+    monkeypatch.setattr(staging.ImportStage, "write", original)
     run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 11)))
     assert Post.objects.filter(study=study).count() == 10
-    assert not [t for t in threading.enumerate() if t.name == "import-copy"]
 
 
 def test_progress_is_visible_while_the_rows_are_not(tmp_path):

@@ -51,6 +51,14 @@ def rows(*lines: str | bytes) -> bytes:
     return b"".join((line.encode() if isinstance(line, str) else line) + b"\n" for line in lines)
 
 
+@pytest.fixture(params=["read here", "read in a child"])
+def reading(request, settings):
+    """Runs a test twice: files read in this process, and in a child process (the way a
+    large unfiltered import reads); the results must not differ."""
+    settings.TAXONOMIST_IMPORT_CHILD_BYTES = 0 if request.param == "read in a child" else 1 << 40
+    return request.param
+
+
 def run(study, *paths, **options) -> dict:
     return import_run(study=study, files=[import_file_describe(path=str(p)) for p in paths], **options)
 
@@ -110,7 +118,7 @@ def test_real_dumps_into_one_study(shared_data):
 
 # -- what a row becomes ------------------------------------------------------------
 
-def test_fields_are_stored():
+def test_fields_are_stored(reading):
     study = StudyFactory()
     summary = run(study, SAMPLE_POSTS)
     assert (summary["questions"], summary["answers"], summary["rejected"]) == (3, 4, 0)
@@ -194,7 +202,7 @@ def test_file_without_a_site_in_its_name_goes_to_stack_overflow(tmp_path):
 
 # -- idempotence ------------------------------------------------------------------
 
-def test_reimport_updates_and_never_duplicates(tmp_path):
+def test_reimport_updates_and_never_duplicates(tmp_path, reading):
     study = StudyFactory()
     first = run(study, SAMPLE_POSTS, SAMPLE_COMMENTS)
     keys = list(posts(study).order_by("pk").values_list("pk", "site", "so_id"))
@@ -372,7 +380,9 @@ def snapshot(study) -> dict:
 
 
 @pytest.mark.parametrize(("data", "line", "message"), BAD_FILES)
-def test_bad_file_is_refused_with_its_line_and_changes_nothing(tmp_path, study_with_posts, data, line, message):
+def test_bad_file_is_refused_with_its_line_and_changes_nothing(
+    tmp_path, study_with_posts, data, line, message, reading
+):
     before = snapshot(study_with_posts)
     path = write(tmp_path, data)
     with pytest.raises(DumpError) as caught:
@@ -403,7 +413,7 @@ def test_external_entity_content_appears_nowhere(tmp_path, study_with_posts):
     assert not Post.objects.filter(Q(title__contains="root:") | Q(body__contains="root:")).exists()
 
 
-def test_failure_after_many_staged_rows_changes_nothing(tmp_path, study_with_posts):
+def test_failure_after_many_staged_rows_changes_nothing(tmp_path, study_with_posts, reading):
     """Thousands of rows are staged (several batches) before the malformed line."""
     before = snapshot(study_with_posts)
     good = [f'  <row Id="{i}" PostTypeId="1" Title="q{i}" Tags="|a|" />' for i in range(1, 4501)]
@@ -413,7 +423,7 @@ def test_failure_after_many_staged_rows_changes_nothing(tmp_path, study_with_pos
     assert snapshot(study_with_posts) == before
 
 
-def test_bad_second_file_discards_the_good_first_one(tmp_path, study_with_posts):
+def test_bad_second_file_discards_the_good_first_one(tmp_path, study_with_posts, reading):
     before = snapshot(study_with_posts)
     bad_comments = write(
         tmp_path,
@@ -454,7 +464,7 @@ BAD_ROWS = [
 
 
 @pytest.mark.parametrize(("bad_row", "reason"), BAD_ROWS)
-def test_bad_row_is_rejected_and_the_rest_imported(tmp_path, bad_row, reason):
+def test_bad_row_is_rejected_and_the_rest_imported(tmp_path, bad_row, reason, reading):
     study = StudyFactory()
     data = HEAD + rows(
         '  <row Id="1" PostTypeId="1" Title="first" />',
@@ -471,7 +481,7 @@ def test_bad_row_is_rejected_and_the_rest_imported(tmp_path, bad_row, reason):
     assert summary["study_totals"] == {"questions": 2, "answers": 1, "comments": 0}
 
 
-def test_ten_megabyte_body_is_rejected_and_the_rest_imported(tmp_path):
+def test_ten_megabyte_body_is_rejected_and_the_rest_imported(tmp_path, reading):
     study = StudyFactory()
     path = tmp_path / f"{SITE}-Posts.xml"
     with open(path, "wb") as out:
