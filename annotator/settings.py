@@ -168,9 +168,12 @@ if PRODUCTION:
 TAXONOMIST_MAX_UPLOAD_BYTES = int(os.environ.get("TAXONOMIST_MAX_UPLOAD_BYTES", 512 * 1024 * 1024))
 # A row whose Body/Title/Text is larger than this is rejected (Stack Exchange caps posts at 30,000 characters).
 TAXONOMIST_MAX_FIELD_BYTES = int(os.environ.get("TAXONOMIST_MAX_FIELD_BYTES", 1024 * 1024))
-# An unfiltered import of at least this many bytes reads its files in a child process, on
-# another core, while this one writes (annotator/corpus/read_process.py); others read here.
+# An unfiltered import of at least this many bytes has its files read by child processes
+# (TAXONOMIST_IMPORT_READERS of them, in chunks of TAXONOMIST_IMPORT_CHUNK_BYTES) while this
+# one writes (annotator/corpus/read_process.py); other imports read in the importing process.
 TAXONOMIST_IMPORT_CHILD_BYTES = int(os.environ.get("TAXONOMIST_IMPORT_CHILD_BYTES", 16 * 1024 * 1024))
+TAXONOMIST_IMPORT_READERS = int(os.environ.get("TAXONOMIST_IMPORT_READERS", max(1, min(4, os.cpu_count() or 1))))
+TAXONOMIST_IMPORT_CHUNK_BYTES = int(os.environ.get("TAXONOMIST_IMPORT_CHUNK_BYTES", 4 * 1024 * 1024))
 FILE_UPLOAD_HANDLERS = [
     "annotator.corpus.upload_limits.SizeLimitedUploadHandler",
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",

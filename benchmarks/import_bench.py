@@ -203,8 +203,10 @@ RSS_WRAPPER = ("import os,sys;pid=os.posix_spawnp(sys.argv[2],sys.argv[2:],os.en
                "sys.exit(os.waitstatus_to_exitcode(s))")
 
 
-def _tree_rss_mb(root: int) -> float:
-    """Resident memory of ``root``'s descendants (not ``root``, the measuring wrapper), in MB."""
+def _tree_memory_mb(root: int) -> float:
+    """Memory of ``root``'s descendants (not ``root``, the measuring wrapper), in MB: the
+    sum of their proportional set sizes (Pss: a page shared by n processes, such as the
+    Python library's, counts 1/n in each), where RSS would count shared pages n times."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -219,9 +221,9 @@ def _tree_rss_mb(root: int) -> float:
         pid = todo.pop()
         todo.extend(children.get(pid, []))
         try:
-            with open(f"/proc/{pid}/statm") as fh:
-                total += int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError, IndexError):
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                total += next(int(line.split()[1]) for line in fh if line.startswith("Pss:")) * 1024
+        except (OSError, ValueError, IndexError, StopIteration):
             pass
     return total / MB
 
@@ -233,13 +235,13 @@ def measure(name: str, cmd: list[str], env: dict, tmp: str) -> dict:
     start = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", RSS_WRAPPER, rss_file, *cmd],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # A large import reads in a child process: the sum over the command's processes,
-    # sampled, next to the largest single process (wait4's maxrss) below.
+    # A large import reads in child processes: the sum over the command's processes,
+    # sampled, or the largest single process (wait4's maxrss), whichever is more.
     tree_peak, stop = [0.0], threading.Event()
 
     def sample() -> None:
         while not stop.wait(0.1):
-            tree_peak[0] = max(tree_peak[0], _tree_rss_mb(proc.pid))
+            tree_peak[0] = max(tree_peak[0], _tree_memory_mb(proc.pid))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

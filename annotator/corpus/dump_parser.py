@@ -366,8 +366,11 @@ class DumpReader:
         kept_questions: IdSet | None = None,
         kept_posts: IdSet | None = None,
         on_progress: Callable[[DumpReader], None] | None = None,
+        byte_limit: int | None = None,
     ):
         self.stream = stream
+        # Read only the lines that start within this many bytes (a chunk of a file).
+        self.byte_limit = byte_limit
         # Called every PROGRESS_EVERY lines, kept or not: a filtered run over a
         # huge dump keeps few rows but must still show that it moves.
         self.on_progress = on_progress
@@ -389,6 +392,10 @@ class DumpReader:
         self.line_no = 0
         self.bytes_read = 0
         self.stats = ReadStats()
+        # Whether the closing </posts> (</comments>) was read, and the line of the first
+        # thing that is not blank space (the chunks after the end must have none).
+        self.ended = False
+        self.first_content_line: int | None = None
 
     # -- lines -----------------------------------------------------------------
     def _lines(self) -> Iterator[tuple[bytes, bool]]:
@@ -396,7 +403,10 @@ class DumpReader:
         chunk with complete=False and the rest is read and dropped."""
         readline = self.stream.readline
         limit = self.max_line_bytes
+        byte_limit = self.byte_limit
         while True:
+            if byte_limit is not None and self.bytes_read >= byte_limit:
+                return
             line = readline(limit)
             if not line:
                 return
@@ -473,8 +483,21 @@ class DumpReader:
     def __iter__(self) -> Iterator[PostRecord | CommentRecord]:
         lines = self._lines()
         if not self._header(lines):
+            self.ended = True
             self._expect_end(lines)
             return
+        yield from self._records(lines)
+        if not self.ended:
+            raise self._fail(f"the file ends before </{self.kind}>: it looks truncated")
+
+    def chunk_records(self, kind: str) -> Iterator[PostRecord | CommentRecord]:
+        """The records of a chunk of a ``kind`` file, its stream placed at the start of a
+        line after the header. Whether the file ended in it, and where its first content
+        is, are left for the caller to check (see read_process)."""
+        self.kind = kind
+        return self._records(self._lines())
+
+    def _records(self, lines: Iterator[tuple[bytes, bool]]) -> Iterator[PostRecord | CommentRecord]:
         end_tag = b"</" + self.kind.encode() + b">"
         is_posts = self.kind == "posts"
         stats, parse, make = self.stats, self._parse, (self._post if is_posts else self._comment)
@@ -482,8 +505,11 @@ class DumpReader:
             text = line.strip()
             if not text:
                 continue
+            if self.first_content_line is None:
+                self.first_content_line = self.line_no
             if not text.startswith(b"<row"):
                 if text == end_tag:
+                    self.ended = True
                     self._expect_end(lines)
                     return
                 if text.startswith(b"<!"):
@@ -512,7 +538,6 @@ class DumpReader:
                 continue
             if record is not None:
                 yield record
-        raise self._fail(f"the file ends before {end_tag.decode()}: it looks truncated")
 
     def _expect_end(self, lines: Iterator[tuple[bytes, bool]]) -> None:
         for line, _complete in lines:
@@ -585,7 +610,7 @@ class DumpReader:
         if so_id <= 0:
             raise RowRejected(f"Id={so_id} is not a positive number")
         if so_id in self.seen:
-            raise RowRejected(f"duplicate Id {so_id}: a row with this id was already read; the first one is kept")
+            raise RowRejected(duplicate_reason(so_id))
         return so_id
 
     def _post(self, a) -> PostRecord | None:
@@ -729,12 +754,28 @@ def _safe_int(value: str | None) -> int | None:
         return None
 
 
+def duplicate_reason(so_id: int) -> str:
+    return f"duplicate Id {so_id}: a row with this id was already read; the first one is kept"
+
+
+class DumpHeader(NamedTuple):
+    kind: str  # "posts" or "comments"
+    rows_start: int  # the byte offset of the line after the root element
+    lines: int  # the lines up to the root element
+    has_rows: bool  # False for a self-closed root (<posts/>): nothing may follow
+
+
+def peek_header(stream: BinaryIO, *, name: str = "") -> DumpHeader:
+    """What a dump's header says (raises DumpError for a file that is not a dump)."""
+    reader = DumpReader(stream, name=name)
+    has_rows = reader._header(reader._lines())
+    assert reader.kind is not None
+    return DumpHeader(reader.kind, reader.bytes_read, reader.line_no, has_rows)
+
+
 def peek_kind(stream: BinaryIO, *, name: str = "") -> str:
     """'posts' or 'comments', from the header alone (raises DumpError otherwise)."""
-    reader = DumpReader(stream, name=name)
-    reader._header(reader._lines())
-    assert reader.kind is not None
-    return reader.kind
+    return peek_header(stream, name=name).kind
 
 
 SITE_FROM_NAME = re.compile(r"^(?P<site>[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})-(?:Posts|Comments)\.xml$", re.I)

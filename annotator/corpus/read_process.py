@@ -1,27 +1,31 @@
-"""Reading an import's dump files into ready-to-write batches, here or in a child process.
+"""Reading an import's dump files into ready-to-write batches: here, or in child processes.
 
-:func:`read_plan` reads every file of a :class:`ReadPlan` with :class:`DumpReader` and
-hands each batch of rows, already in the form its database takes, to an ``emit``
-callback, with progress and each file's counts. It knows no Django, so that
-:func:`read_in_child` can run the same loop in a process of its own
-(``python -m annotator.corpus.read_process``) and send its messages through a pipe.
+:func:`read_plan` reads every file of a :class:`ReadPlan` with :class:`DumpReader`, in
+this process, and hands each batch of rows, already in the form its database takes, to
+an ``emit`` callback, with progress and each file's counts.
 
-Why a process: reading a dump is pure Python (about 25 µs a row), and so is most of a
-thread's share of a ``COPY``. In one process the two take turns on one core under the
-GIL, while PostgreSQL waits; with the reading in a child, the child parses on one core
-while this process sends the previous batch and PostgreSQL stores it on the other. For
-PostgreSQL the child also encodes each batch as a binary ``COPY`` stream, so this
-process only forwards bytes. Small imports read in-process: a child costs a fraction
-of a second to start.
+:func:`read_in_children` gives the same messages in the same order, but has the files
+read by child processes (Python running :func:`_child_main`), several at once:
+reading is pure Python, about 25 µs a row on one core, and is what limits an import
+of everything. Each file is cut into chunks of ``chunk_bytes`` after its header; child
+*w* of *n* reads chunks *w*, *w + n*, ... (a line belongs to the chunk it starts in) and
+encodes each batch as a binary ``COPY`` stream for PostgreSQL, so that this process only
+checks and forwards bytes. It takes the chunks in the file's order, which is what keeps
+the import's meaning whole: line numbers count from the top of the file, a duplicate id
+is the second one in file order (ids are checked here, across chunks), the first error
+in the file is the one raised, the end tag must close the file. Filtered imports read
+here: whether an answer is kept depends on the questions kept before it. One difference
+remains: a row that repeats an earlier id *and* has another fault (a bad number, say)
+is rejected for that other fault, where reading here names the duplicate id.
 
-Messages (tuples; pickled between processes):
+Messages (tuples):
 
 - ``("batch", file_index, rows, payload)``: ``payload`` is a binary COPY stream
   (``bytes``) for PostgreSQL, or a list of row tuples for SQLite;
 - ``("progress", file_index, bytes_read, rows_read)``;
-- ``("file", file_index, stats, bytes_read)`` when a file has been read whole;
-- ``("error", message, line, file)``: a :class:`DumpError` (nothing may be kept);
-- ``("crash", text)``: anything else that went wrong in the child, with its traceback.
+- ``("file", file_index, stats, bytes_read)`` when a file has been read whole.
+
+A :class:`DumpError` is raised as reading in this process would raise it.
 """
 
 from __future__ import annotations
@@ -32,20 +36,25 @@ import struct
 import subprocess
 import sys
 import traceback
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .dump_parser import DumpError, DumpReader, IdSet
+from .dump_parser import DumpError, DumpReader, IdSet, ReadStats, Rejection, duplicate_reason
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 1000
 # A batch is sent once it holds this many bytes even with fewer rows: rows can be
 # megabytes each, and both processes hold a batch in memory.
 BATCH_BYTES = 8 * 1024 * 1024
-# Pipe buffer (Linux): the child may run this far ahead of the writes.
+# Pipe buffer (Linux): a child may run this far ahead of the writes.
 PIPE_BYTES = 1024 * 1024
 _LENGTH = struct.Struct("<Q")
+# The binary COPY format (PostgreSQL's documentation, "COPY", Binary Format): a
+# signature, a flags word and a header extension length (both 0); a -1 field count ends it.
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+COPY_TRAILER = b"\xff\xff"
 
 Emit = Callable[[tuple], None]
 
@@ -56,6 +65,14 @@ class ReadFile:
     name: str
     site: str
     kind: str  # "posts" or "comments"
+    # From the file's header (dump_parser.peek_header); needed to read it in chunks.
+    rows_start: int = 0
+    header_lines: int = 0
+    has_rows: bool = True
+    size: int = 0
+
+    def chunks(self, chunk_bytes: int) -> int:
+        return -(-(self.size - self.rows_start) // chunk_bytes)
 
 
 @dataclass
@@ -74,13 +91,16 @@ class ReadPlan:
     # study_id, site, record fields, updated_at; "rows": tuples with dates as text (SQLite).
     output: str = "rows"
     copy_types: dict[str, list[str]] = field(default_factory=dict)
+    chunk_bytes: int = 4 * 1024 * 1024
 
 
 class _Batcher:
-    """Collects one file's records and emits them in batches of ready rows."""
+    """Collects one file's records and emits them in batches of ready rows. With
+    ``ids``, each batch also carries its rows' ids, lines, types and offsets in the
+    payload, for the checks that only the reader of the whole file can make."""
 
-    def __init__(self, plan: ReadPlan, index: int, emit: Emit):
-        self.plan, self.index, self.emit = plan, index, emit
+    def __init__(self, plan: ReadPlan, index: int, emit: Emit, *, ids: bool = False):
+        self.plan, self.index, self.emit, self.ids = plan, index, emit, ids
         self.head = (plan.study_id, plan.files[index].site)
         self.tail = (plan.now,) if plan.output == "copy" else (str(plan.now),)
         kind = plan.files[index].kind
@@ -95,10 +115,13 @@ class _Batcher:
                 [types.get_oid(name) for name in plan.copy_types[kind]], Format.BINARY
             )
         self.records: list = []
+        self.lines: list[int] = []
         self.size = 0
 
-    def add(self, record) -> None:
+    def add(self, record, line: int = 0) -> None:
         self.records.append(record)
+        if self.ids:
+            self.lines.append(line)
         # the bulk of a row: a post's title and body, a comment's text
         self.size += (len(record.title) + len(record.body)) if self.posts else len(record.text)
         if len(self.records) >= BATCH_ROWS or self.size >= BATCH_BYTES:
@@ -109,18 +132,29 @@ class _Batcher:
             return
         records, self.records, self.size = self.records, [], 0
         head, tail = self.head, self.tail
+        offsets = array("q")
         if self.plan.output == "copy":
-            # psycopg's binary COPY encoder (its C implementation), as Copy.write_row uses
-            # it; a new formatter per batch writes the stream's signature and trailer.
-            from psycopg._copy_base import BinaryFormatter
+            # psycopg's binary row encoder (its C implementation), as Copy.write_row uses it.
+            from psycopg._copy_base import format_row_binary
 
-            formatter = BinaryFormatter(self.transformer)
-            parts = [formatter.write_row(head + record + tail) for record in records]
-            parts.append(formatter.end())
-            payload: Any = b"".join(parts)
+            payload: Any = bytearray(COPY_SIGNATURE)
+            transformer = self.transformer
+            if self.ids:
+                for record in records:
+                    offsets.append(len(payload))
+                    format_row_binary(head + record + tail, transformer, payload)
+            else:
+                for record in records:
+                    format_row_binary(head + record + tail, transformer, payload)
+            payload += COPY_TRAILER
         else:
             payload = [head + _dates_as_text(record) + tail for record in records]
-        self.emit(("batch", self.index, len(records), payload))
+        message: tuple = ("batch", self.index, len(records), payload)
+        if self.ids:
+            types = bytes(record[1] if self.posts else 0 for record in records)
+            message += (array("q", (record[0] for record in records)), array("q", self.lines), types, offsets)
+            self.lines = []
+        self.emit(message)
 
 
 def _dates_as_text(record) -> tuple:
@@ -129,7 +163,7 @@ def _dates_as_text(record) -> tuple:
 
 
 def read_plan(plan: ReadPlan, emit: Emit) -> None:
-    """Read every file of ``plan`` in order, emitting its messages. Raises DumpError."""
+    """Read every file of ``plan`` in order, here, emitting its messages. Raises DumpError."""
     seen: dict[tuple[str, str], IdSet] = {}
     for index, f in enumerate(plan.files):
         questions, posts = plan.kept.get(f.site, (None, None)) if plan.only_tags else (None, None)
@@ -157,49 +191,47 @@ def read_plan(plan: ReadPlan, emit: Emit) -> None:
         emit(("file", index, reader.stats, reader.bytes_read))
 
 
-# -- the child process -------------------------------------------------------------------
+# -- reading in child processes ------------------------------------------------------------
 
 
-def read_in_child(plan: ReadPlan, handle: Emit) -> None:
-    """Run :func:`read_plan` in a child process; ``handle`` gets its messages here, in
-    order. Raises DumpError as the reading would, and stops the child on any error."""
-    env = dict(os.environ)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "annotator.corpus.read_process"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        env=env,
-        pipesize=PIPE_BYTES,
-    )
-    try:
+class _NoIds(IdSet):
+    """A chunk's reader claims no ids: the importing process checks them in file order."""
+
+    def __contains__(self, i: int) -> bool:
+        return False
+
+    def add(self, i: int) -> None:
+        pass
+
+
+def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit) -> bool:
+    """Read chunk ``chunk`` of file ``index``; False after a DumpError (reported)."""
+    f = plan.files[index]
+    start = f.rows_start + chunk * plan.chunk_bytes
+    end = start + plan.chunk_bytes
+    with open(f.path, "rb") as stream:
+        stream.seek(start)
+        if chunk > 0:
+            # The line that starts in the chunk before is that chunk's: skip to the next line,
+            # reading no further than this chunk (a chunk inside a long line has no line).
+            stream.seek(start - 1)
+            while stream.tell() < end:
+                part = stream.readline(min(1024 * 1024, end - stream.tell()))
+                if not part or part.endswith(b"\n"):
+                    break
+        reader = DumpReader(stream, name=f.name, max_field_bytes=plan.max_field_bytes, seen=_NoIds(),
+                            byte_limit=max(0, end - stream.tell()))
+        batcher = _Batcher(plan, index, emit, ids=True)
         try:
-            pickle.dump(plan, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            proc.stdin.close()
-        except BrokenPipeError:
-            raise RuntimeError(f"the process reading the dump did not start (exit code {proc.wait()})") from None
-        read = proc.stdout.read
-        while True:
-            head = read(_LENGTH.size)
-            if len(head) < _LENGTH.size:
-                code = proc.wait()
-                raise RuntimeError(f"the process reading the dump stopped unexpectedly (exit code {code})")
-            message = pickle.loads(read(_LENGTH.unpack(head)[0]))
-            kind = message[0]
-            if kind in ("done", "error", "crash"):
-                break
-            handle(message)
-        proc.wait(timeout=60)  # its last message sent, the child exits
-        if kind == "error":
-            raise DumpError(message[1], line=message[2], file=message[3])
-        if kind == "crash":
-            raise RuntimeError(f"the process reading the dump failed:\n{message[1]}")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+            for record in reader.chunk_records(f.kind):
+                batcher.add(record, reader.line_no)
+        except DumpError as exc:
+            batcher.flush()
+            emit(("error", index, chunk, exc.message, exc.line, reader.first_content_line))
+            return False
+        batcher.flush()
+    emit(("chunk", index, chunk, reader.stats, reader.line_no, reader.ended, reader.first_content_line))
+    return True
 
 
 def _child_main() -> int:
@@ -208,22 +240,192 @@ def _child_main() -> int:
     os.dup2(2, 1)
 
     def emit(message: tuple) -> None:
+        # A COPY stream goes as it is, after the pickled rest: no copy of it is made.
+        raw = b""
+        if message[0] == "batch" and isinstance(message[3], bytearray):
+            raw, message = message[3], (*message[:3], None, *message[4:])
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(_LENGTH.pack(len(data)))
-        out.write(data)
+        out.write(_LENGTH.pack(len(data)) + data + _LENGTH.pack(len(raw)))
+        out.write(raw)
 
     try:
-        plan = pickle.load(sys.stdin.buffer)
-        read_plan(plan, emit)
+        plan, worker, workers = pickle.load(sys.stdin.buffer)
+        for index, f in enumerate(plan.files):
+            for chunk in range(worker, f.chunks(plan.chunk_bytes), workers):
+                if not _read_chunk(plan, index, chunk, emit):
+                    return 0
         emit(("done",))
-    except DumpError as exc:
-        emit(("error", exc.message, exc.line, exc.file))
     except BrokenPipeError:  # the importing process stopped reading: it has failed already
         return 1
     except BaseException:  # noqa: BLE001 - reported to the importing process, which raises
         emit(("crash", traceback.format_exc()))
         return 1
     return 0
+
+
+# The child imports this module and the parser without running the packages' __init__
+# (``annotator`` sets up Celery: 20 MB and a tenth of a second that a reader does not need).
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_CHILD_START = f"""
+import sys, types
+for name, path in (("annotator", {os.path.dirname(_HERE)!r}), ("annotator.corpus", {_HERE!r})):
+    package = types.ModuleType(name)
+    package.__path__ = [path]
+    sys.modules[name] = package
+from annotator.corpus.read_process import _child_main
+sys.exit(_child_main())
+"""
+
+
+class _Child:
+    def __init__(self, plan: ReadPlan, worker: int, workers: int):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD_START],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            pipesize=PIPE_BYTES,
+        )
+        try:
+            pickle.dump((plan, worker, workers), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            raise RuntimeError(f"a process to read the dump did not start (exit code {self.proc.wait()})") from None
+
+    def _read(self, size: int) -> bytes:
+        data = self.proc.stdout.read(size)
+        if len(data) < size:
+            raise RuntimeError(f"a process reading the dump stopped unexpectedly (exit code {self.proc.wait()})")
+        return data
+
+    def receive(self) -> tuple:
+        message = pickle.loads(self._read(_LENGTH.unpack(self._read(_LENGTH.size))[0]))
+        raw = self._read(_LENGTH.unpack(self._read(_LENGTH.size))[0])
+        if raw:
+            message = (*message[:3], raw, *message[4:])
+        if message[0] == "crash":
+            self.proc.wait(timeout=60)
+            raise RuntimeError(f"a process reading the dump failed:\n{message[1]}")
+        return message
+
+    def stop(self, *, wait: bool) -> None:
+        if wait:
+            self.proc.wait(timeout=60)
+        elif self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+
+
+def read_in_children(plan: ReadPlan, handle: Emit, *, workers: int) -> None:
+    """What :func:`read_plan` does, with the files read in chunks by ``workers`` child
+    processes. Not for filtered imports. Stops the children on any error."""
+    assert not plan.only_tags, "a filtered import reads in order, in one process"
+    children: list[_Child] = []
+    finished = False
+    try:
+        children = [_Child(plan, w, workers) for w in range(workers)]
+        seen: dict[tuple[str, str], IdSet] = {}
+        for index, f in enumerate(plan.files):
+            _FileAssembly(plan, index, seen.setdefault((f.site, f.kind), IdSet()), handle).run(children)
+        for child in children:
+            if child.receive()[0] != "done":
+                raise RuntimeError("a process reading the dump sent more than it was asked for")
+        finished = True
+    finally:
+        for child in children:
+            child.stop(wait=finished)
+
+
+class _FileAssembly:
+    """Puts one file's chunks back in order: line numbers from the top of the file, ids
+    checked for duplicates in file order, the first error raised, the end tag last."""
+
+    def __init__(self, plan: ReadPlan, index: int, seen: IdSet, handle: Emit):
+        self.plan, self.index, self.seen, self.handle = plan, index, seen, handle
+        self.file = plan.files[index]
+        self.stats = ReadStats()
+        self.lines = self.file.header_lines  # of the chunks taken so far
+        self.ended = not self.file.has_rows
+
+    def fail(self, message: str, line: int | None) -> DumpError:
+        return DumpError(message, line=line or None, file=self.file.name)
+
+    def after_end(self, first_content_line: int | None) -> DumpError:
+        return self.fail("unexpected content after the end of the document", self.lines + first_content_line)
+
+    def run(self, children: list[_Child]) -> None:
+        f, chunk_bytes = self.file, self.plan.chunk_bytes
+        for chunk in range(f.chunks(chunk_bytes)):
+            child = children[chunk % len(children)]
+            while (message := child.receive())[0] == "batch":
+                if not self.ended:
+                    self.batch(*message[2:])
+            kind, _index, _chunk = message[:3]
+            if kind == "error":
+                message_text, line, first_content_line = message[3:]
+                if self.ended:
+                    raise self.after_end(first_content_line)
+                raise self.fail(message_text, self.lines + (line or 0))
+            stats, lines, ended, first_content_line = message[3:]
+            if self.ended and first_content_line is not None:
+                raise self.after_end(first_content_line)
+            self.add(stats)
+            self.lines += lines
+            self.ended = self.ended or ended
+            bytes_read = min(f.size, f.rows_start + (chunk + 1) * chunk_bytes)
+            self.handle(("progress", self.index, bytes_read, self.stats.rows))
+        if not self.ended:
+            raise self.fail(f"the file ends before </{f.kind}>: it looks truncated", self.lines)
+        self.handle(("file", self.index, self.stats, f.size))
+
+    def batch(self, rows: int, payload, ids: array, lines: array, types: bytes, offsets: array) -> None:
+        seen, duplicates = self.seen, []
+        for i, so_id in enumerate(ids):
+            if so_id in seen:
+                duplicates.append(i)
+            else:
+                seen.add(so_id)
+        for i in duplicates:
+            self.stats.rejected += 1
+            self.stats.rejections.append(
+                Rejection(line=self.lines + lines[i], so_id=ids[i], reason=duplicate_reason(ids[i]))
+            )
+            if types[i] == 1:
+                self.stats.questions -= 1
+            elif types[i] == 2:
+                self.stats.answers -= 1
+            else:
+                self.stats.comments -= 1
+        if duplicates:
+            payload = _without(payload, duplicates, offsets)
+            rows -= len(duplicates)
+        if rows:
+            self.handle(("batch", self.index, rows, payload))
+
+    def add(self, stats: ReadStats) -> None:
+        total = self.stats
+        total.rows += stats.rows
+        total.questions += stats.questions
+        total.answers += stats.answers
+        total.comments += stats.comments
+        total.skipped.update(stats.skipped)
+        total.rejected += stats.rejected
+        total.rejections.extend(Rejection(line=self.lines + r.line, so_id=r.so_id, reason=r.reason)
+                                for r in stats.rejections)
+        # Later chunks only add later lines: the list is kept to the first ones as it grows.
+        total.rejections.sort(key=lambda r: r.line)
+        del total.rejections[DumpReader.MAX_REJECTIONS_LISTED:]
+
+
+def _without(payload, drop: list[int], offsets: array):
+    """``payload`` (a binary COPY stream or a list of rows) without the rows ``drop``."""
+    if isinstance(payload, list):
+        dropped = set(drop)
+        return [row for i, row in enumerate(payload) if i not in dropped]
+    ends = [*offsets[1:], len(payload) - len(COPY_TRAILER)]
+    dropped = set(drop)
+    kept = [payload[offsets[i]:ends[i]] for i in range(len(offsets)) if i not in dropped]
+    return b"".join([COPY_SIGNATURE, *kept, COPY_TRAILER])
 
 
 if __name__ == "__main__":

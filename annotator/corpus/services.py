@@ -29,8 +29,17 @@ from annotator.dbstats import table_statistics_refresh
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
 
-from .dump_parser import DumpError, DumpReader, IdSet, ReadStats, parse_tag_list, peek_kind, site_from_path
-from .read_process import ReadFile, ReadPlan, read_in_child, read_plan
+from .dump_parser import (
+    DumpError,
+    DumpReader,
+    IdSet,
+    ReadStats,
+    parse_tag_list,
+    peek_header,
+    peek_kind,
+    site_from_path,
+)
+from .read_process import ReadFile, ReadPlan, read_in_children, read_plan
 from .models import Comment, Post, PostType
 from .staging import ImportStage
 
@@ -88,36 +97,40 @@ def import_run(
     only_tags = tuple(only_tags)
     report = progress or (lambda **_: None)
 
-    kinds: dict[str, str] = {}
-    total_bytes = 0
+    read_files = []
     for f in files:
         try:
-            total_bytes += os.path.getsize(f.path)
+            size = os.path.getsize(f.path)
             with open(f.path, "rb") as stream:
-                kinds[f.path] = peek_kind(stream, name=f.name)
+                header = peek_header(stream, name=f.name)
         except OSError as exc:
             raise DumpError(f"cannot read the file: {exc.strerror or exc}", file=f.name) from None
+        read_files.append(ReadFile(path=f.path, name=f.name, site=f.site, kind=header.kind, size=size,
+                                   rows_start=header.rows_start, header_lines=header.lines,
+                                   has_rows=header.has_rows))
     # Posts before comments, so that a filtered import knows which posts it kept.
-    ordered = sorted(files, key=lambda f: kinds[f.path] != "posts")
+    read_files.sort(key=lambda f: f.kind != "posts")
+    total_bytes = sum(f.size for f in read_files)
 
     report(force=True, phase="reading", bytes_total=total_bytes, bytes_read=0, rows_read=0)
     with ImportStage(study_id=study.pk) as stage:
         plan = ReadPlan(
-            files=[ReadFile(path=f.path, name=f.name, site=f.site, kind=kinds[f.path]) for f in ordered],
+            files=read_files,
             study_id=study.pk,
             now=stage.now.replace(tzinfo=None),
             only_tags=only_tags,
             max_field_bytes=max_field_bytes,
-            kept={site: _seed_kept_ids(study=study, site=site) for site in {f.site for f in ordered}}
+            kept={site: _seed_kept_ids(study=study, site=site) for site in {f.site for f in read_files}}
             if only_tags else {},
             output=stage.output,
             copy_types=stage.copy_types() if stage.output == "copy" else {},
+            chunk_bytes=settings.TAXONOMIST_IMPORT_CHUNK_BYTES,
         )
         tally = _ImportTally(plan=plan, stage=stage, report=report)
-        # A child process pays off where much is written: a large import of everything.
-        # A filtered one writes few of the rows it reads, and reads fastest here.
+        # Child processes pay off where much is read and written: a large import of
+        # everything. A filtered one reads in order, and writes few of the rows it reads.
         if not only_tags and total_bytes >= settings.TAXONOMIST_IMPORT_CHILD_BYTES:
-            read_in_child(plan, tally.handle)
+            read_in_children(plan, tally.handle, workers=settings.TAXONOMIST_IMPORT_READERS)
         else:
             read_plan(plan, tally.handle)
         report(force=True, phase="applying to the study")

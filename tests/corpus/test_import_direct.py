@@ -12,6 +12,7 @@ from django.db import connection, connections
 from annotator.corpus import staging
 from annotator.corpus.dump_parser import DumpError
 from annotator.corpus.models import Comment, Post
+from annotator.corpus.read_process import BATCH_ROWS
 from annotator.corpus.services import import_file_describe, import_run
 from tests.factories import StudyFactory
 
@@ -97,7 +98,7 @@ def test_a_new_site_in_a_study_that_has_another_is_copied_straight_in(tmp_path, 
 
 def test_a_failure_after_rows_were_copied_in_leaves_nothing(tmp_path, writes):
     study = StudyFactory()
-    # 6,000 good rows (three batches copied into corpus_post), then a truncated file
+    # 6,000 good rows (several batches copied into corpus_post), then a truncated file
     bad = posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 6001), tail='  <row Id="9" PostTypeId="1"')
     with pytest.raises(DumpError, match="line 6003"):
         run(study, bad)
@@ -108,12 +109,12 @@ def test_a_failure_after_rows_were_copied_in_leaves_nothing(tmp_path, writes):
     assert Post.objects.filter(study=study).count() == 10
 
 
-@pytest.mark.parametrize("child", [False, True], ids=["read here", "read in a child"])
+@pytest.mark.parametrize("child", [False, True], ids=["read here", "read by children"])
 def test_an_error_while_writing_fails_the_import_and_leaves_nothing(
     tmp_path, monkeypatch, settings, children, child
 ):
     """A batch the database refuses (here: the second) fails the import; with the reading
-    in a child process, the child is stopped too."""
+    in child processes, they are stopped too."""
     settings.TAXONOMIST_IMPORT_CHILD_BYTES = 0 if child else 1 << 40
     study = StudyFactory()
     original, calls = staging.ImportStage.write, []
@@ -127,8 +128,8 @@ def test_an_error_while_writing_fails_the_import_and_leaves_nothing(
     monkeypatch.setattr(staging.ImportStage, "write", failing)
     with pytest.raises(RuntimeError, match="went away"):
         run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 10001)))
-    assert calls == [2000, 2000]  # nothing written after the error
-    assert len(children) == int(child) and all(c.returncode is not None for c in children)
+    assert calls == [BATCH_ROWS, BATCH_ROWS]  # nothing written after the error
+    assert bool(children) == child and all(c.returncode is not None for c in children)
     assert not Post.objects.filter(study=study).exists()
     monkeypatch.setattr(staging.ImportStage, "write", original)
     run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 11)))
@@ -190,9 +191,26 @@ def test_a_second_import_stages_and_waits_for_the_first(tmp_path, writes):
     assert not errors, errors
     assert summary["questions"] == 2000
     assert "waiting for another import into this study" in phases
-    assert ("corpus_post", 2000) in writes and ("import_stage_post", 2000) in writes
+    assert {table: sum(n for t, n in writes if t == table) for table, _ in writes} == {
+        "corpus_post": 3000, "import_stage_post": 2000}
     posts = Post.objects.filter(study=study)
     assert posts.count() == 4000 and posts.values("so_id").distinct().count() == 4000
     # the second applied after the first: its rows win where they overlap
     assert set(posts.filter(so_id__gt=2000).values_list("title", flat=True)) == {
         f"second {i}" for i in range(2001, 4001)}
+
+
+def test_long_texts_are_compressed_with_lz4_where_the_server_has_it():
+    """Migration corpus 0003: bodies, titles and comments are compressed with lz4, a third
+    of PostgreSQL's time in a large import when it was pglz."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'")
+        if not cursor.fetchone()[0]:
+            pytest.skip("this PostgreSQL was built without lz4")
+        cursor.execute(
+            "SELECT attrelid::regclass::text, attname, attcompression FROM pg_attribute "
+            "WHERE attrelid IN ('corpus_post'::regclass, 'corpus_comment'::regclass) "
+            "AND attname IN ('body', 'title', 'text')"
+        )
+        assert set(cursor.fetchall()) == {
+            ("corpus_post", "body", "l"), ("corpus_post", "title", "l"), ("corpus_comment", "text", "l")}

@@ -1,7 +1,7 @@
-"""Reading an import's files in a child process (``read_process``): what crosses the
-pipe, and what happens when either side fails. That the child imports exactly what an
-in-process reading imports is checked in test_import_service.py (its ``reading``
-fixture runs those tests both ways)."""
+"""Reading an import's files in chunks, by child processes (``read_process``): the same
+rows, counts, rejections and errors as reading here, whatever the chunks cut; and what
+happens when either side fails. Imports through both ways are compared end to end in
+test_import_service.py (its ``reading`` fixture)."""
 
 import os
 import signal
@@ -10,37 +10,132 @@ from pathlib import Path
 
 import pytest
 
-from annotator.corpus.dump_parser import PROGRESS_MASK, DumpError
-from annotator.corpus.read_process import BATCH_BYTES, ReadFile, ReadPlan, read_in_child, read_plan
+from annotator.corpus.dump_parser import DumpError, peek_header
+from annotator.corpus.read_process import (
+    BATCH_BYTES,
+    COPY_SIGNATURE,
+    COPY_TRAILER,
+    ReadFile,
+    ReadPlan,
+    _without,
+    read_in_children,
+    read_plan,
+)
 
 HEAD = '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<posts>\n'
 
 
-def posts_file(path: Path, count: int, body: str = "b") -> Path:
+def posts_file(path: Path, count: int, body: str = "b", extra: str = "") -> Path:
     rows = "".join(f'  <row Id="{i}" PostTypeId="1" Title="q{i}" Body="{body}" Tags="|a|" />\n'
                    for i in range(1, count + 1))
-    path.write_text(f"{HEAD}{rows}</posts>\n", encoding="utf-8")
+    path.write_text(f"{HEAD}{rows}{extra}</posts>\n", encoding="utf-8")
     return path
 
 
-def plan_for(*paths: Path) -> ReadPlan:
-    return ReadPlan(files=[ReadFile(path=str(p), name=p.name, site="s.example", kind="posts") for p in paths],
-                    study_id=1, now=datetime(2026, 1, 1))
+def plan_for(*paths: Path, chunk_bytes: int = 64) -> ReadPlan:
+    files = []
+    for p in paths:
+        with open(p, "rb") as stream:
+            header = peek_header(stream, name=p.name)
+        files.append(ReadFile(path=str(p), name=p.name, site="s.example", kind=header.kind, size=p.stat().st_size,
+                              rows_start=header.rows_start, header_lines=header.lines, has_rows=header.has_rows))
+    return ReadPlan(files=files, study_id=1, now=datetime(2026, 1, 1), chunk_bytes=chunk_bytes)
 
 
-def test_the_child_sends_what_reading_here_emits(tmp_path, children):
-    path = posts_file(tmp_path / "Posts.xml", PROGRESS_MASK + 100)
+def outcome(messages: list[tuple]) -> dict:
+    """What an import takes from the messages, whatever the batches' sizes."""
+    return {
+        "rows": [row for m in messages if m[0] == "batch" for row in m[3]],
+        "files": [(m[1], m[2], m[3]) for m in messages if m[0] == "file"],
+    }
+
+
+def both_ways(plan: ReadPlan, workers: int = 2) -> tuple[dict, dict]:
     here, there = [], []
-    read_plan(plan_for(path), here.append)
-    read_in_child(plan_for(path), there.append)
-    assert [m[0] for m in there] == [m[0] for m in here]
-    progress = [m for m in there if m[0] == "progress"]
-    assert progress == [m for m in here if m[0] == "progress"] and len(progress) == 1  # every 16,384 lines
-    assert [m[3] for m in there if m[0] == "batch"] == [m[3] for m in here if m[0] == "batch"]
-    assert sum(m[2] for m in there if m[0] == "batch") == PROGRESS_MASK + 100
-    (stats_here, stats_there) = (next(m[2] for m in ms if m[0] == "file") for ms in (here, there))
-    assert stats_there == stats_here and stats_there.questions == PROGRESS_MASK + 100
-    assert [c.returncode for c in children] == [0]
+    read_plan(plan, here.append)
+    read_in_children(plan, there.append, workers=workers)
+    return outcome(here), outcome(there)
+
+
+def test_children_read_what_reading_here_reads_whatever_the_chunks(tmp_path, children):
+    odd = (
+        '  <row Id="2" PostTypeId="1" Title="the same id again" />\n'  # a duplicate, chunks apart
+        '  <row Id="900" PostTypeId="4" Body="a tag wiki" />\n'  # skipped
+        "\n   \n"  # blank lines count as lines
+        '  <row Id="901" PostTypeId="1" Score="many" />\n'  # rejected
+        '  <row Id="902" PostTypeId="2" ParentId="1" Body="an answer" />\n'
+    )
+    first = posts_file(tmp_path / "a-Posts.xml", 300, extra=odd)
+    second = posts_file(tmp_path / "b-Posts.xml", 5)  # same site and kind: its ids 1-5 were read
+    for chunk_bytes in (1, 64, 1000, 1 << 20):
+        here, there = both_ways(plan_for(first, second, chunk_bytes=chunk_bytes))
+        assert there == here, chunk_bytes
+    [(_, stats, size), (_, stats_second, _)] = here["files"]
+    assert (stats.questions, stats.answers, stats.rejected, stats_second.rejected) == (300, 1, 2, 5)
+    assert [(r.line, r.so_id) for r in stats.rejections] == [(303, 2), (307, 901)]
+    assert size == first.stat().st_size
+    assert len(children) == 8 and all(c.returncode == 0 for c in children)
+
+
+def test_a_line_longer_than_several_chunks_is_read_once(tmp_path):
+    path = tmp_path / "Posts.xml"
+    path.write_text(f'{HEAD}  <row Id="1" PostTypeId="1" Title="a" />\n'
+                    f'  <row Id="2" PostTypeId="1" Title="long" Body="{"x" * 3_000_000}" />\n'
+                    f'  <row Id="3" PostTypeId="1" Title="c" />\n</posts>\n', encoding="utf-8")
+    plan = plan_for(path, chunk_bytes=256 * 1024)
+    plan.max_field_bytes = 1_000_000
+    here, there = both_ways(plan)
+    assert there == here
+    [(_, stats, _)] = there["files"]
+    assert [(r.line, r.so_id) for r in stats.rejections] == [(4, 2)] and stats.questions == 2
+
+
+@pytest.mark.parametrize("chunk_bytes", [64, 1 << 20])
+def test_an_error_in_a_chunk_is_raised_with_its_line_from_the_top_of_the_file(tmp_path, children, chunk_bytes):
+    path = posts_file(tmp_path / "Posts.xml", 3000, extra='  <row Id="9" PostTypeId="1" Title="a < b" />\n')
+    handled = []
+    with pytest.raises(DumpError) as caught:
+        read_in_children(plan_for(path, chunk_bytes=chunk_bytes), handled.append, workers=2)
+    assert (caught.value.file, caught.value.line) == ("Posts.xml", 3003)
+    assert "malformed XML" in caught.value.message
+    assert all(c.returncode is not None for c in children)
+
+
+@pytest.mark.parametrize(("tail", "line", "message"), [
+    ("", 13, "the file ends before </posts>"),
+    ("</posts>\n\n", 15, "unexpected content after the end"),
+])
+def test_the_end_tag_closes_the_file_across_chunks(tmp_path, tail, line, message):
+    path = posts_file(tmp_path / "Posts.xml", 10)
+    path.write_bytes(path.read_bytes().replace(b"</posts>\n", tail.encode()) + b'  <row Id="99" PostTypeId="1" />\n')
+    for read in (lambda plan: read_plan(plan, lambda m: None),
+                 lambda plan: read_in_children(plan, lambda m: None, workers=2)):
+        with pytest.raises(DumpError, match=message) as caught:
+            read(plan_for(path))
+        assert caught.value.line == line
+
+
+def test_ids_are_checked_in_file_order_and_duplicates_leave_the_copy_stream():
+    from psycopg.adapt import Transformer
+    from psycopg.postgres import types
+    from psycopg.pq import Format
+    from psycopg._copy_base import format_row_binary
+
+    transformer = Transformer()
+    transformer.set_dumper_types([types.get_oid("int8"), types.get_oid("text")], Format.BINARY)
+    rows = [(1, "one"), (2, "two ☃"), (3, "three")]
+
+    def stream(selected):
+        payload, offsets = bytearray(COPY_SIGNATURE), []
+        for row in selected:
+            offsets.append(len(payload))
+            format_row_binary(row, transformer, payload)
+        return bytes(payload + COPY_TRAILER), offsets
+
+    payload, offsets = stream(rows)
+    assert _without(payload, [1], offsets) == stream([rows[0], rows[2]])[0]
+    assert _without(payload, [0, 2], offsets) == stream([rows[1]])[0]
+    assert _without(["a", "b", "c"], [0], offsets) == ["b", "c"]
 
 
 def test_a_batch_holds_at_most_its_bytes_whatever_its_rows(tmp_path):
@@ -51,22 +146,13 @@ def test_a_batch_holds_at_most_its_bytes_whatever_its_rows(tmp_path):
     assert all(m[2] * 700_000 <= BATCH_BYTES + 700_000 for m in batches)
 
 
-def test_a_dump_error_in_the_child_is_raised_here_with_its_file_and_line(tmp_path, children):
-    path = posts_file(tmp_path / "Posts.xml", 3000)
-    path.write_bytes(path.read_bytes().replace(b"</posts>\n", b'  <row Id="9" PostTypeId="1" Title="a < b" />\n'))
-    handled = []
-    with pytest.raises(DumpError) as caught:
-        read_in_child(plan_for(path), handled.append)
-    assert (caught.value.file, caught.value.line) == ("Posts.xml", 3003)
-    assert "malformed XML" in caught.value.message
-    assert [m[2] for m in handled if m[0] == "batch"] == [2000]  # what was read before the error
-    assert [c.returncode for c in children] == [0]
-
-
-def test_an_unexpected_error_in_the_child_comes_with_its_traceback(tmp_path, children):
+def test_an_unexpected_error_in_a_child_comes_with_its_traceback(tmp_path, children):
+    path = posts_file(tmp_path / "Posts.xml", 10)
+    plan = plan_for(path)
+    path.unlink()
     with pytest.raises(RuntimeError, match="FileNotFoundError"):
-        read_in_child(plan_for(tmp_path / "gone-Posts.xml"), lambda m: None)
-    assert [c.returncode for c in children] == [1]
+        read_in_children(plan, lambda m: None, workers=2)
+    assert all(c.returncode is not None for c in children)
 
 
 def test_a_child_that_dies_fails_the_reading(tmp_path, children):
@@ -77,15 +163,16 @@ def test_a_child_that_dies_fails_the_reading(tmp_path, children):
             os.kill(children[0].pid, signal.SIGKILL)
 
     with pytest.raises(RuntimeError, match=r"stopped unexpectedly \(exit code -9\)"):
-        read_in_child(plan_for(path), kill_on_first)
+        read_in_children(plan_for(path, chunk_bytes=1 << 20), kill_on_first, workers=2)
+    assert all(c.returncode is not None for c in children)
 
 
-def test_an_error_here_stops_the_child(tmp_path, children):
+def test_an_error_here_stops_the_children(tmp_path, children):
     path = posts_file(tmp_path / "Posts.xml", 20_000)
 
     def refuse(message):
         raise ValueError("the database refused the batch")
 
     with pytest.raises(ValueError, match="refused"):
-        read_in_child(plan_for(path), refuse)
-    assert children[0].returncode is not None
+        read_in_children(plan_for(path, chunk_bytes=1 << 20), refuse, workers=2)
+    assert len(children) == 2 and all(c.returncode is not None for c in children)
