@@ -217,7 +217,13 @@ class ImportStage:
                 target = model._meta.db_table
                 cols = ", ".join(columns)
                 updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in KEY)
+                # A row the dump has not changed is left as it is (its updated_at too): no new
+                # row version, no index entries, no WAL. Re-reading the same dump writes nothing.
+                compared = [c for c in columns if c not in KEY and c != "updated_at"]
+                distinct = "IS DISTINCT FROM" if self.vendor == "postgresql" else "IS NOT"
+                changed = (f"({', '.join(f'{target}.{c}' for c in compared)}) {distinct} "
+                           f"({', '.join(f'excluded.{c}' for c in compared)})")
                 cursor.execute(
                     f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {table} WHERE true "
-                    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}"
+                    f"ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates} WHERE {changed}"
                 )

@@ -214,9 +214,14 @@ def test_reimport_updates_and_never_duplicates(tmp_path, reading):
     keys = list(posts(study).order_by("pk").values_list("pk", "site", "so_id"))
     assert len(keys) == 7 and Comment.objects.filter(study=study).count() == 5
 
+    stamps = dict(posts(study).values_list("so_id", "updated_at"))
+    comment_stamps = dict(Comment.objects.filter(study=study).values_list("so_id", "updated_at"))
     again = run(study, SAMPLE_POSTS, SAMPLE_COMMENTS)
     assert again["study_totals"] == first["study_totals"] == {"questions": 3, "answers": 4, "comments": 5}
     assert list(posts(study).order_by("pk").values_list("pk", "site", "so_id")) == keys
+    # nothing changed in the dump: no row was rewritten
+    assert dict(posts(study).values_list("so_id", "updated_at")) == stamps
+    assert dict(Comment.objects.filter(study=study).values_list("so_id", "updated_at")) == comment_stamps
 
     edited = SAMPLE_POSTS.read_bytes().replace(
         b'Title="Serving a TensorFlow model"', b'Title="Serving a TensorFlow model (edited)"'
@@ -227,6 +232,8 @@ def test_reimport_updates_and_never_duplicates(tmp_path, reading):
     assert posts(study).count() == 7
     question = posts(study, site=SITE, so_id=1).get()
     assert question.title == "Serving a TensorFlow model (edited)" and question.score == 6
+    rewritten = {so_id for so_id, stamp in posts(study).values_list("so_id", "updated_at") if stamp != stamps[so_id]}
+    assert rewritten == {1}  # the one row the edit changed
     assert list(posts(study).order_by("pk").values_list("pk", "site", "so_id")) == keys
 
 
