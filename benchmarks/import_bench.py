@@ -16,6 +16,8 @@ Run from the project root (stdlib + lxml + psycopg only):
      b. import --only-tags tensorflow,keras --json into a fresh study,
      c. import --json (everything) into another fresh study,
      d. c again on the same study: a re-import must update, not duplicate (same study_totals).
+        The same file: no row has changed, so the upsert rewrites none (a newer dump, whose
+        scores and view counts have moved, rewrites most rows and takes longer).
 3. Prints a table and the targets: tag-filtered >= 150 MB/s, unfiltered >= 30,000 rows/s into
    PostgreSQL, peak memory < 200 MB. Report only: a missed speed target never fails the run.
 4. Deletes the dump (unless --keep) and the bench-* studies it created.
@@ -343,7 +345,7 @@ def report(results: list[dict], size: int, rows: int) -> None:
     mb_s, rows_s = (lambda r: size / MB / _own_seconds(r)), (lambda r: rows / _own_seconds(r))
     checks = [(b, "b. tag-filtered import >= 150 MB/s", mb_s(b), mb_s(b) >= 150, "MB/s"),
               (c, "c. unfiltered import >= 30,000 rows/s", rows_s(c), rows_s(c) >= 30_000, "rows/s"),
-              (d, "d. re-import >= 30,000 rows/s", rows_s(d), rows_s(d) >= 30_000, "rows/s")]
+              (d, "d. same-file re-import >= 30,000 rows/s", rows_s(d), rows_s(d) >= 30_000, "rows/s")]
     checks += [(r, f"{r['name'][:2]} peak memory < 200 MB", r["peak"], (r["peak"] or 1e9) < 200, "MB")
                for r in (b, c, d)]
     print("\ntargets (report only; rates use each import's own time, without the ~1 s of start-up):")
