@@ -72,6 +72,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "DATABASE_URL": _database_url(connection.settings_dict),
         "TAXONOMIST_DATA_DIR": str(settings.DATA_DIR),
         "PYTHONUNBUFFERED": "1",
+        # Imports in the worker read their files in child processes whatever their size,
+        # so that this path is tested in a real worker too (it is taken from 16 MB).
+        "TAXONOMIST_IMPORT_CHILD_BYTES": "0",
     }
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     log = open(log_path, "wb")

@@ -172,7 +172,7 @@ TAXONOMIST_MAX_FIELD_BYTES = int(os.environ.get("TAXONOMIST_MAX_FIELD_BYTES", 10
 # (TAXONOMIST_IMPORT_READERS of them, in chunks of TAXONOMIST_IMPORT_CHUNK_BYTES) while this
 # one writes (annotator/corpus/read_process.py); other imports read in the importing process.
 TAXONOMIST_IMPORT_CHILD_BYTES = int(os.environ.get("TAXONOMIST_IMPORT_CHILD_BYTES", 16 * 1024 * 1024))
-TAXONOMIST_IMPORT_READERS = int(os.environ.get("TAXONOMIST_IMPORT_READERS", max(1, min(4, os.cpu_count() or 1))))
+TAXONOMIST_IMPORT_READERS = max(1, int(os.environ.get("TAXONOMIST_IMPORT_READERS", min(4, os.cpu_count() or 1))))
 TAXONOMIST_IMPORT_CHUNK_BYTES = int(os.environ.get("TAXONOMIST_IMPORT_CHUNK_BYTES", 4 * 1024 * 1024))
 FILE_UPLOAD_HANDLERS = [
     "annotator.corpus.upload_limits.SizeLimitedUploadHandler",

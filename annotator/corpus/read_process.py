@@ -419,14 +419,9 @@ class _FileAssembly:
 
 def _without(payload, drop: list[int], offsets: array):
     """``payload`` (a binary COPY stream or a list of rows) without the rows ``drop``."""
+    dropped = set(drop)
     if isinstance(payload, list):
-        dropped = set(drop)
         return [row for i, row in enumerate(payload) if i not in dropped]
     ends = [*offsets[1:], len(payload) - len(COPY_TRAILER)]
-    dropped = set(drop)
     kept = [payload[offsets[i]:ends[i]] for i in range(len(offsets)) if i not in dropped]
     return b"".join([COPY_SIGNATURE, *kept, COPY_TRAILER])
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main())

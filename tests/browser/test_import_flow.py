@@ -174,6 +174,7 @@ def test_import_with_live_progress_then_hostile_post_is_inert(page, live_server,
     # 4. Posts: the search box (focused with "/", app.js) filters through htmx.
     page.locator(".study-nav").get_by_role("link", name="Posts").click()
     expect(page.get_by_role("heading", name="Posts")).to_be_visible()
+    page.wait_for_load_state()  # app.js has run (the heading comes first)
     results = page.locator("#post-results table.posts tbody tr")
     expect(results).to_have_count(QUESTIONS)
     page.evaluate("window.__samePage = true")

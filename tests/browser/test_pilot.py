@@ -36,6 +36,7 @@ def test_two_raters_code_a_pilot_item_and_group_codes(page: Page, live_server):
     page.get_by_role("link", name="Next uncoded item →").click()
     expect(page).to_have_url(re.compile(rf"/pilot/{first.pk}/$"))
     expect(page.get_by_role("heading", name=first.post.title)).to_be_visible()
+    page.wait_for_load_state()  # the shortcuts' script has run (the URL and heading come first)
     page.keyboard.press("c")
     box = page.locator("#code-text")
     expect(box).to_be_focused()

@@ -77,6 +77,15 @@ def test_children_read_what_reading_here_reads_whatever_the_chunks(tmp_path, chi
     assert len(children) == 8 and all(c.returncode == 0 for c in children)
 
 
+def test_children_report_progress_chunk_by_chunk(tmp_path):
+    path = posts_file(tmp_path / "Posts.xml", 500)
+    messages = []
+    read_in_children(plan_for(path, chunk_bytes=4096), messages.append, workers=2)
+    progress = [(m[2], m[3]) for m in messages if m[0] == "progress"]
+    assert len(progress) == -(-(path.stat().st_size - len(HEAD.encode())) // 4096) > 5
+    assert progress == sorted(progress) and progress[-1] == (path.stat().st_size, 500)
+
+
 def test_a_line_longer_than_several_chunks_is_read_once(tmp_path):
     path = tmp_path / "Posts.xml"
     path.write_text(f'{HEAD}  <row Id="1" PostTypeId="1" Title="a" />\n'
