@@ -21,7 +21,7 @@ is rejected for that other fault, where reading here names the duplicate id.
 Messages (tuples):
 
 - ``("batch", file_index, rows, payload)``: ``payload`` is a binary COPY stream
-  (``bytes``) for PostgreSQL, or a list of row tuples for SQLite;
+  (bytes or a bytearray) for PostgreSQL, or a list of row tuples for SQLite;
 - ``("progress", file_index, bytes_read, rows_read)``;
 - ``("file", file_index, stats, bytes_read)`` when a file has been read whole.
 
