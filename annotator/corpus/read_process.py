@@ -166,9 +166,8 @@ def read_plan(plan: ReadPlan, emit: Emit) -> None:
     """Read every file of ``plan`` in order, here, emitting its messages. Raises DumpError."""
     seen: dict[tuple[str, str], IdSet] = {}
     for index, f in enumerate(plan.files):
-        questions, posts = plan.kept.get(f.site, (None, None)) if plan.only_tags else (None, None)
-        if plan.only_tags and questions is None:
-            questions, posts = plan.kept.setdefault(f.site, (IdSet(), IdSet()))
+        # A filtered import shares its kept ids between a site's files (posts, then comments).
+        questions, posts = plan.kept.setdefault(f.site, (IdSet(), IdSet())) if plan.only_tags else (None, None)
 
         def progress(reader: DumpReader, index=index) -> None:
             emit(("progress", index, reader.bytes_read, reader.stats.rows))

@@ -148,7 +148,10 @@ class ImportStage:
         return "copy" if self.vendor == "postgresql" else "rows"
 
     def copy_types(self) -> dict[str, list[str]]:
-        """psycopg type names of each kind's columns, for the binary COPY streams."""
+        """psycopg type names of each kind's columns, for the binary COPY streams (none
+        where batches are row tuples)."""
+        if self.output != "copy":
+            return {}
         return {KINDS[model]: self.binary_types[model] for model in self.tables}
 
     def is_direct(self, model, site: str) -> bool:
