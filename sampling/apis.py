@@ -44,6 +44,8 @@ class SampleSizeApi(APIView):
         n0 = serializers.FloatField()
         exact = serializers.FloatField(help_text="n₀ / (1 + (n₀ − 1)/N), before rounding")
         n = serializers.IntegerField()
+        note = serializers.CharField(help_text="why n is not the rounded exact value (n₀ = 0, or a bound below "
+                                               "one post: n is at least 1); empty otherwise")
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request):

@@ -30,6 +30,8 @@ class Command(BaseCommand):
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from None
+        if result.note:  # on standard error, so that the output stays n (or the JSON object) alone
+            self.stderr.write(result.note)
         if opts["json"]:
             self.stdout.write(json.dumps(
                 {"population": result.population, "n0": result.n0, "exact": result.exact, "n": result.n}
