@@ -203,6 +203,9 @@ class QuestionSetComparisonOutput(serializers.Serializer):
     second_response_hours = DurationSummaryOutput(source="second_durations")
     first_median_hours = _float(source="first_durations.median")
     second_median_hours = _float(source="second_durations.median")
+    overlap = serializers.IntegerField(help_text="questions in both sets (the χ² test assumes none)")
+    overlap_note = serializers.CharField(help_text="what the overlap means for the test; empty when the sets "
+                                                   "share no question")
 
 
 # -- input --------------------------------------------------------------------------
@@ -393,7 +396,10 @@ class QuestionSetComparisonApi(APIView):
         ],
         responses=QuestionSetComparisonOutput,
         description="χ² test (with and without Yates' correction) of the shares of questions without an "
-                    "accepted answer, and both sets' response times. Undefined figures are null, with the reason.",
+                    "accepted answer, and both sets' response times. Undefined figures are null, with the reason. "
+                    "The test assumes two independent samples: `overlap` counts the questions in both sets and "
+                    "`overlap_note` says what that means. A set compared with itself (or with a set of the same "
+                    "questions) is refused: 400 with the reason.",
     )
     def get(self, request, slug):
         access = study_get_for_user(slug=slug, user=request.user)
@@ -401,5 +407,8 @@ class QuestionSetComparisonApi(APIView):
         query.is_valid(raise_exception=True)
         first = selectors.question_set_get(study=access.study, set_id=query.validated_data["a"])
         second = selectors.question_set_get(study=access.study, set_id=query.validated_data["b"])
-        comparison = selectors.question_set_comparison(first=first, second=second)
+        try:
+            comparison = selectors.question_set_comparison(first=first, second=second)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
         return Response(QuestionSetComparisonOutput(comparison).data)

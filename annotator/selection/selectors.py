@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import ExtractYear
 
@@ -205,6 +206,9 @@ def question_set_statistics(*, question_set: QuestionSet) -> SetStatistics:
     )
 
 
+INDEPENDENCE = "The χ² test assumes two independent samples: no question in both sets."
+
+
 @dataclass(frozen=True)
 class SetComparison:
     first: QuestionSet
@@ -215,11 +219,32 @@ class SetComparison:
     test: ProportionTest
     first_durations: DurationSummary
     second_durations: DurationSummary
+    overlap: int = 0  # questions in both sets
 
     @property
     def undefined_reason(self) -> str:
         """Why the test has no χ² (an empty set, equal 0/1 shares); "" when it has one."""
         return self.test.undefined_reason
+
+    @property
+    def overlap_note(self) -> str:
+        """What the questions in both sets mean for the test; "" when the sets are disjoint."""
+        k = self.overlap
+        if not k:
+            return ""
+        a, b = self.first.name, self.second.name
+        n1, n2 = self.first_accepted.questions, self.second_accepted.questions
+        both = f"{k:,} question{' is' if k == 1 else 's are'} in both sets"
+        if k == n1:
+            where, disjoint = f"every question of “{a}” is also in “{b}”", f"“{a}” with “{b}” minus “{a}”"
+        elif k == n2:
+            where, disjoint = f"every question of “{b}” is also in “{a}”", f"“{b}” with “{a}” minus “{b}”"
+        else:
+            where = f"{k:,} of {n1:,} in “{a}”, {k:,} of {n2:,} in “{b}”"
+            disjoint = f"“{a}” minus “{b}” with “{b}” minus “{a}”"
+        return (f"The sets overlap: {both} ({where}). {INDEPENDENCE} Here the questions in both count twice, "
+                f"so the p-value is not valid as it stands: for a valid test compare disjoint sets, e.g. {disjoint} "
+                "(a set rule's “minus”).")
 
     header = ("measure", "first", "second")
 
@@ -233,6 +258,7 @@ class SetComparison:
             ("share without accepted answer", a.share_without_accepted, b.share_without_accepted),
             ("response times (n)", self.first_durations.n, self.second_durations.n),
             ("median response time (hours)", self.first_durations.median, self.second_durations.median),
+            ("questions in both sets", self.overlap, None),
             ("chi2", self.test.chi2, None),
             ("p", self.test.p_value, None),
             ("chi2 (Yates)", self.test.chi2_corrected, None),
@@ -240,15 +266,40 @@ class SetComparison:
         ]
 
 
+def question_set_overlap(*, first: QuestionSet, second: QuestionSet) -> int:
+    """The number of questions that are members of both sets."""
+    in_second = QuestionSetMember.objects.filter(question_set=second).values("post_id")
+    return question_set_posts(question_set=first).filter(pk__in=in_second).count()
+
+
+def question_set_comparison_check(*, first: QuestionSet, second: QuestionSet) -> int:
+    """The overlap of two sets that may be compared; ValidationError when they
+    are one sample, not two: the same set, or two sets holding the same questions."""
+    if first.pk == second.pk:
+        raise ValidationError(f"“{first.name}” cannot be compared with itself: the χ² test needs two independent "
+                              "samples, and a set compared with itself is one sample twice. Choose two different sets.")
+    overlap = question_set_overlap(first=first, second=second)
+    if overlap and overlap == question_set_posts(question_set=first).count() == question_set_posts(
+            question_set=second).count():
+        raise ValidationError(f"“{first.name}” and “{second.name}” hold the same {overlap:,} "
+                              f"question{'' if overlap == 1 else 's'}: compared with each other they are one sample "
+                              "twice, not two independent samples. Choose sets that differ.")
+    return overlap
+
+
 def question_set_comparison(*, first: QuestionSet, second: QuestionSet) -> SetComparison:
     """The shares of questions without an accepted answer in two sets, their
-    χ² test, and the two sets' response-time summaries side by side."""
+    χ² test, and the two sets' response-time summaries side by side, with the
+    number of questions in both (the test assumes none). ValidationError for a
+    set compared with itself (or with a set of the same questions)."""
+    overlap = question_set_comparison_check(first=first, second=second)
     shares, durations = [], []
     for question_set in (first, second):
         questions = question_set_posts(question_set=question_set)
         shares.append(accepted_answer_share(questions=questions))
         durations.append(summarise_durations(response_times(questions=questions).hours))
     return SetComparison(
+        overlap=overlap,
         first=first,
         second=second,
         first_accepted=shares[0],

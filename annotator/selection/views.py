@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -254,9 +254,7 @@ def _sets_to_compare(access, query) -> tuple[QuestionSet | None, QuestionSet | N
     first, second = (_set_for(access, int(i)) if i else None for i in ids)
     if first is None or second is None:
         return first, second, ""
-    if first.pk == second.pk:
-        return first, second, "Choose two different sets."
-    unevaluated = [f"“{s.name}”" for s in (first, second) if s.evaluated_at is None]
+    unevaluated = [f"“{s.name}”" for s in dict.fromkeys((first, second)) if s.evaluated_at is None]
     if unevaluated:
         them = "it" if len(unevaluated) == 1 else "them"
         return first, second, f"{' and '.join(unevaluated)} not evaluated yet: evaluate {them} first."
@@ -272,23 +270,31 @@ def _comparable(access, query) -> tuple[QuestionSet, QuestionSet]:
 
 @login_required
 def set_compare(request, slug):
+    """The comparison; 400 with the reason for a set compared with itself."""
     access = study_get_for_user(slug=slug, user=request.user)
     first, second, problem = _sets_to_compare(access, request.GET)
-    comparison = None
+    comparison, status = None, 200
     if first is not None and second is not None and not problem:
-        comparison = selectors.question_set_comparison(first=first, second=second)
+        try:
+            comparison = selectors.question_set_comparison(first=first, second=second)
+        except ValidationError as exc:
+            problem, status = " ".join(exc.messages), 400
     return render(request, "selection/set_compare.html", {
         "access": access, "study": access.study, "sets": selectors.question_set_list(study=access.study),
         "first": first, "second": second, "problem": problem, "comparison": comparison,
+        "independence": selectors.INDEPENDENCE,
         "query": urlencode({"first": first.pk, "second": second.pk}) if comparison else "",
-    })
+    }, status=status)
 
 
 @login_required
 def set_compare_csv(request, slug):
     access = study_get_for_user(slug=slug, user=request.user)
     first, second = _comparable(access, request.GET)
-    comparison = selectors.question_set_comparison(first=first, second=second)
+    try:
+        comparison = selectors.question_set_comparison(first=first, second=second)
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages), content_type="text/plain; charset=utf-8")
     return _csv_response(("measure", first.name, second.name), comparison.rows(), filename=reports.download_filename(
         _set_label(first), "vs", _set_label(second), "comparison", ext="csv"))
 
@@ -299,6 +305,10 @@ def set_compare_chart(request, slug, fmt):
     first, second = _comparable(access, request.GET)
     if fmt not in CHART_CONTENT_TYPES:
         raise Http404("No such chart.")
+    try:
+        selectors.question_set_comparison_check(first=first, second=second)
+    except ValidationError as exc:
+        return HttpResponseBadRequest(" ".join(exc.messages), content_type="text/plain; charset=utf-8")
     hours = [(s.name, selectors.response_times(questions=selectors.question_set_posts(question_set=s)).hours)
              for s in (first, second)]
     figure = charts.response_box_plot(hours, title=f"Time to the accepted answer: {first.name} vs {second.name}")

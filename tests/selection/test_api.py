@@ -428,6 +428,47 @@ def test_comparing_with_an_empty_set_gives_nulls_and_the_reason(api, paper_sets)
     assert data["first_median_hours"] is None and data["second_median_hours"] is None
 
 
+def test_comparing_overlapping_sets_gives_the_overlap_and_the_assumption(api, paper_sets, corpus, queued,
+                                                                          django_capture_on_commit_callbacks):
+    b, c = paper_sets["B"], paper_sets["C"]
+    evaluate(api, c["id"], queued, django_capture_on_commit_callbacks)  # evaluates B too (C is within B)
+    in_b, in_c = set(so_ids(api, b["id"])), set(so_ids(api, c["id"]))
+    assert in_c and in_c < in_b
+
+    response = api.get(f"{SETS}compare/", {"a": b["id"], "b": c["id"]})
+
+    assert response.status_code == 200
+    data = response.json()
+    assert data["overlap"] == len(in_b & in_c) == 2
+    assert "every question of “C” is also in “B”" in data["overlap_note"]
+    assert "assumes two independent samples" in data["overlap_note"]
+    assert "e.g. “C” with “B” minus “C”" in data["overlap_note"]
+    without = {so_id for so_id, post in corpus.items() if post.accepted_answer_so_id is None}
+    table = [[len(ids & without), len(ids - without)] for ids in (in_b, in_c)]
+    plain, corrected = chi2_contingency(table, correction=False), chi2_contingency(table, correction=True)
+    assert data["test"]["chi2"] == pytest.approx(plain[0]) and data["test"]["p_value"] == pytest.approx(plain[1])
+    assert data["test"]["p_value_corrected"] == pytest.approx(corrected[1])
+
+    disjoint = api.get(f"{SETS}compare/", {"a": paper_sets["D"]["id"], "b": c["id"]}).json()
+    assert disjoint["overlap"] == 0 and disjoint["overlap_note"] == ""
+
+
+def test_comparing_a_set_with_itself_is_refused_with_the_reason(api, paper_sets, queued,
+                                                                 django_capture_on_commit_callbacks):
+    c = paper_sets["C"]
+    evaluate(api, c["id"], queued, django_capture_on_commit_callbacks)
+
+    response = api.get(f"{SETS}compare/", {"a": c["id"], "b": c["id"]})
+
+    assert response.status_code == 400
+    assert "“C” cannot be compared with itself: the χ² test needs two independent samples" in \
+        " ".join(response.json()["detail"])
+    same_members = create(api, name="C again", within=["C"])
+    evaluate(api, same_members["id"], queued, django_capture_on_commit_callbacks)
+    twin = api.get(f"{SETS}compare/", {"a": c["id"], "b": same_members["id"]})
+    assert twin.status_code == 400 and "hold the same 2 questions" in " ".join(twin.json()["detail"])
+
+
 def test_compare_needs_two_set_ids_of_this_study(api, owner, paper_sets):
     b = paper_sets["B"]["id"]
     foreign = QuestionSet.objects.create(study=StudyFactory(), name="F", tags=["keras"])

@@ -7,8 +7,10 @@ from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from lxml import etree
+from scipy.stats import chi2_contingency
 
 from annotator.corpus.models import Post, PostType
 from annotator.corpus.services import import_file_describe, import_run
@@ -16,6 +18,7 @@ from annotator.selection.models import QuestionSet, QuestionSetMember
 from annotator.selection.selectors import (
     accepted_answer_share,
     question_set_comparison,
+    question_set_overlap,
     question_set_posts,
     question_set_statistics,
     questions_per_year,
@@ -143,6 +146,43 @@ def test_real_dump_comparison_of_two_sets(meta_set, meta_xml):
         question_set_statistics(question_set=late).durations.median,
     )
     assert None not in medians
+
+
+def test_real_dump_overlapping_sets_count_the_questions_in_both(meta_set, meta_xml):
+    study = meta_set.study
+    questions = Post.objects.filter(study=study, post_type=PostType.QUESTION)
+    until_2018 = set_of(study, questions.filter(creation_date__lt=at(2019, 1, 1)), name="to 2018")
+    from_2016 = set_of(study, questions.filter(creation_date__gte=at(2016, 1, 1)), name="from 2016")
+    ids = {name: {q["Id"] for q in meta_xml["questions"] if keep(q["CreationDate"])}
+           for name, keep in (("to", lambda d: d < "2019"), ("from", lambda d: d >= "2016"))}
+    both = len(ids["to"] & ids["from"])
+    assert 0 < both < min(map(len, ids.values()))
+
+    comparison = question_set_comparison(first=until_2018, second=from_2016)
+
+    assert comparison.overlap == question_set_overlap(first=until_2018, second=from_2016) == both
+    assert f"{both:,} questions are in both sets" in comparison.overlap_note
+    assert ("questions in both sets", both, None) in comparison.rows()
+    # the test is that of the two shares as given (SciPy agrees), the overlap is reported beside it
+    without = {name: sum("AcceptedAnswerId" not in meta_xml["posts"][i] for i in ids[name]) for name in ids}
+    table = [[without["to"], len(ids["to"]) - without["to"]], [without["from"], len(ids["from"]) - without["from"]]]
+    assert comparison.test.chi2 == pytest.approx(chi2_contingency(table, correction=False)[0], rel=1e-12)
+    assert comparison.test.p_value_corrected == pytest.approx(chi2_contingency(table)[1], rel=1e-12)
+    nested = question_set_comparison(first=meta_set, second=from_2016)
+    assert nested.overlap == len(ids["from"]) and "every question of “from 2016” is also in “all of meta”" in \
+        nested.overlap_note
+
+
+def test_a_set_is_not_compared_with_itself_nor_with_a_set_of_the_same_questions():
+    study = StudyFactory()
+    questions = [PostFactory(study=study), PostFactory(study=study)]
+    one, twin = set_of(study, questions, name="one"), set_of(study, questions, name="twin")
+    with pytest.raises(ValidationError, match="“one” cannot be compared with itself"):
+        question_set_comparison(first=one, second=one)
+    with pytest.raises(ValidationError, match="“one” and “twin” hold the same 2 questions"):
+        question_set_comparison(first=one, second=twin)
+    empty, other_empty = QuestionSetFactory(study=study), QuestionSetFactory(study=study)
+    assert "no questions" in question_set_comparison(first=empty, second=other_empty).undefined_reason
 
 
 # -- members --------------------------------------------------------------------

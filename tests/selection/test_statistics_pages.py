@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
+from scipy.stats import chi2_contingency
 
+from annotator.corpus.models import Post
 from annotator.selection.models import QuestionSet, QuestionSetMember
 from annotator.selection.reports import p_value_text, statistic_text
 from annotator.selection.statistics import two_proportion_test
@@ -266,6 +268,60 @@ def test_equal_shares_give_the_undefined_reason(client, study):
     assert "No test:</strong> no question in either set has the property" in text and no_nan(text)
 
 
+def test_overlapping_sets_say_how_many_questions_both_hold_and_what_the_test_assumes(client, study, four, baseline):
+    login(client, study)
+    shared = [m.post for m in QuestionSetMember.objects.filter(question_set=four).order_by("post_id")[:2]]
+    mixed = evaluated_set(study, shared + [m.post for m in QuestionSetMember.objects.filter(question_set=baseline)],
+                          name="mixed")
+    ids = {qs: set(qs.members.values_list("post_id", flat=True)) for qs in (four, mixed)}
+    assert len(ids[four] & ids[mixed]) == 2
+    response = client.get(f"{base(study)}compare/?first={four.pk}&second={mixed.pk}")
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert '<tr class="overlap"><th>In both sets</th><td colspan="2">2</td></tr>' in page
+    assert ("The sets overlap: 2 questions are in both sets (2 of 4 in “C (cloud)”, 2 of 12 in “mixed”). "
+            "The χ² test assumes two independent samples: no question in both sets.") in page
+    assert "the p-value is not valid as it stands" in page
+    # the figures are still those of the 2×2 table, computed as if independent: SciPy agrees
+    without = set(Post.objects.filter(study=study, accepted_answer_so_id__isnull=True).values_list("pk", flat=True))
+    (x1, n1), (x2, n2) = ((len(ids[qs] & without), len(ids[qs])) for qs in (four, mixed))
+    table = [[x1, n1 - x1], [x2, n2 - x2]]
+    plain, yates = chi2_contingency(table, correction=False), chi2_contingency(table, correction=True)
+    assert f'<strong class="chi2">{statistic_text(plain[0])}</strong>' in page
+    assert f'<span class="chi2-corrected">{statistic_text(yates[0])}</span>' in page
+    rows = read_csv(client.get(f"{base(study)}compare/comparison.csv?first={four.pk}&second={mixed.pk}"))
+    assert ["questions in both sets", "2", ""] in rows
+    figures = {row[0]: row[1] for row in rows}
+    assert float(figures["chi2"]) == pytest.approx(plain[0]) and float(figures["p"]) == pytest.approx(plain[1])
+    assert float(figures["p (Yates)"]) == pytest.approx(yates[1])
+
+
+def test_a_set_inside_the_other_names_the_disjoint_comparison(client, study, four, baseline):
+    login(client, study)
+    part = evaluated_set(study, [m.post for m in QuestionSetMember.objects.filter(question_set=baseline)[:3]],
+                         name="part")
+    page = client.get(f"{base(study)}compare/?first={baseline.pk}&second={part.pk}").content.decode()
+    assert "3 questions are in both sets (every question of “part” is also in “baseline”)" in page
+    assert "e.g. “part” with “baseline” minus “part”" in page
+
+
+def test_disjoint_sets_state_the_assumption_only(client, study, four, baseline):
+    login(client, study)
+    page = client.get(f"{base(study)}compare/?first={four.pk}&second={baseline.pk}").content.decode()
+    assert '<td colspan="2">0</td>' in page and "overlap-note" not in page
+    assert "The χ² test assumes two independent samples: no question in both sets. These two sets share none." in page
+
+
+def test_two_sets_of_the_same_questions_are_one_sample_and_refused(client, study, four):
+    login(client, study)
+    twin = evaluated_set(study, [m.post for m in QuestionSetMember.objects.filter(question_set=four)], name="twin")
+    response = client.get(f"{base(study)}compare/?first={four.pk}&second={twin.pk}")
+    assert response.status_code == 400
+    assert "“C (cloud)” and “twin” hold the same 4 questions" in response.content.decode()
+    assert "χ²(1)" not in response.content.decode()
+    assert client.get(f"{base(study)}compare/comparison.csv?first={twin.pk}&second={four.pk}").status_code == 400
+
+
 def test_the_set_list_offers_the_comparison_form(client, study, four, baseline):
     login(client, study)
     page = client.get(base(study)).content.decode()
@@ -280,12 +336,16 @@ def test_compare_asks_for_two_different_evaluated_sets(client, study, four):
     assert "Choose two evaluated sets" in client.get(f"{base(study)}compare/").content.decode()
     half = client.get(f"{base(study)}compare/?first={four.pk}").content.decode()  # "Compare with…" on a set
     assert f'<option value="{four.pk}" selected>C (cloud)</option>' in half and "χ²(1)" not in half
-    same = client.get(f"{base(study)}compare/?first={four.pk}&second={four.pk}").content.decode()
-    assert "Choose two different sets." in same and "χ²(1)" not in same
+    same = client.get(f"{base(study)}compare/?first={four.pk}&second={four.pk}")
+    assert same.status_code == 400
+    reason = "“C (cloud)” cannot be compared with itself: the χ² test needs two independent samples"
+    assert reason in same.content.decode() and "χ²(1)" not in same.content.decode()
+    assert f'<option value="{four.pk}" selected>' in same.content.decode()  # the form keeps the choice
     unevaluated = client.get(f"{base(study)}compare/?first={four.pk}&second={fresh.pk}").content.decode()
     assert "“Fresh” not evaluated yet" in unevaluated
     for path in ("comparison.csv", "response-times.svg"):
-        assert client.get(f"{base(study)}compare/{path}?first={four.pk}&second={four.pk}").status_code == 404
+        refused = client.get(f"{base(study)}compare/{path}?first={four.pk}&second={four.pk}")
+        assert refused.status_code == 400 and reason in refused.content.decode()
         assert client.get(f"{base(study)}compare/{path}?first={four.pk}").status_code == 404
     assert client.get(f"{base(study)}compare/?first=x&second={four.pk}").status_code == 404
 
