@@ -185,8 +185,8 @@ def _rater_summary(data: ScopeLabels, names: dict[str, str]) -> list[dict[str, A
             (only,) = distinct
             label = " + ".join(sorted(names.get(str(v), str(v)) for v in only))
             row["note"] = (f"gave every one of their {len(answers):,} items the same answer ({label}). Such a rater "
-                           "carries no information beyond chance: Cohen's κ is 0 when the other rater varies, and "
-                           "undefined (0/0) when every answer of both raters is the same.")
+                           "carries no information beyond chance: Cohen's κ does not apply (0 by construction when "
+                           "the other rater varies, 0/0 when every answer of both raters is the same).")
         out.append(row)
     return out
 

@@ -32,6 +32,22 @@ Undefined cases never produce NaN: the value is ``None`` and ``reason`` says
 why (no ratings, no item with two ratings, not two raters, a single category so
 expected agreement is 1 / expected disagreement is 0).
 
+A coefficient whose value is fixed by the design rather than by the ratings
+does not apply either, and is ``None`` with the reason, as the README promises
+("a rater who used one category only"):
+
+* Cohen's κ when a rater gave every common item the same label set: p_o = p_e
+  whatever the other rater did, so κ is 0 by construction (both raters
+  constant and different: p_o = p_e = 0). Per category, the same when a rater
+  used the label on every item or on none.
+* One pairable item: Krippendorff's α compares the disagreement within units
+  with that across all pairable values, which are then the same pairs, so
+  α = 0; Fleiss' κ on one item is −1/(m − 1) (P̄ = (S − m)/(m(m − 1)),
+  P̄e = S/m², S = Σ n_j²), headline and per category.
+
+The bootstrap counts a resample in which Cohen's κ is 0 by construction (a
+rater constant in the resample) as undefined, like one with a single category.
+
 Speed: every coefficient is written as "per-item contributions, then weighted
 sums", evaluated on a weight matrix (units × resamples). The point estimate is
 the all-ones column; a bootstrap resample is a column of multinomial counts
@@ -52,6 +68,15 @@ from scipy import sparse
 
 NO_RATINGS = "there are no ratings"
 NO_PAIRS = "no item has ratings from two or more raters"
+# κ fixed by the design, not the ratings: reported as None with these reasons
+COHEN_ONE_SET = ("one rater gave every item the same label set: observed agreement equals the agreement expected "
+                 "by chance whatever the other rater did, so κ is 0 by construction and says nothing about agreement "
+                 "(see percent agreement)")
+COHEN_TWO_CONSTANT = ("each rater gave every item one label set, a different one each: observed and expected "
+                      "agreement are both 0, so κ is 0 by construction")
+ONE_ITEM_ALPHA = ("only one item has two or more ratings: α compares disagreement within items with disagreement "
+                  "across all values, which are then the same pairs, so α is 0 by construction")
+ONE_ITEM_FLEISS = "only one item: Fleiss' κ on one item is −1/(m − 1) by construction, whatever the ratings"
 HEADLINE = (
     "percent_agreement", "pairwise_agreement", "cohen_kappa", "fleiss_kappa",
     "krippendorff_alpha", "krippendorff_alpha_masi",
@@ -433,6 +458,11 @@ def _cohen_statistic(table: RatingTable) -> _Statistic:
         return _Statistic(items=u.n, excluded=excluded, note=note, reason=(
             "both raters gave the same label set to every item: expected agreement is 1, so κ is 0/0"))
     first, second = u.answers[:, 0], u.answers[:, 1]
+    constant = [bool((column == column[0]).all()) for column in (first, second)]
+    if all(constant):
+        return _Statistic(items=u.n, excluded=excluded, note=note, reason=COHEN_TWO_CONSTANT)
+    if any(constant):
+        return _Statistic(items=u.n, excluded=excluded, note=note, reason=COHEN_ONE_SET)
     units = np.arange(u.n)
     first_t = sparse.csc_matrix((np.ones(u.n), (first, units)), shape=(u.n_sets, u.n))
     second_t = sparse.csc_matrix((np.ones(u.n), (second, units)), shape=(u.n_sets, u.n))
@@ -440,7 +470,10 @@ def _cohen_statistic(table: RatingTable) -> _Statistic:
     def combine(sums: list[np.ndarray], totals: list[np.ndarray]) -> np.ndarray:
         agreeing, n = sums
         expected = (totals[0] * totals[1]).sum(axis=0) / (n * n)
-        return _ratio(agreeing / n - expected, 1 - expected)
+        kappa = _ratio(agreeing / n - expected, 1 - expected)
+        # a resample in which a rater is constant: κ is 0 by construction there, not a measurement
+        one_set = (np.count_nonzero(totals[0], axis=0) == 1) | (np.count_nonzero(totals[1], axis=0) == 1)
+        return np.where(one_set, np.nan, kappa)
 
     return _Statistic(items=u.n, excluded=excluded, note=note, vectors=((first == second).astype(float), u.ones),
                       matrices=(first_t, second_t), combine=combine)
@@ -467,6 +500,8 @@ def _fleiss_statistic(table: RatingTable) -> _Statistic:
     if np.count_nonzero(counts_t.getnnz(axis=1)) == 1:
         return _Statistic(items=used, excluded=excluded, note=note, reason=(
             "every rating is the same label set: expected agreement is 1, so κ is 0/0"))
+    if used == 1:
+        return _Statistic(items=used, excluded=excluded, note=note, reason=ONE_ITEM_FLEISS)
 
     def combine(sums: list[np.ndarray], totals: list[np.ndarray]) -> np.ndarray:
         agreement, n = sums
@@ -490,6 +525,8 @@ def _alpha_statistic(table: RatingTable, distance: str) -> _Statistic:
     if u.n_sets == 1:
         return _Statistic(items=u.n, excluded=excluded, note=note, reason=(
             "every pairable value is the same label set: expected disagreement is 0, so α is 0/0"))
+    if u.n == 1:
+        return _Statistic(items=u.n, excluded=excluded, note=note, reason=ONE_ITEM_ALPHA)
     if distance == "nominal":
         observed = (u.m**2 - u.sq) / (u.m - 1)
 
@@ -641,11 +678,27 @@ def per_category(*, table: RatingTable) -> tuple[CategoryAgreement, ...]:
     return tuple(rows)
 
 
-def _binary_kappa(observed, expected, undefined, *, items: int, excluded: int, why: str) -> list[Estimate]:
+def _binary_kappa(observed, expected, reasons: Sequence[str], *, items: int, excluded: int) -> list[Estimate]:
+    """One estimate per label; a label with a reason gets None and the reason."""
     with np.errstate(divide="ignore", invalid="ignore"):
         kappa = (observed - expected) / (1 - expected)
-    return [Estimate(value=None, items=items, excluded=excluded, reason=why) if bad
-            else Estimate(value=float(k), items=items, excluded=excluded) for k, bad in zip(kappa, undefined)]
+    return [Estimate(value=None, items=items, excluded=excluded, reason=why) if why
+            else Estimate(value=float(k), items=items, excluded=excluded) for k, why in zip(kappa, reasons)]
+
+
+def _binary_cohen_reason(a: int, b: int, n: int) -> str:
+    """Why a label's present/absent κ does not apply ("" when it does), from how
+    many of the n common items each rater used it on."""
+    if (a, b) in ((0, 0), (n, n)):
+        return "both raters used it on every item or on none: expected agreement is 1, so κ is 0/0"
+    constant = [count in (0, n) for count in (a, b)]
+    if all(constant):
+        return "one rater used it on every item, the other on none: κ is 0 by construction"
+    if any(constant):
+        how = "on every item" if (a if constant[0] else b) == n else "on no item"
+        return (f"one rater used it {how}: observed agreement equals the agreement expected by chance, "
+                "so κ is 0 by construction")
+    return ""
 
 
 def _binary_cohen(table: RatingTable, per_rater: list[sparse.csr_matrix]) -> list[Estimate]:
@@ -660,9 +713,8 @@ def _binary_cohen(table: RatingTable, per_rater: list[sparse.csr_matrix]) -> lis
     together = np.asarray(first.multiply(second).sum(axis=0)).ravel()
     observed = (n - a - b + 2 * together) / n
     expected = (a * b + (n - a) * (n - b)) / (n * n)
-    undefined = ((a == 0) & (b == 0)) | ((a == n) & (b == n))
-    return _binary_kappa(observed, expected, undefined, items=n, excluded=len(table.items) - n,
-                         why="both raters used it on every item or on none: expected agreement is 1")
+    reasons = [_binary_cohen_reason(int(x), int(y), n) for x, y in zip(a, b)]
+    return _binary_kappa(observed, expected, reasons, items=n, excluded=len(table.items) - n)
 
 
 def _binary_fleiss(table: RatingTable, item_label: sparse.csr_matrix) -> list[Estimate]:
@@ -679,9 +731,9 @@ def _binary_fleiss(table: RatingTable, item_label: sparse.csr_matrix) -> list[Es
     observed = (2 * s2 - 2 * m * s1 + n * m * (m - 1)) / (n * m * (m - 1))
     p = s1 / (n * m)
     expected = p * p + (1 - p) * (1 - p)
-    undefined = (s1 == 0) | (s1 == n * m)
-    return _binary_kappa(observed, expected, undefined, items=n, excluded=len(table.items) - n,
-                         why="used in every rating or in none on these items: expected agreement is 1")
+    reasons = ["used in every rating or in none on these items: expected agreement is 1, so κ is 0/0"
+               if used in (0, n * m) else ONE_ITEM_FLEISS if n == 1 else "" for used in s1]
+    return _binary_kappa(observed, expected, reasons, items=n, excluded=len(table.items) - n)
 
 
 def _confusion(table: RatingTable, incidence: sparse.csr_matrix) -> sparse.spmatrix:

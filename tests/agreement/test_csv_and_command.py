@@ -103,6 +103,27 @@ def test_command_json_three_raters_has_no_cohen_kappa(tmp_path):
     assert data["confidence_intervals"]["fleiss_kappa"] is None
 
 
+def test_command_a_rater_with_one_label_only_gives_null_and_the_reason(tmp_path, capsys):
+    path = tmp_path / "constant.csv"
+    path.write_text("item,rater,label\n" + "".join(f"p{i},x,Export\np{i},y,{'Export' if i % 3 else 'Serving'}\n"
+                                                   for i in range(9)))
+    data = run_json(path, "--resamples", "100")
+    assert {"items", "raters", "percent_agreement", "cohen_kappa", "fleiss_kappa", "krippendorff_alpha",
+            "per_category"} <= set(data)
+    assert data["cohen_kappa"] is None and data["confidence_intervals"]["cohen_kappa"] is None
+    assert "one rater gave every item the same label set" in data["reasons"]["cohen_kappa"]
+    assert "0 by construction" in data["reasons"]["cohen_kappa"]
+    assert data["percent_agreement"] == pytest.approx(6 / 9) and data["krippendorff_alpha"] is not None
+    categories = {c["label"]: c for c in data["per_category"]}
+    assert categories["Serving"]["cohen_kappa"] is None
+    assert categories["Serving"]["reasons"]["cohen_kappa"].startswith("one rater used it on no item")
+    assert categories["Export"]["reasons"]["cohen_kappa"].startswith("one rater used it on every item")
+    call_command("agreement", str(path), "--resamples", "0")
+    out = capsys.readouterr().out
+    assert "n/a" in out and "κ is 0 by construction" in out
+    assert "Cohen κ n/a: one rater used it on no item" in out and "nan" not in out.lower()
+
+
 def test_command_json_with_no_ratings(tmp_path):
     path = tmp_path / "header.csv"
     path.write_text("item,rater,label\n")
@@ -117,6 +138,8 @@ def test_command_prints_a_readable_report(small_csv, capsys):
     assert "Percent agreement" in out and "60.0 %" in out
     assert "Cohen's κ" in out and "0.524" in out
     assert "Per category" in out and "Unclear" in out and "nan" not in out.lower()
+    # bob never said Unclear: its present/absent κ comes with the reason, not a bare n/a
+    assert "Cohen κ n/a: one rater used it on no item" in out
 
 
 def test_command_malformed_csv_names_the_line(tmp_path):

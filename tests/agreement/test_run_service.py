@@ -147,7 +147,10 @@ def test_items_with_zero_labels_are_ignored_and_counted(world, queued):
 def test_a_rater_with_one_category_only_gets_kappa_zero_or_undefined_with_the_reason(world, queued):
     label_items(world, {world.alice: ["Export"] * 6, world.bob: BOB})
     run = run_job(agreement_run_start(study=world.study, scope="draw", draw=world.draw, resamples=100, seed=3))
-    assert run.result["cohen_kappa"] == pytest.approx(0.0)
+    # p_o = p_e whatever bob did: κ would be 0 by construction, so it is null with the reason
+    assert run.result["cohen_kappa"] is None and "0 by construction" in run.result["reasons"]["cohen_kappa"]
+    assert all(row["cohen_kappa"] is None and "0 by construction" in row["reasons"]["cohen_kappa"]
+               for row in run.result["per_category"])
     notes = {row["rater"]: row["note"] for row in run.result["rater_summary"]}
     assert "same answer (Server › Export)" in notes["alice"] and notes["bob"] == ""
     AgreementRun.objects.all().delete()

@@ -111,7 +111,7 @@ def test_one_rater_and_undefined_kappa_are_explained_on_the_page(client, world, 
     label_items(world, {world.bob: ["Export"] * 6})
     run = computed(world)
     text = client.get(reverse("agreement:run", args=["dl", run.pk])).content.decode()
-    assert "Undefined: both raters gave the same label set to every item" in text
+    assert "Does not apply: both raters gave the same label set to every item" in text
     assert "n/a" in text and "nan" not in text.lower()
     assert "alice gave every one of their 6 items the same answer (Server › Export)" in text
 

@@ -167,11 +167,22 @@ def test_cohen_kappa_matches_scikit_learn_on_label_sets(seed):
 
 def test_per_category_cohen_kappa_matches_scikit_learn():
     triples = random_triples(4, items=400, raters=2, labels=5, missing=0.05, multi=0.5)
+    # a label only r1 uses, on a few items: r0's present/absent judgement of it is constant
+    triples += [(item, "r1", "only r1") for item in range(0, 400, 37)]
     units = [r for r in answers_by_item(triples).values() if len(r) == 2]
-    for category in per_category(table=RatingTable.from_triples(triples)):
+    categories = per_category(table=RatingTable.from_triples(triples))
+    for category in categories:
         first = [category.label in r["r0"] for r in units]
         second = [category.label in r["r1"] for r in units]
-        assert category.cohen_kappa.value == pytest.approx(cohen_kappa_score(first, second), abs=1e-12)
+        if category.label == "only r1":
+            # scikit-learn's κ is exactly 0 whatever r1 did: p_o = p_e by construction, so no figure
+            assert cohen_kappa_score(first, second) == pytest.approx(0, abs=1e-12)
+            assert category.cohen_kappa.value is None
+            assert category.cohen_kappa.reason.startswith("one rater used it on no item")
+            assert "0 by construction" in category.cohen_kappa.reason
+        else:
+            assert category.cohen_kappa.value == pytest.approx(cohen_kappa_score(first, second), abs=1e-12)
+    assert "only r1" in {c.label for c in categories}
 
 
 @pytest.mark.parametrize("seed, raters", [(5, 3), (6, 5), (7, 2)])
@@ -295,6 +306,94 @@ def test_every_rating_the_same_category():
         assert estimate.value is None and estimate.interval is None
         assert "expected" in estimate.reason, estimate.reason
     assert report.per_category[0].cohen_kappa.value is None and report.per_category[0].cohen_kappa.reason
+
+
+@pytest.mark.parametrize("second", [
+    ["a", "b", "a", "c", "a", "b"],  # varies
+    ["a", "a", "a", "a", "a", "b"],  # almost constant: κ 0 all the same
+])
+def test_a_rater_who_used_one_label_set_only_has_no_cohen_kappa_but_the_reason(second):
+    """p_o = p_e whatever the other rater did: scikit-learn's 0 is fixed by the
+    design, not measured, so the figure is None with the reason (README)."""
+    first = ["a"] * len(second)
+    triples = [(i, "x", a) for i, a in enumerate(first)] + [(i, "y", b) for i, b in enumerate(second)]
+    report = agreement_report(table=RatingTable.from_triples(triples), resamples=200, seed=1)
+    assert_no_nan(report)
+    assert cohen_kappa_score(first, second) == pytest.approx(0, abs=1e-12)
+    kappa = report.estimates["cohen_kappa"]
+    assert kappa.value is None and kappa.interval is None and kappa.reason == st.COHEN_ONE_SET
+    assert kappa.items == len(second)  # the items it would have used
+    assert report.estimates["percent_agreement"].value == pytest.approx(second.count("a") / len(second))
+    # Fleiss' κ and α are not fixed by one constant rater: they stay figures and match the references
+    units = answers_by_item(triples)
+    assert report.estimates["krippendorff_alpha"].value == pytest.approx(reference_alpha(units, nominal), abs=1e-12)
+    codes = {v: k for k, v in enumerate(sorted(set(first + second)))}
+    counts, _ = aggregate_raters(np.array([[codes[a], codes[b]] for a, b in zip(first, second)]))
+    assert report.estimates["fleiss_kappa"].value == pytest.approx(statsmodels_fleiss(counts), abs=1e-12)
+    for category in report.per_category:  # x's present/absent judgement of every label is constant
+        assert category.cohen_kappa.value is None and "0 by construction" in category.cohen_kappa.reason
+    data = report.as_dict()
+    assert data["cohen_kappa"] is None and data["reasons"]["cohen_kappa"] == st.COHEN_ONE_SET
+    assert all(c["cohen_kappa"] is None and c["reasons"]["cohen_kappa"] for c in data["per_category"])
+
+
+def test_two_raters_each_with_one_label_set_of_their_own():
+    triples = [(i, "x", "a") for i in range(4)] + [(i, "y", "b") for i in range(4)]
+    report = agreement_report(table=RatingTable.from_triples(triples), resamples=0)
+    assert cohen_kappa_score(["a"] * 4, ["b"] * 4) == 0
+    assert report.estimates["cohen_kappa"].value is None
+    assert report.estimates["cohen_kappa"].reason == st.COHEN_TWO_CONSTANT
+    reasons = {c.label: c.cohen_kappa.reason for c in report.per_category}
+    assert reasons == {label: "one rater used it on every item, the other on none: κ is 0 by construction"
+                       for label in "ab"}
+    assert report.estimates["percent_agreement"].value == 0
+
+
+def test_one_pairable_item_fixes_alpha_and_fleiss_kappa_by_construction():
+    # one item with three ratings (plus an item rated once, not pairable): α = 0 and Fleiss' κ = −1/(m − 1)
+    triples = [(1, "x", "a"), (1, "y", "a"), (1, "z", "b"), (2, "x", "c")]
+    units = {item: ratings for item, ratings in answers_by_item(triples).items() if len(ratings) >= 2}
+    assert reference_alpha(units, nominal) == pytest.approx(0, abs=1e-12)
+    assert reference_alpha(units, masi) == pytest.approx(0, abs=1e-12)
+    assert statsmodels_fleiss(np.array([[2, 1]])) == pytest.approx(-1 / 2)
+    report = agreement_report(table=RatingTable.from_triples(triples), resamples=100)
+    assert_no_nan(report)
+    for name in ("krippendorff_alpha", "krippendorff_alpha_masi"):
+        estimate = report.estimates[name]
+        assert estimate.value is None and estimate.reason == st.ONE_ITEM_ALPHA and estimate.items == 1
+        assert estimate.note == "1 item with a single rating not pairable, left out"
+    assert report.estimates["fleiss_kappa"].value is None
+    assert report.estimates["fleiss_kappa"].reason == st.ONE_ITEM_FLEISS
+    assert all(c.fleiss_kappa.value is None and c.fleiss_kappa.reason for c in report.per_category)
+    assert report.estimates["percent_agreement"].value == 0  # a share is a measurement even on one item
+    two_items = triples + [(2, "y", "c"), (2, "z", "a")]  # a second item with three ratings: figures again
+    assert fleiss_kappa(table=RatingTable.from_triples(two_items)).value == pytest.approx(
+        statsmodels_fleiss(np.array([[2, 1, 0], [1, 0, 2]])), abs=1e-12)
+    assert krippendorff_alpha(table=RatingTable.from_triples(two_items)).value == pytest.approx(
+        reference_alpha(answers_by_item(two_items), nominal))
+
+
+def test_bootstrap_counts_resamples_with_a_constant_rater_as_undefined():
+    """In a resample where one rater is constant κ is 0 by construction: left out and counted."""
+    first = ["a"] * 9 + ["b"]
+    second = ["a"] * 8 + ["b", "b"]
+    triples = [(i, "x", a) for i, a in enumerate(first)] + [(i, "y", b) for i, b in enumerate(second)]
+    table = RatingTable.from_triples(triples)
+    assert cohen_kappa(table=table).value == pytest.approx(cohen_kappa_score(first, second))
+    resamples = 400
+    interval = bootstrap_intervals(table=table, resamples=resamples, seed=7)["cohen_kappa"]
+    # the same multinomial draws, recomputed item by item
+    rng = np.random.default_rng(7)
+    n, constant, kappas = table._units.n, 0, []
+    for _ in range(resamples):
+        drawn = np.repeat(np.arange(n), np.bincount(rng.integers(0, n, size=n), minlength=n))
+        a, b = [first[i] for i in drawn], [second[i] for i in drawn]
+        if len(set(a)) == 1 or len(set(b)) == 1:
+            constant += 1
+        else:
+            kappas.append(cohen_kappa_score(a, b))
+    assert 0 < constant < resamples and interval.undefined == constant
+    assert (interval.low, interval.high) == pytest.approx(tuple(np.quantile(kappas, [0.025, 0.975])), abs=1e-12)
 
 
 def test_two_raters_without_a_common_item():

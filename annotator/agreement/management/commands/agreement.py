@@ -81,4 +81,9 @@ def format_report(report: AgreementReport) -> str:
             lines.append(f"  {str(category.label):<30} {category.items:>6} "
                          f"{_number(category.cohen_kappa.value, share=False):>8} "
                          f"{_number(category.fleiss_kappa.value, share=False):>8}  {confused}")
+            # an n/a comes with its reason, unless it is the headline's (already printed above)
+            for title, estimate, headline in (("Cohen κ", category.cohen_kappa, "cohen_kappa"),
+                                              ("Fleiss κ", category.fleiss_kappa, "fleiss_kappa")):
+                if estimate.reason and estimate.reason != report.estimates[headline].reason:
+                    lines.append(f"      {title} n/a: {estimate.reason}")
     return "\n".join(lines)
