@@ -20,14 +20,13 @@ from annotator.studies.models import Role, Study
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.models import DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind
-from taxonomy.tree.models import Category
+from taxonomy.tree.paths import tree_shape
 from taxonomy.tree.selectors import taxonomy_version
 
 from .models import AgreementRun, AgreementScope
 from .statistics import COEFFICIENT_TITLES, SHARE_COEFFICIENTS
 
 SPECIAL_KINDS = tuple(k for k in LabelKind.values if k != LabelKind.CATEGORIES)
-PATH_SEPARATOR = " › "
 
 
 def agreement_access(*, slug: str, user, role: str = Role.VIEWER) -> StudyAccess:
@@ -145,24 +144,13 @@ def agreement_scope_labels(*, study: Study, scope: str, draw: SampleDraw | None 
 def agreement_label_names(*, study: Study, keys) -> dict[str, str]:
     """Label key (category id as text, or the special kind) → its name now:
     the category's path from its root, or the verdict's name."""
-    rows = {pk: (parent, name) for pk, parent, name in
-            Category.objects.filter(study=study).values_list("pk", "parent_id", "name")}
-
-    def path(pk: int) -> str:
-        parts, seen = [], set()
-        while pk is not None and pk in rows and pk not in seen:
-            seen.add(pk)
-            parent, name = rows[pk]
-            parts.append(name)
-            pk = parent
-        return PATH_SEPARATOR.join(reversed(parts))
-
+    shape = tree_shape(study=study)
     names = {}
     for key in keys:
         if key in SPECIAL_KINDS:
             names[str(key)] = str(LabelKind(key).label)
         else:
-            names[str(key)] = path(int(key)) or f"category {key}"
+            names[str(key)] = shape.path(int(key)) or f"category {key}"
     return names
 
 

@@ -11,7 +11,7 @@ from django.http import Http404
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
 from taxonomy.tree.models import Category, CategoryStatus
-from taxonomy.tree.selectors import category_leaves
+from taxonomy.tree.paths import tree_shape
 
 from .models import ArbitratorRoot, FinalLabel, PendingCategory
 
@@ -34,15 +34,9 @@ def _pending() -> Exists:
 
 
 def _descendants(*, study, roots: set[int]) -> set[int]:
-    parents = dict(Category.objects.filter(study=study).values_list("pk", "parent_id"))
-    under = set()
-    for cid in parents:
-        node = cid
-        while parents.get(node) is not None:
-            node = parents[node]
-        if node in roots:
-            under.add(cid)
-    return under
+    """The categories an arbitrator restricted to ``roots`` arbitrates: those roots' branches
+    (a restriction keeps its branch when the branch is moved under another category)."""
+    return tree_shape(study=study).descendants(roots)
 
 
 def arbitration_queue(*, study, user=None, stratum_id: int | None = None) -> QuerySet[SampleItem]:
@@ -141,23 +135,14 @@ def arbitrators_with_roots(*, study) -> dict[int, list[Category]]:
 
 def category_paths(*, study) -> dict[int, str]:
     """Category id → "Root › Inner › Leaf" for every category of the study."""
-    rows = {pk: (name, parent) for pk, name, parent in
-            Category.objects.filter(study=study).values_list("pk", "name", "parent_id")}
-    paths: dict[int, str] = {}
-    for pk in rows:
-        names, node = [], pk
-        while node is not None:
-            names.append(rows[node][0])
-            node = rows[node][1]
-        paths[pk] = " › ".join(reversed(names))
-    return paths
+    return tree_shape(study=study).paths()
 
 
 def leaf_choices(*, study) -> list[tuple[int, str]]:
     """Active leaves (proposed ones must be approved first), as (id, path), by path."""
-    paths = category_paths(study=study)
-    ids = category_leaves(study=study).filter(status=CategoryStatus.ACTIVE).values_list("pk", flat=True)
-    return sorted(((pk, paths[pk]) for pk in ids), key=lambda c: c[1].lower())
+    shape = tree_shape(study=study)
+    return sorted(((pk, shape.path(pk)) for pk in shape.leaves() if shape.rows[pk].status == CategoryStatus.ACTIVE),
+                  key=lambda c: c[1].lower())
 
 
 def draws_for_arbitration(*, study) -> list:

@@ -14,6 +14,7 @@ from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, Sample
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
 from taxonomy.labelling.services import relabel_request_create
 from taxonomy.tree.models import Category, CategoryStatus
+from taxonomy.tree.paths import live_children, tree_shape
 from taxonomy.tree.services import category_add
 
 from .models import ArbitratorRoot, FinalKind, FinalLabel, FinalLabelCategory, FinalMethod, PendingCategory
@@ -105,22 +106,16 @@ def arbitration_start(*, draw: SampleDraw, user, allow_incomplete: bool = False)
 
 
 def arbitrator_may_decide(*, item: SampleItem, user) -> bool:
-    """True unless the arbitrator is restricted to roots none of the item's labelled categories is under."""
+    """True unless the arbitrator is restricted to roots none of the item's labelled categories is under
+    (a restricted root's branch, wherever it was moved: see ``taxonomy.tree.dependents``)."""
     roots = set(ArbitratorRoot.objects.filter(study_id=item.draw.study_id, user=user).values_list("root_id", flat=True))
     if not roots:
         return True
     category_ids = set(LabelCategory.objects.filter(label__assignment__item=item).values_list("category_id", flat=True))
     if not category_ids:
         return True  # only special labels: any arbitrator
-    parents = dict(Category.objects.filter(study_id=item.draw.study_id).values_list("pk", "parent_id"))
-    return any(_root_id(cid, parents) in roots for cid in category_ids)
-
-
-def _root_id(category_id: int, parents: dict[int, int | None]) -> int:
-    node = category_id
-    while parents.get(node) is not None:
-        node = parents[node]
-    return node
+    shape = tree_shape(study=item.draw.study_id)
+    return any(shape.is_under(cid, roots) for cid in category_ids)
 
 
 def _final_categories(*, study_id: int, kind: str, category_ids: Sequence[int]) -> list[Category]:
@@ -145,7 +140,7 @@ def _final_categories(*, study_id: int, kind: str, category_ids: Sequence[int]) 
         elif category.status != CategoryStatus.ACTIVE:
             where = f" (merged into “{category.merged_into.name}”)" if category.merged_into_id else ""
             problems.append(f"“{category.name}” is {category.get_status_display().lower()}{where}")
-        elif category.children.exclude(status=CategoryStatus.RETIRED).exists():
+        elif live_children(category).exists():
             problems.append(f"“{category.name}” has subcategories: choose a leaf")
     if problems:
         raise ValidationError({"categories": "; ".join(problems) + "."})

@@ -25,6 +25,7 @@ from django.http import Http404
 from annotator.studies.models import Membership, Study
 from sampling.models import Assignment, DrawStatus, RaterTally, SampleDraw, SampleStratum
 from taxonomy.tree.models import Category, CategoryStatus
+from taxonomy.tree.paths import tree_shape
 
 from .models import Label, LabelCategory, RelabelRequest
 
@@ -243,7 +244,7 @@ def _category_tree(*, study: Study, user) -> list[CategoryChoice]:
     (taxonomy.tree.services), so the latest change id versions it: the tree is read and
     arranged once per version and user in each process, and every item after that
     costs one indexed read of that id. A taxonomy has hundreds of categories, not
-    millions: it is read in one query and arranged here."""
+    millions: it is read in one query and arranged by ``taxonomy.tree.paths``."""
     # Imported here: the tree's selectors count labels through this module.
     from taxonomy.tree.selectors import taxonomy_version
 
@@ -251,26 +252,14 @@ def _category_tree(*, study: Study, user) -> list[CategoryChoice]:
     tree = cache.get(key)
     if tree is not None:
         return tree
-    rows = list(Category.objects.filter(_live_for_user(study=study, user=user))
-                .values("id", "parent_id", "name", "status", "position", "proposed_by_id"))
-    by_id = {r["id"]: r for r in rows}
-    children: dict[int | None, list[dict]] = {}
-    for r in rows:
-        # A live category under a retired parent cannot exist; one under a parent this user
-        # cannot see (someone else's proposal) is not theirs either.
-        if r["parent_id"] is None or r["parent_id"] in by_id:
-            children.setdefault(r["parent_id"], []).append(r)
+    # Only what this user may see decides paths and leaves: one under a parent they cannot
+    # see (someone else's proposal) is not theirs either.
+    shape = tree_shape(study=study, categories=Category.objects.filter(_live_for_user(study=study, user=user)))
     tree = []
-
-    def walk(parent_id, trail):
-        for r in sorted(children.get(parent_id, []), key=lambda r: (r["position"], r["name"].lower())):
-            path = [*trail, r["name"]]
-            tree.append(CategoryChoice(id=r["id"], name=r["name"], path=" › ".join(path), status=r["status"],
-                                       is_leaf=r["id"] not in children,
-                                       proposed_by_me=r["status"] == CategoryStatus.PROPOSED))
-            walk(r["id"], path)
-
-    walk(None, [])
+    for pk in shape.live_order():
+        row = shape.rows[pk]
+        tree.append(CategoryChoice(id=pk, name=row.name, path=shape.path(pk), status=row.status,
+                                   is_leaf=shape.is_leaf(pk), proposed_by_me=row.status == CategoryStatus.PROPOSED))
     cache.set(key, tree, timeout=3600)
     return tree
 

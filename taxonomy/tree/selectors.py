@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from annotator.studies.models import Role, Study
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from taxonomy.labelling.selectors import label_category_counts, label_list_visible
 
+from . import paths
 from .models import Category, CategoryChange, CategoryStatus
-
-PATH_SEPARATOR = " › "
+from .paths import TreeShape
 
 
 def taxonomy_version(*, study: Study) -> int:
@@ -30,13 +30,7 @@ def taxonomy_version(*, study: Study) -> int:
 
 def category_leaves(*, study: Study) -> QuerySet[Category]:
     """Live categories with no live child: what a label may name."""
-    live_child = Category.objects.filter(parent=OuterRef("pk")).exclude(status=CategoryStatus.RETIRED)
-    return (
-        Category.objects.filter(study=study)
-        .exclude(status=CategoryStatus.RETIRED)
-        .annotate(has_child=Exists(live_child))
-        .filter(has_child=False)
-    )
+    return paths.leaves(Category.objects.filter(study=study))
 
 
 # -- access -------------------------------------------------------------------------------
@@ -75,6 +69,7 @@ class CategoryNode:
     category: Category
     path: str
     depth: int
+    level: str = ""  # root / inner / leaf (taxonomy.tree.paths)
     label_count: int = 0
     subtree_count: int = 0  # labels naming this node or a node below it (a label naming two counts twice)
     children: list[CategoryNode] = field(default_factory=list)
@@ -117,51 +112,21 @@ def taxonomy_tree(*, study: Study, user) -> TaxonomyTree:
         "position", "name", "pk"))
     counts = label_category_counts(study=study, user=user) if user is not None else {}
     sees_proposals = user is not None and _sees_proposals_of_others(study=study, user=user)
-    by_pk = {c.pk: c for c in categories}
-    paths: dict[int, str] = {}
-
-    def path_of(category: Category) -> str:
-        if category.pk not in paths:
-            names, seen, current = [], set(), category
-            while current is not None and current.pk not in seen:
-                seen.add(current.pk)
-                names.append(current.name)
-                current = by_pk.get(current.parent_id)
-            paths[category.pk] = PATH_SEPARATOR.join(reversed(names))
-        return paths[category.pk]
-
-    nodes: dict[int, CategoryNode] = {}
-    for c in categories:
-        if _visible(c, user=user, sees_proposals=sees_proposals):
-            nodes[c.pk] = CategoryNode(category=c, path=path_of(c), depth=path_of(c).count(PATH_SEPARATOR),
-                                       label_count=counts.get(c.pk, 0))
-    roots, retired = [], []
-    for c in categories:
-        node = nodes.get(c.pk)
-        if node is None:
-            continue
-        if c.status == CategoryStatus.RETIRED:
-            retired.append(node)
-        elif c.parent_id is None:
-            roots.append(node)
-        elif c.parent_id in nodes and nodes[c.parent_id].category.status != CategoryStatus.RETIRED:
-            nodes[c.parent_id].children.append(node)
-        # else: a live child of a hidden proposal stays hidden with it
-
-    def total(node: CategoryNode) -> int:
-        node.subtree_count = node.label_count + sum(total(child) for child in node.children)
-        return node.subtree_count
-
-    for root in roots:
-        total(root)
-    for node in retired:
-        node.subtree_count = node.label_count
+    visible = {c.pk: c for c in categories if _visible(c, user=user, sees_proposals=sees_proposals)}
+    # The shape of what this reader sees: a hidden proposal's name is in no path, and a
+    # live child of one stays hidden with it (it is attached to no root they see).
+    shape = TreeShape(visible.values())
+    nodes = {pk: CategoryNode(category=c, path=shape.path(pk), depth=shape.depth(pk), level=shape.level(pk),
+                              label_count=counts.get(pk, 0)) for pk, c in visible.items()}
+    for pk in shape.live_order():
+        nodes[pk].children = [nodes[child] for child in shape.live_children(pk)]
+    roots = [nodes[pk] for pk in shape.roots()]
+    retired = [nodes[pk] for pk in sorted((pk for pk in visible if not shape.is_live(pk)), key=shape.sort_key)]
+    totals = shape.subtree_totals(counts)
     reachable: dict[int, CategoryNode] = {}
-    stack = [*roots, *retired]
-    while stack:
-        node = stack.pop()
+    for node in [*(nodes[pk] for pk in shape.live_order()), *retired]:
+        node.subtree_count = totals[node.id]
         reachable[node.id] = node
-        stack.extend(node.children)
     return TaxonomyTree(roots=roots, retired=retired, by_id=reachable)
 
 
@@ -182,12 +147,8 @@ def category_get(*, study: Study, category_id, user=None) -> Category:
 
 
 def category_path(*, category: Category) -> str:
-    names, seen, current = [], set(), category
-    while current is not None and current.pk not in seen:
-        seen.add(current.pk)
-        names.append(current.name)
-        current = current.parent
-    return PATH_SEPARATOR.join(reversed(names))
+    """"Root › Inner › Leaf" of one category (its study's rows read in one query)."""
+    return paths.tree_shape(study=category.study_id).path(category.pk)
 
 
 # -- search (type-ahead for labelling and coding) --------------------------------------------
