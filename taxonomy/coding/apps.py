@@ -6,3 +6,14 @@ class CodingConfig(AppConfig):
     label = "coding"
     verbose_name = "Pilot open coding"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # How codes follow a merge, split or retirement of their category (taxonomy.tree.dependents).
+        from taxonomy.tree import dependents
+
+        from .models import Code
+
+        dependents.register(Code, "category", name="codes", singular="code", plural="codes",
+                            merge=dependents.MOVE, split=dependents.CHOSEN, retire=dependents.BLOCK,
+                            choices=lambda category, user: Code.objects.filter(category=category).order_by("text"),
+                            choice_text=lambda code: code.text)
