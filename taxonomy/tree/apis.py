@@ -175,6 +175,10 @@ class CategoryMoveApi(APIView):
         return Response(_output(request, access, category))
 
 
+MOVED_HELP = ("how many rows of each kind followed, by name: labels, final_labels, codes, relabel_requests, "
+              "arbitrator_roots, examples (kinds with none are left out)")
+
+
 class MergeOutput(serializers.Serializer):
     class Meta:
         ref_name = "CategoryMergeResult"
@@ -183,13 +187,15 @@ class MergeOutput(serializers.Serializer):
     target = serializers.IntegerField(source="target.pk")
     labels_moved = serializers.IntegerField()
     codes_moved = serializers.IntegerField()
+    final_labels_moved = serializers.IntegerField()
+    moved = serializers.DictField(child=serializers.IntegerField(), help_text=MOVED_HELP)
 
 
 class TargetInput(serializers.Serializer):
     class Meta:
         ref_name = "CategoryTargetInput"
 
-    target = serializers.IntegerField(help_text="the category that takes the labels and codes")
+    target = serializers.IntegerField(help_text="the category that takes the labels, final labels and codes")
 
 
 def _category_field(access, user, category_id, field):
@@ -221,7 +227,8 @@ def _labels_to_target(request, slug, category_id, move):
 class CategoryMergeApi(APIView):
     @extend_schema(request=TargetInput, responses=MergeOutput)
     def post(self, request, slug, category_id):
-        """Its labels and codes move to ``target``; it is retired (``merged_into`` = target)."""
+        """Its labels, final labels, codes and everything else that follows a merge move to ``target``;
+        it is retired (``merged_into`` = target)."""
         return _labels_to_target(request, slug, category_id, lambda category, target: services.category_merge(
             source=category, target=target, actor=request.user))
 
@@ -244,6 +251,9 @@ class CategorySplitApi(APIView):
                                        help_text="ids of labels naming this category that move to the new one")
         codes = serializers.ListField(child=serializers.IntegerField(), default=list,
                                       help_text="ids of codes of this category that move to the new one")
+        final_labels = serializers.ListField(child=serializers.IntegerField(), default=list,
+                                             help_text="ids of final labels naming this category that move to "
+                                                       "the new one")
         definition = serializers.CharField(required=False, allow_blank=True, default="")
 
     class OutputSerializer(serializers.Serializer):
@@ -254,6 +264,8 @@ class CategorySplitApi(APIView):
         new = serializers.IntegerField(source="new.pk")
         labels_moved = serializers.IntegerField()
         codes_moved = serializers.IntegerField()
+        final_labels_moved = serializers.IntegerField()
+        moved = serializers.DictField(child=serializers.IntegerField(), help_text=MOVED_HELP)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request, slug, category_id):
@@ -265,6 +277,7 @@ class CategorySplitApi(APIView):
         try:
             result = services.category_split(source=category, name=values["name"], actor=request.user,
                                              label_ids=values["labels"], code_ids=values["codes"],
+                                             final_label_ids=values["final_labels"],
                                              definition=values["definition"])
         except ValidationError as exc:
             raise as_drf_error(exc) from None
@@ -287,7 +300,8 @@ def _simple_action(service_name: str, doc: str):
     return ActionApi
 
 
-CategoryRetireApi = _simple_action("category_retire", "Retire; refused while it has labels, codes or children.")
+CategoryRetireApi = _simple_action("category_retire", "Retire; refused while it has labels, final labels, codes, "
+                                                      "open re-label requests, arbitrators or children.")
 CategoryRestoreApi = _simple_action("category_restore", "Bring a retired category back.")
 CategoryApproveApi = _simple_action("category_approve", "A proposal becomes an active category.")
 
@@ -328,8 +342,17 @@ class TaxonomyChangeListApi(APIView):
         at = serializers.DateTimeField()
         before = serializers.JSONField()
         after = serializers.JSONField()
-        labels_moved = serializers.IntegerField()
+        labels_moved = serializers.IntegerField(
+            source="labels_shown", allow_null=True,
+            help_text="labels the change moved; null for a reader who does not see every label (blind coding)")
         codes_moved = serializers.IntegerField()
+        moved = serializers.SerializerMethodField(help_text=MOVED_HELP + "; labels only for a reader who sees "
+                                                                         "every label")
+
+        def get_moved(self, change) -> dict[str, int]:
+            # category_change_list leaves labels_shown None for a reader who may not count labels.
+            hidden = getattr(change, "labels_shown", change.labels_moved) is None
+            return {name: n for name, n in change.moved.items() if not (hidden and name == "labels")}
 
     @extend_schema(parameters=[OpenApiParameter("category", int, description="only this category's changes")],
                    responses=OutputSerializer(many=True))

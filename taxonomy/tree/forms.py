@@ -79,14 +79,12 @@ class CategoryTargetForm(forms.Form):
 
 class CategorySplitForm(forms.Form):
     name = forms.CharField(max_length=200, label="New sibling's name")
-    labels = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
-                                       label="Labelled posts that go to the new category")
-    codes = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple,
-                                      label="Codes that go to the new category")
 
-    def __init__(self, *args, labels=(), codes=(), **kwargs):
+    def __init__(self, *args, choices=(), **kwargs):
+        """``choices``: for each kind of row a split moves as ticked (labels, final labels, codes, …:
+        ``taxonomy.tree.dependents.split_choices``), the dependent and its (id, text) choices."""
         super().__init__(*args, **kwargs)
-        self.fields["labels"].choices = [
-            (str(use.label_id), f"{use.label.assignment.item.post.title or use.label.assignment.item.post.so_id}"
-                                f" — {use.label.assignment.rater.username}") for use in labels]
-        self.fields["codes"].choices = [(str(code.pk), code.text) for code in codes]
+        for dependent, rows in choices:
+            self.fields[dependent.name] = forms.MultipleChoiceField(
+                required=False, widget=forms.CheckboxSelectMultiple, choices=[(str(pk), text) for pk, text in rows],
+                label=f"{dependent.plural[:1].upper()}{dependent.plural[1:]} that go to the new category")

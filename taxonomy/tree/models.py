@@ -90,7 +90,7 @@ class ChangeAction(models.TextChoices):
 
 
 class CategoryChange(models.Model):
-    """One change to the tree: who, when, before/after, and how many labels followed.
+    """One change to the tree: who, when, before/after, and how many rows of each kind followed.
 
     The latest change id of a study is its taxonomy version: an agreement
     figure stores it so that it stays reproducible after the tree changes.
@@ -105,6 +105,10 @@ class CategoryChange(models.Model):
     at = models.DateTimeField(auto_now_add=True)
     before = models.JSONField(default=dict, blank=True)
     after = models.JSONField(default=dict, blank=True)
+    # What followed the change: dependent name (taxonomy.tree.dependents) → rows, e.g.
+    # {"labels": 3, "final_labels": 2, "codes": 1}; labels_moved and codes_moved repeat
+    # the first and last of those (the API's older fields).
+    moved = models.JSONField(default=dict, blank=True)
     labels_moved = models.PositiveIntegerField(default=0)
     codes_moved = models.PositiveIntegerField(default=0)
 

@@ -1,9 +1,11 @@
 """Writes to the taxonomy tree. Every change is recorded in ``CategoryChange``.
 
-Labels stay on leaves and follow every change: a merge moves the merged
-category's labels and codes to the survivor, a split moves the chosen ones to
-the new sibling, and a category that still has labels, codes or live children
-cannot be retired. Every write locks the categories it touches with
+Every row that names a category follows every change, as ``.dependents``
+lists them: a merge moves the merged category's labels, final labels, codes,
+open re-label requests and arbitrators' restrictions to the survivor, a split
+moves the chosen labels, final labels and codes to the new sibling, and a
+category that such rows (or live children) still name cannot be retired.
+Labels and final labels stay on leaves. Every write locks the categories it touches with
 ``select_for_update`` in id order (so two editors never deadlock), then
 re-reads them: two people acting at once get one winner and one clear message.
 """
@@ -18,7 +20,9 @@ from django.db import IntegrityError, transaction
 
 from annotator.studies.models import Study
 
+from . import dependents
 from .models import Category, CategoryChange, CategoryStatus, ChangeAction
+from .paths import live_children, tree_shape
 
 NAME_MAX = 200
 
@@ -41,51 +45,50 @@ def category_snapshot(category: Category) -> dict:
 
 
 def category_change_record(
-    *, category: Category, action: str, actor, before: dict | None = None, labels_moved: int = 0,
-    codes_moved: int = 0, after: dict | None = None,
+    *, category: Category, action: str, actor, before: dict | None = None, moved: dict | None = None,
+    after: dict | None = None,
 ) -> CategoryChange:
+    """Record one change; ``moved``: dependent name → how many of its rows followed (``.dependents``)."""
+    moved = {name: n for name, n in (moved or {}).items() if n}
     return CategoryChange.objects.create(
         study_id=category.study_id, category=category, action=action, actor=actor,
         before=before or {}, after=after if after is not None else category_snapshot(category),
-        labels_moved=labels_moved, codes_moved=codes_moved,
+        moved=moved, labels_moved=moved.get("labels", 0), codes_moved=moved.get("codes", 0),
     )
 
 
 # -- helpers ---------------------------------------------------------------------------
 
 
-def _lock(*categories: Category | None) -> list[Category]:
-    """The given categories, locked in id order and freshly read (same order as given)."""
-    ids = sorted({c.pk for c in categories if c is not None})
+def _lock(*categories: Category | int | None) -> list[Category]:
+    """The given categories (or ids), locked in id order and freshly read (same order as given)."""
+    keys = [getattr(c, "pk", c) for c in categories]
+    ids = sorted({k for k in keys if k is not None})
     locked = {c.pk: c for c in Category.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-    return [locked[c.pk] if c is not None else None for c in categories]
+    return [locked[k] if k is not None else None for k in keys]
 
 
-def _ancestors(category: Category) -> list[Category]:
-    """``category``'s parent, grandparent, … up to its root (fresh reads)."""
-    chain, seen, current = [], {category.pk}, category.parent_id
-    while current is not None and current not in seen:
-        seen.add(current)
-        parent = Category.objects.only("id", "parent_id", "name", "study_id").get(pk=current)
-        chain.append(parent)
-        current = parent.parent_id
-    return chain
+def _ancestors(category: Category) -> tuple[int, ...]:
+    """Ids of ``category``'s parent, grandparent, … up to its root (read now, in one query)."""
+    return tree_shape(study=category.study_id).ancestors(category.pk)
 
 
-def _live_children(category: Category):
-    return Category.objects.filter(parent=category).exclude(status=CategoryStatus.RETIRED)
+_live_children = live_children
 
 
 def _label_uses(category: Category):
-    from taxonomy.labelling.models import LabelCategory
-
-    return LabelCategory.objects.filter(category=category)
+    return dependents.get("labels").rows(category)
 
 
-def _codes(category: Category):
-    from taxonomy.coding.models import Code
-
-    return Code.objects.filter(category=category)
+def _check_leaf_rows(category: Category, *, field: str) -> None:
+    """Final labels (and any other rows that stay on leaves, but labels: those are checked with the
+    blindness rule in ``_check_may_have_children``) keep a category a leaf."""
+    held = [(d, n) for d, n in dependents.leaf_only_counts(category=category) if d.name != "labels"]
+    if held:
+        what = dependents.counts_text(held)
+        raise ValidationError({field: (
+            f"“{category.name}” has {what}, and they stay on leaves: split “{category.name}” (move them to a new "
+            "sibling) or merge it into another category first, then add children under it.")})
 
 
 def _clean_name(name: str) -> str:
@@ -115,6 +118,7 @@ def _check_may_have_children(parent: Category, *, field: str = "parent") -> None
             f"“{parent.name}” has {labels} label{'s' if labels != 1 else ''}, and labels stay on leaves: "
             f"split “{parent.name}” (move its labels to a new sibling) or move the labels to another category "
             "first, then add children under it.")})
+    _check_leaf_rows(parent, field=field)
 
 
 def _check_same_study(category: Category, other: Category, field: str) -> None:
@@ -151,22 +155,11 @@ def _renumber(*, study_id: int, parent_id: int | None, moved: Category, position
                 Category.objects.filter(pk=sibling.pk).update(position=number)
 
 
-def _move_labels_and_codes(*, source: Category, target: Category) -> tuple[int, int]:
-    """Every label and code of ``source`` now names ``target``; a label naming both keeps one row."""
-    uses = _label_uses(source)
-    labels_moved = uses.count()
-    already = _label_uses(target).values("label_id")
-    uses.filter(label_id__in=already).delete()
-    _label_uses(source).update(category=target)
-    codes_moved = _codes(source).update(category=target)
-    return labels_moved, codes_moved
-
-
 def _check_merge(*, source: Category, target: Category, field: str = "target") -> None:
     _check_same_study(source, target, field)
     if target.pk == source.pk:
         raise ValidationError({field: "A category cannot be merged into itself."})
-    if any(a.pk == source.pk for a in _ancestors(target)):
+    if source.pk in _ancestors(target):
         raise ValidationError({field: f"“{target.name}” is inside “{source.name}”: merge of a category into "
                                       "its own descendant (refused)."})
     if source.status == CategoryStatus.RETIRED:
@@ -178,7 +171,7 @@ def _check_merge(*, source: Category, target: Category, field: str = "target") -
     if children:
         raise ValidationError({field: f"“{source.name}” has {children} sub-categor"
                                       f"{'ies' if children != 1 else 'y'}: move them elsewhere first, then merge."})
-    if _label_uses(source).exists() and _live_children(target).exists():
+    if dependents.leaf_only_counts(category=source) and _live_children(target).exists():
         raise ValidationError({field: f"“{target.name}” has sub-categories and labels stay on leaves: "
                                       "merge into a leaf."})
 
@@ -276,11 +269,9 @@ def category_move(*, category: Category, actor, parent: Category | None, positio
         _check_same_study(category, parent, "parent")
         # Lock the new parent's whole ancestor chain: two crossing moves then wait for each other
         # and the second sees the first one's result, so no cycle can slip in between.
-        chain = [parent, *_ancestors(parent)]
-        locked = _lock(category, *chain)
+        locked = _lock(category, parent, *_ancestors(parent))
         category, parent = locked[0], locked[1]
-        chain = [parent, *_ancestors(parent)]
-        if any(c.pk == category.pk for c in chain):
+        if category.pk in (parent.pk, *_ancestors(parent)):
             raise ValidationError({"parent": (
                 "A category cannot be moved into itself." if parent.pk == category.pk else
                 f"“{parent.name}” is inside “{category.name}”: a category cannot be moved into its own "
@@ -319,17 +310,35 @@ def category_move(*, category: Category, actor, parent: Category | None, positio
 # -- merge, split --------------------------------------------------------------------------
 
 
+class _Moved:
+    """``moved``: dependent name → how many of its rows followed (``.dependents``)."""
+
+    moved: dict
+
+    @property
+    def labels_moved(self) -> int:
+        return self.moved.get("labels", 0)
+
+    @property
+    def codes_moved(self) -> int:
+        return self.moved.get("codes", 0)
+
+    @property
+    def final_labels_moved(self) -> int:
+        return self.moved.get("final_labels", 0)
+
+
 @dataclass(frozen=True)
-class MergeResult:
+class MergeResult(_Moved):
     source: Category
     target: Category
-    labels_moved: int
-    codes_moved: int
+    moved: dict
 
 
 @transaction.atomic
 def category_merge(*, source: Category, target: Category, actor) -> MergeResult:
-    """``source``'s labels and codes move to ``target``; ``source`` is retired with ``merged_into``."""
+    """Every row naming ``source`` that follows a merge (labels, final labels, codes, …: ``.dependents``)
+    now names ``target``; ``source`` is retired with ``merged_into``."""
     _check_same_study(source, target, "target")
     source, target = _lock(source, target)
     _check_merge(source=source, target=target)
@@ -338,49 +347,37 @@ def category_merge(*, source: Category, target: Category, actor) -> MergeResult:
 
 def _merge(*, source: Category, target: Category, actor, action: str) -> MergeResult:
     before = category_snapshot(source)
-    labels_moved, codes_moved = _move_labels_and_codes(source=source, target=target)
-    target.examples.add(*source.examples.all())
+    moved = dependents.merge_into(source=source, target=target)
     source.status = CategoryStatus.RETIRED
     source.merged_into = target
     source.save(update_fields=["status", "merged_into", "updated_at"])
     after = {**category_snapshot(source), "merged_into_name": target.name}
-    category_change_record(category=source, action=action, actor=actor, before=before, after=after,
-                           labels_moved=labels_moved, codes_moved=codes_moved)
-    return MergeResult(source=source, target=target, labels_moved=labels_moved, codes_moved=codes_moved)
+    change = category_change_record(category=source, action=action, actor=actor, before=before, after=after,
+                                    moved=moved)
+    return MergeResult(source=source, target=target, moved=change.moved)
 
 
 @dataclass(frozen=True)
-class SplitResult:
+class SplitResult(_Moved):
     source: Category
     new: Category
-    labels_moved: int
-    codes_moved: int
+    moved: dict  # rows that went to ``new`` (or were copied to it)
 
 
 @transaction.atomic
 def category_split(
     *, source: Category, name: str, actor, label_ids: Iterable[int] = (), code_ids: Iterable[int] = (),
-    definition: str = "",
+    final_label_ids: Iterable[int] = (), definition: str = "",
 ) -> SplitResult:
     """A new sibling of ``source`` named ``name``; the chosen labels (ids of labels naming ``source``,
-    among those ``actor`` may see) and codes move to it, the rest stay."""
-    from taxonomy.labelling.selectors import label_list_visible
-
+    among those ``actor`` may see), final labels (ids of final labels naming it) and codes move to it,
+    the rest stay. Rows that follow a split by copy (an arbitrator's restriction) are copied to it."""
     name = _clean_name(name)
     (source,) = _lock(source)
     if source.status == CategoryStatus.RETIRED:
         raise ValidationError({"name": f"“{source.name}” is retired: restore it before splitting it."})
-    label_ids, code_ids = sorted(set(map(int, label_ids))), sorted(set(map(int, code_ids)))
-    uses = _label_uses(source).filter(label_id__in=label_ids).filter(
-        label__in=label_list_visible(study=source.study, user=actor))
-    found = set(uses.values_list("label_id", flat=True))
-    if missing := [i for i in label_ids if i not in found]:
-        raise ValidationError({"labels": f"Not labels of “{source.name}” (that you may see): "
-                                         f"{', '.join(map(str, missing))}."})
-    codes = _codes(source).filter(pk__in=code_ids)
-    found_codes = set(codes.values_list("pk", flat=True))
-    if missing := [i for i in code_ids if i not in found_codes]:
-        raise ValidationError({"codes": f"Not codes of “{source.name}”: {', '.join(map(str, missing))}."})
+    chosen = dependents.split_check(source=source, actor=actor, chosen={
+        "labels": label_ids, "codes": code_ids, "final_labels": final_label_ids})
     parent = source.parent
     _check_name_free(study_id=source.study_id, parent=parent, name=name)
     before = category_snapshot(source)
@@ -395,16 +392,14 @@ def category_split(
     _renumber(study_id=source.study_id, parent_id=source.parent_id, moved=new, after=source)
     new.save(update_fields=["position"])
     source.refresh_from_db(fields=["position"])
-    labels_moved = uses.update(category=new)
-    codes_moved = codes.update(category=new)
+    moved = dependents.split_off(source=source, new=new, chosen=chosen)
     category_change_record(category=new, action=ChangeAction.ADD, actor=actor,
                            after={**category_snapshot(new), "split_from": source.pk})
-    category_change_record(
+    change = category_change_record(
         category=source, action=ChangeAction.SPLIT, actor=actor, before=before,
-        after={**category_snapshot(source), "split_into": new.pk, "split_into_name": new.name},
-        labels_moved=labels_moved, codes_moved=codes_moved,
+        after={**category_snapshot(source), "split_into": new.pk, "split_into_name": new.name}, moved=moved,
     )
-    return SplitResult(source=source, new=new, labels_moved=labels_moved, codes_moved=codes_moved)
+    return SplitResult(source=source, new=new, moved=change.moved)
 
 
 # -- retire, restore, approve, reject ---------------------------------------------------------
@@ -412,15 +407,14 @@ def category_split(
 
 @transaction.atomic
 def category_retire(*, category: Category, actor) -> Category:
-    """Take a category out of the tree; refused while labels, codes or live children depend on it."""
+    """Take a category out of the tree; refused while rows that must follow it (labels, final labels,
+    codes, …: ``.dependents``) or live children name it."""
     (category,) = _lock(category)
     if category.status == CategoryStatus.RETIRED:
         raise ValidationError({"category": f"“{category.name}” is retired already."})
-    labels, codes = _label_uses(category).count(), _codes(category).count()
-    if labels or codes:
-        what = " and ".join(part for part in (
-            f"{labels} label{'s' if labels != 1 else ''}" if labels else "",
-            f"{codes} code{'s' if codes != 1 else ''}" if codes else "") if part)
+    blockers = dependents.retire_blockers(category=category)
+    if blockers:
+        what = dependents.counts_text(blockers)
         raise ValidationError({"category": f"“{category.name}” has {what}: merge it into another category "
                                            "(they move there) or move them first, then retire it."})
     children = _live_children(category).count()

@@ -20,7 +20,7 @@ from django.views.decorators.http import require_POST
 from annotator.studies.selectors import study_get_for_user
 from annotator.form_utils import form_errors_add
 
-from . import selectors, services
+from . import dependents, selectors, services
 from .forms import (
     CategoryAddForm,
     CategoryDescribeForm,
@@ -104,8 +104,9 @@ def _panel_forms(request, access, category, tree, *, data=None, action: str | No
     parents = [n for n in live if n.id not in below]
     targets = [n for n in live if n.id not in below and n.category.status == CategoryStatus.ACTIVE]
     leaves = [n for n in targets if n.is_leaf]
-    labels = list(selectors.category_labels_visible(category=category, user=request.user))
-    codes = list(selectors.category_codes(category=category))
+    split_choices = dependents.split_choices(category=category, user=request.user)
+    # Labels and final labels stay on leaves: a category holding some merges into a leaf.
+    holds_leaf_rows = any(dependent.leaf_only and rows for dependent, rows in split_choices)
 
     def bound(name):
         return data if action == name else None
@@ -121,9 +122,9 @@ def _panel_forms(request, access, category, tree, *, data=None, action: str | No
         }),
         "move": CategoryMoveForm(bound("move"), parents=parents, prefix="move", auto_id=auto_id,
                                  initial={"parent": str(category.parent_id or ""), "position": category.position}),
-        "merge": CategoryTargetForm(bound("merge"), targets=leaves if labels else targets, prefix="merge",
+        "merge": CategoryTargetForm(bound("merge"), targets=leaves if holds_leaf_rows else targets, prefix="merge",
                                     auto_id=auto_id),
-        "split": CategorySplitForm(bound("split"), labels=labels, codes=codes, prefix="split", auto_id=auto_id),
+        "split": CategorySplitForm(bound("split"), choices=split_choices, prefix="split", auto_id=auto_id),
         "reject": CategoryTargetForm(bound("reject"), targets=leaves, prefix="reject", auto_id=auto_id),
         "child": CategoryAddForm(bound("child"), parents=live, prefix="child", auto_id=auto_id,
                                  initial={"parent": category.pk}),
@@ -170,14 +171,13 @@ def _perform(action: str, form, *, access, category, user) -> str:
         else:
             result = services.category_reject(category=category, target=target, actor=user)
         verb = "Merged" if action == "merge" else "Rejected"
-        return (f"{verb} “{category.name}” into “{target.name}”: {result.labels_moved} label(s) and "
-                f"{result.codes_moved} code(s) moved.")
+        return f"{verb} “{category.name}” into “{target.name}”: {dependents.moved_text(result.moved)} moved."
     if action == "split":
         result = services.category_split(source=category, name=data["name"], actor=user,
-                                         label_ids=[int(i) for i in data["labels"]],
-                                         code_ids=[int(i) for i in data["codes"]])
-        return (f"Split “{category.name}”: “{result.new.name}” took {result.labels_moved} label(s) and "
-                f"{result.codes_moved} code(s).")
+                                         label_ids=[int(i) for i in data.get("labels", ())],
+                                         code_ids=[int(i) for i in data.get("codes", ())],
+                                         final_label_ids=[int(i) for i in data.get("final_labels", ())])
+        return f"Split “{category.name}”: “{result.new.name}” took {dependents.moved_text(result.moved)}."
     if action == "child":
         child = services.category_add(study=study, name=data["name"], parent=category,
                                       definition=data["definition"], actor=user)

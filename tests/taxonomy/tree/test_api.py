@@ -107,8 +107,9 @@ def test_merge_and_split(team, tree):
     assert owner.post(f"{BASE}{tree['conv'].pk}/split/", {"name": "X", "labels": [10**9]},
                       format="json").status_code == 400
     merged = owner.post(f"{BASE}{onnx}/merge/", {"target": tree["conv"].pk}, format="json")
-    assert merged.status_code == 200 and merged.json() == {"source": onnx, "target": tree["conv"].pk,
-                                                           "labels_moved": 1, "codes_moved": 1}
+    assert merged.status_code == 200 and merged.json() == {
+        "source": onnx, "target": tree["conv"].pk, "labels_moved": 1, "codes_moved": 1, "final_labels_moved": 0,
+        "moved": {"labels": 1, "codes": 1}}
     assert LabelCategory.objects.filter(category=tree["conv"]).count() == 3
     into_descendant = owner.post(f"{BASE}{tree['export'].pk}/merge/", {"target": tree["quant"].pk}, format="json")
     assert into_descendant.status_code == 400
