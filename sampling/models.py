@@ -2,15 +2,20 @@
 split and the assignment of its reliability items to raters.
 
 A draw is a numbered version. It records its seed, every parameter and, per
-stratum, the population it was drawn from (the set's member ids, compressed),
+stratum, the population it was drawn from (the set's members, compressed),
 so the same seed over the same populations gives exactly the same posts, and
-the draw stays readable after the sets change. Once labelling starts it is
-frozen; a different sample is a new version.
+the draw stays readable after the sets change. It also records the version of
+the drawing algorithm (``sampling.draw``): version 2 orders posts by their
+(site, Stack Exchange id), so the same data draws the same sample on any
+installation; draws made before keep version 1 (database ids). Once labelling
+starts a draw is frozen; a different sample is a new version.
 """
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+
+from .draw import ALGORITHM, ALGORITHMS
 
 
 class DrawStatus(models.TextChoices):
@@ -25,6 +30,9 @@ class SampleDraw(models.Model):
     version = models.PositiveIntegerField()
     status = models.CharField(max_length=20, choices=DrawStatus.choices, default=DrawStatus.PENDING)
     seed = models.BigIntegerField()
+    algorithm = models.PositiveSmallIntegerField(
+        default=ALGORITHM, help_text="version of the drawing algorithm (sampling.draw): 2 orders posts by "
+                                     "(site, id on the site); 1, draws made before, by database id")
     confidence = models.FloatField(default=0.95)
     margin = models.FloatField(default=0.05)
     proportion = models.FloatField(default=0.5)
@@ -67,6 +75,7 @@ class SampleDraw(models.Model):
             models.CheckConstraint(condition=Q(rounding__in=["ceil", "floor", "nearest"]), name="draw_rounding"),
             models.CheckConstraint(condition=Q(raters_per_item__gte=1), name="draw_raters_per_item_positive"),
             models.CheckConstraint(condition=Q(seed__gte=0), name="draw_seed_non_negative"),
+            models.CheckConstraint(condition=Q(algorithm__in=ALGORITHMS), name="draw_algorithm_known"),
             models.CheckConstraint(condition=~Q(status="labelling") | Q(labelling_started_at__isnull=False),
                                    name="draw_labelling_has_start"),
             models.CheckConstraint(condition=Q(pilot_size__lte=F("sample_size")), name="draw_pilot_within_sample"),
@@ -112,8 +121,10 @@ class SampleStratum(models.Model):
     n = models.PositiveIntegerField(null=True, blank=True)
     drawn = models.PositiveIntegerField(default=0)
     pilot = models.PositiveIntegerField(default=0)
-    population_digest = models.CharField(max_length=64, blank=True, help_text="SHA-256 of the sorted member ids")
-    # The member ids themselves are in StratumPopulation: half a megabyte for a large set,
+    population_digest = models.CharField(
+        max_length=64, blank=True, help_text="SHA-256 of the set's members (sampling.snapshot): algorithm 2, of "
+                                             "the lines site<TAB>id<LF> in (site, id) order; 1, of the sorted ids")
+    # The members themselves are in StratumPopulation: half a megabyte for a large set,
     # which every page showing an item with its stratum would otherwise read.
 
     class Meta:
@@ -145,13 +156,14 @@ class SampleStratum(models.Model):
 
 
 class StratumPopulation(models.Model):
-    """The member ids of a stratum's set when it was drawn, compressed (sampling.snapshot):
+    """The members of a stratum's set when it was drawn, compressed (sampling.snapshot:
+    (site, id) pairs for algorithm 2, database ids for algorithm 1):
     what the reproducibility check draws from again. Apart from its stratum so that no
     query that reads strata (every item page does, through select_related) carries them."""
 
     stratum = models.OneToOneField(SampleStratum, on_delete=models.CASCADE, primary_key=True,
                                    related_name="population_snapshot")
-    ids = models.BinaryField(help_text="the set's member ids, compressed")
+    ids = models.BinaryField(help_text="the set's members, compressed: (site, id) pairs or, algorithm 1, post ids")
 
 
 class ItemPart(models.TextChoices):
