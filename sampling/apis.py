@@ -115,7 +115,9 @@ class StratumOutput(serializers.Serializer):
     drawn = serializers.IntegerField()
     pilot = serializers.IntegerField()
     reliability = serializers.IntegerField()
-    population_digest = serializers.CharField(help_text="SHA-256 of the sorted member ids drawn from")
+    population_digest = serializers.CharField(
+        help_text="SHA-256 of the set's members drawn from: algorithm 2, of the UTF-8 lines site<TAB>id<LF> in "
+                  "(site, id) order; algorithm 1, of the sorted database ids")
 
 
 class RaterProgressOutput(serializers.Serializer):
@@ -133,6 +135,7 @@ class DrawOutput(serializers.Serializer):
     version = serializers.IntegerField()
     status = serializers.CharField()
     seed = serializers.IntegerField()
+    algorithm = serializers.IntegerField(help_text="version of the drawing algorithm (README, “Drawing the sample”)")
     confidence = serializers.FloatField()
     margin = serializers.FloatField()
     proportion = serializers.FloatField()

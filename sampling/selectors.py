@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
+from annotator.corpus.models import Post
 from annotator.selection.models import QuestionSetMember
 
 from .design import LARGE_CENSUS, DrawDesign, ResolvedDesign, StratumChoice
-from .draw import StratumSpec, stratified_draw
+from .draw import Key, Keys, StratumSpec, key_order, pilot_round, pilot_split, stratified_draw
 from .models import (Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode,
                      StratumPopulation)
 from .sample_size import sample_size
-from .snapshot import ids_unpack
+from .snapshot import ids_unpack, keys_unpack_by_site
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def draw_design_preview(*, resolved: ResolvedDesign) -> DesignPreview:
                                overlap_removed=set_size - population, population=population, mode=choice.mode,
                                n_exact=n_exact, n=n, error=error, warning=warning))
     total = sum(r.n or 0 for r in rows if not r.error)
-    pilot = sum(int(design.pilot_share * (r.n or 0) + 0.5 + 1e-9) for r in rows if not r.error)
+    pilot = sum(pilot_round(design.pilot_share, r.n or 0) for r in rows if not r.error)
     return DesignPreview(rows=tuple(rows), sample_size=total, pilot=pilot, reliability=total - pilot,
                          raters=len(resolved.raters), raters_per_item=design.raters_per_item)
 
@@ -146,19 +147,61 @@ def _snapshot(stratum: SampleStratum) -> bytes | None:
         return None
 
 
+def _snapshot_keys(draw: SampleDraw, stratum: SampleStratum) -> Keys:
+    """The stratum's recorded population as the draw's algorithm keys it: site → ids on the site, or database ids."""
+    blob = _snapshot(stratum)
+    return ids_unpack(blob) if draw.algorithm == 1 else keys_unpack_by_site(blob)
+
+
 def draw_reproduces(*, draw: SampleDraw) -> bool | None:
-    """Draw again from the recorded populations with the recorded seed and
-    compare with the stored items. ``None`` while there is nothing to compare."""
+    """Draw again from the recorded populations with the recorded seed, by the
+    algorithm the draw was made with, split the pilot again, and compare both with
+    the stored items. ``None`` while there is nothing to compare."""
     if draw.status not in (DrawStatus.READY, DrawStatus.LABELLING):
         return None
     strata = list(draw.strata.select_related("population_snapshot").order_by("position"))
-    specs = [StratumSpec(s.name, ids_unpack(_snapshot(s)), None if s.mode == StratumMode.CENSUS else s.n)
+    specs = [StratumSpec(s.name, _snapshot_keys(draw, s), None if s.mode == StratumMode.CENSUS else s.n)
              for s in strata]
-    again = stratified_draw(strata=specs, seed=draw.seed)
-    stored = {}
-    for stratum_id, post_id in draw.items.values_list("stratum_id", "post_id"):
-        stored.setdefault(stratum_id, []).append(post_id)
-    return all(tuple(sorted(stored.get(s.pk, []))) == d.drawn for s, d in zip(strata, again.strata, strict=True))
+    try:
+        again = stratified_draw(strata=specs, seed=draw.seed)
+    except ValueError:  # the recorded populations no longer hold the recorded n
+        return False
+    split = pilot_split(draw=again, share=draw.pilot_share, seed=draw.seed)
+    stored: dict[int, list[Key]] = {}
+    pilot: dict[int, list[Key]] = {}
+    for stratum_id, part, post_id, site, so_id in draw.items.values_list(
+            "stratum_id", "part", "post_id", "post__site", "post__so_id"):
+        key = post_id if draw.algorithm == 1 else (site, so_id)
+        stored.setdefault(stratum_id, []).append(key)
+        if part == ItemPart.PILOT:
+            pilot.setdefault(stratum_id, []).append(key)
+    return all(tuple(key_order(stored.get(s.pk, []))) == d.drawn
+               and tuple(key_order(pilot.get(s.pk, []))) == split.pilot[s.name]
+               for s, d in zip(strata, again.strata, strict=True))
+
+
+def _identities(draw: SampleDraw, snapshot: bytes | None):
+    """A recorded population's (site, id on the site) pairs, in key order."""
+    if draw.algorithm == 1:  # database ids: their posts' identities, in algorithm 2's order
+        ids, keys = ids_unpack(snapshot), []
+        for start in range(0, len(ids), 5000):
+            keys.extend(Post.objects.filter(pk__in=ids[start:start + 5000]).values_list("site", "so_id"))
+        yield from key_order(keys)
+        return
+    for site, ids in keys_unpack_by_site(snapshot).items():
+        for so_id in ids.tolist():
+            yield site, so_id
+
+
+def draw_population_rows(*, draw: SampleDraw):
+    """(stratum position, stratum, site, id on the site) of every member of every
+    stratum's set when drawn, stratum by stratum, each in (site, id) order: the
+    list a reader draws the sample again from. A post in several strata is in
+    each (the overlap rule applies when drawing). Streamed."""
+    for stratum in draw.strata.order_by("position"):
+        snapshot = StratumPopulation.objects.filter(stratum=stratum).values_list("ids", flat=True).first()
+        for site, so_id in _identities(draw, snapshot):
+            yield stratum.position, stratum.name, site, so_id
 
 
 def draw_items(*, draw: SampleDraw, stratum_id: int | None = None, part: str | None = None) -> QuerySet[SampleItem]:

@@ -12,4 +12,6 @@ urlpatterns = [
     path("studies/<slug:slug>/draws/<int:version>/start-labelling/", views.draw_labelling_start,
          name="draw_labelling_start"),
     path("studies/<slug:slug>/draws/<int:version>/items.csv", views.draw_items_csv, name="draw_items_csv"),
+    path("studies/<slug:slug>/draws/<int:version>/population.csv", views.draw_population_csv,
+         name="draw_population_csv"),
 ]

@@ -176,16 +176,30 @@ def draw_items_csv(request, slug, version):
     access = study_get_for_user(slug=slug, user=request.user)
     draw = selectors.draw_get(study=access.study, version=version)
     response = StreamingHttpResponse(
-        _csv_rows(selectors.draw_item_rows(draw=draw)), content_type="text/csv; charset=utf-8",
+        _csv_rows(["stratum", "part", "site", "post_id", "url", "title", "raters"],
+                  selectors.draw_item_rows(draw=draw)), content_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": content_disposition_header(
             True, f"{access.study.slug}-draw-v{version}-items.csv")})
     return response
 
 
-def _csv_rows(rows):
+@login_required
+def draw_population_csv(request, slug, version):
+    """Every stratum's population when drawn, (site, id) in key order: with the seed,
+    what the sample is drawn again from (README, "Drawing the sample")."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    draw = selectors.draw_get(study=access.study, version=version)
+    return StreamingHttpResponse(
+        _csv_rows(["position", "stratum", "site", "post_id"], selectors.draw_population_rows(draw=draw)),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": content_disposition_header(
+            True, f"{access.study.slug}-draw-v{version}-population.csv")})
+
+
+def _csv_rows(header, rows):
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(["stratum", "part", "site", "post_id", "url", "title", "raters"])
+    writer.writerow(header)
     for row in rows:
         writer.writerow(row)
         yield buffer.getvalue()

@@ -1,6 +1,7 @@
 """Draws as background jobs: design table, reproducibility, pilot split per
 stratum, balanced assignment, freezing, versions and races."""
 
+import hashlib
 import threading
 from collections import Counter
 
@@ -19,7 +20,7 @@ from sampling.services import (
     sample_draw_redistribute_start,
     sample_draw_start,
 )
-from sampling.snapshot import ids_unpack
+from sampling.snapshot import keys_unpack
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, evaluated_set, questions_bulk
 
 pytestmark = pytest.mark.django_db
@@ -76,11 +77,15 @@ def test_draw_records_the_design_table_and_splits_and_assigns_per_stratum(study_
     for stratum in (server, browser):
         load = Counter(Assignment.objects.filter(item__stratum=stratum).values_list("rater__username", flat=True))
         assert set(load) == {"rater1", "rater2", "rater3"} and max(load.values()) - min(load.values()) <= 1
-    progress = selectors.draw_rater_progress(draw=draw)
-    assert sum(p.assigned for p in progress) == 2 * (458 - 137) and all(p.submitted == 0 for p in progress)
-    # the population snapshot is the set's members, and drawing again from it gives the same posts
-    assert ids_unpack(server.population_snapshot.ids) == sorted(
-        QuestionSetMember.objects.filter(question_set=server_set).values_list("post_id", flat=True))
+    assignments = Assignment.objects.filter(draw=draw)
+    assert assignments.count() == 2 * (458 - 137) and not assignments.filter(submitted_at__isnull=False).exists()
+    # the population snapshot is the set's members as (site, id), and drawing again from it gives the same posts;
+    # the digest is the SHA-256 of their lines "site<TAB>id<LF>", sorted
+    members = sorted(QuestionSetMember.objects.filter(question_set=server_set).values_list("post__site",
+                                                                                         "post__so_id"))
+    assert draw.algorithm == 2 and keys_unpack(server.population_snapshot.ids) == members
+    text = "".join(f"{site}\t{so_id}\n" for site, so_id in members).encode()
+    assert server.population_digest == hashlib.sha256(text).hexdigest()
     assert selectors.draw_reproduces(draw=draw) is True
     assert Job.objects.get(pk=draw.job_id).result["sample_size"] == 458
 
