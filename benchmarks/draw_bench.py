@@ -6,9 +6,10 @@ Fills a fresh study with synthetic questions by COPY and three evaluated
 question sets (60 % / 30 % / 10 % of the posts, with 2 % of the second also
 in the first, so the overlap rule has work to do), then times what an owner
 does: the design preview (the N of each stratum after overlap, counted in the
-database), the draw job (read the populations, draw, keep their compressed
-snapshots, write items, split 30 % pilot, assign to 2 of 3 raters), the
-reproducibility check of the draw page, and the draw page's selectors.
+database), the draw job (read the populations as (site, id) with their posts,
+draw, keep their compressed snapshots and digests, write items, split 30 %
+pilot, assign to 2 of 3 raters), the population list of the draw page's CSV,
+the reproducibility check of the draw page, and the draw page's selectors.
 Twice: a 400-post sample (n set by hand: 200 / 120 / 80) and the calculated
 95 % / ±5 % design. Prints seconds and the process's peak memory. A report,
 never a test: nothing fails on speed.
@@ -121,6 +122,9 @@ def main() -> int:
             result = timed("draw job (populations, draw, snapshots, split, assign)",
                            lambda: sample_draw_job_execute(job=job))
             draw.refresh_from_db()
+            listed = timed("population list (the CSV's site, id rows)",
+                           lambda: sum(1 for _ in selectors.draw_population_rows(draw=draw)))
+            assert listed == total, (listed, total)
             ok = timed("reproducibility check (redraw from snapshots)",
                        lambda: selectors.draw_reproduces(draw=draw))
 
