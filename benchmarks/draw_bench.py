@@ -131,10 +131,10 @@ def main() -> int:
             def page():
                 strata = selectors.draw_strata(draw=draw)
                 selectors.draw_drift(draw=draw, strata=strata)
-                selectors.draw_rater_progress(draw=draw)
+                selectors.draw_rater_workload(draw=draw, membership=Membership(user_id=raters[0].pk, is_owner=True))
                 list(selectors.draw_items(draw=draw)[:50])
 
-            timed("draw page selectors (table, progress, first 50 items)", page)
+            timed("draw page selectors (table, workload, first 50 items)", page)
             snapshot = sum(len(p.ids) for p in StratumPopulation.objects.filter(stratum__draw=draw))
             print(f"  sample {result['sample_size']} ({preview.sample_size} previewed), pilot {result['pilot']}, "
                   f"{result['assignments']} assignments; reproduces: {ok}; snapshots {snapshot / 1e6:.1f} MB; "

@@ -120,15 +120,14 @@ class StratumOutput(serializers.Serializer):
                   "(site, id) order; algorithm 1, of the sorted database ids")
 
 
-class RaterProgressOutput(serializers.Serializer):
+class RaterWorkloadOutput(serializers.Serializer):
     rater = serializers.CharField(source="username")
     assigned = serializers.IntegerField()
-    submitted = serializers.IntegerField()
-    by_stratum = serializers.SerializerMethodField()
+    by_stratum = serializers.SerializerMethodField(help_text="stratum name → assigned")
 
-    def get_by_stratum(self, progress) -> dict[str, dict[str, int]]:
+    def get_by_stratum(self, workload) -> dict[str, dict[str, int]]:
         names = self.context["stratum_names"]
-        return {names[pk]: {"submitted": s, "assigned": a} for pk, (s, a) in progress.by_stratum.items()}
+        return {names[pk]: {"assigned": a} for pk, a in workload.by_stratum.items()}
 
 
 class DrawOutput(serializers.Serializer):
@@ -157,7 +156,9 @@ class DrawOutput(serializers.Serializer):
 
 class DrawDetailOutput(DrawOutput):
     strata = serializers.SerializerMethodField()
-    raters = serializers.SerializerMethodField()
+    raters = serializers.SerializerMethodField(
+        help_text="reliability items assigned per rater: every rater for owners, the caller's own for the others "
+                  "(labelled counts: /api/studies/{slug}/labelling/progress/)")
     changed_since = serializers.SerializerMethodField(help_text="what happened to the strata's sets since the draw")
 
     def get_strata(self, draw) -> list[dict]:
@@ -165,16 +166,16 @@ class DrawDetailOutput(DrawOutput):
 
     def get_raters(self, draw) -> list[dict]:
         names = {s.pk: s.name for s in self.context["strata"]}
-        return RaterProgressOutput(selectors.draw_rater_progress(draw=draw), many=True,
-                                   context={"stratum_names": names}).data
+        workload = selectors.draw_rater_workload(draw=draw, membership=self.context["access"].membership)
+        return RaterWorkloadOutput(workload, many=True, context={"stratum_names": names}).data
 
     def get_changed_since(self, draw) -> list[dict]:
         return [{"stratum": d.name, "message": d.message}
                 for d in selectors.draw_drift(draw=draw, strata=self.context["strata"])]
 
 
-def _draw_detail(draw) -> dict:
-    return DrawDetailOutput(draw, context={"strata": selectors.draw_strata(draw=draw)}).data
+def _draw_detail(draw, *, access) -> dict:
+    return DrawDetailOutput(draw, context={"strata": selectors.draw_strata(draw=draw), "access": access}).data
 
 
 class DrawListCreateApi(APIView):
@@ -242,7 +243,7 @@ class DrawDetailApi(APIView):
     @extend_schema(responses=DrawDetailOutput)
     def get(self, request, slug, version):
         access = study_get_for_user(slug=slug, user=request.user)
-        return Response(_draw_detail(selectors.draw_get(study=access.study, version=version)))
+        return Response(_draw_detail(selectors.draw_get(study=access.study, version=version), access=access))
 
 
 class DrawRedistributeApi(APIView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from annotator.corpus.models import Post
@@ -214,32 +214,29 @@ def draw_items(*, draw: SampleDraw, stratum_id: int | None = None, part: str | N
 
 
 @dataclass(frozen=True)
-class RaterProgress:
+class RaterWorkload:
     rater_id: int
     username: str
     assigned: int
-    submitted: int
-    by_stratum: dict[int, tuple[int, int]]  # stratum id → (submitted, assigned)
-
-    @property
-    def percent(self) -> int:
-        return int(100 * self.submitted / self.assigned) if self.assigned else 0
+    by_stratum: dict[int, int]  # stratum id → assigned
 
 
-def draw_rater_progress(*, draw: SampleDraw) -> list[RaterProgress]:
-    """Assigned and submitted reliability items per rater and stratum, counted
-    in the database (a census can assign millions of items)."""
-    rows = (Assignment.objects.filter(draw=draw)
-            .values("rater_id", "rater__username", "item__stratum_id")
-            .annotate(assigned=Count("id"), submitted=Count("id", filter=Q(submitted_at__isnull=False)))
-            .order_by("rater__username"))
+def draw_rater_workload(*, draw: SampleDraw, membership) -> list[RaterWorkload]:
+    """Reliability items assigned per rater and stratum (the draw's design), counted in
+    the database (a census can assign millions of items): every rater's for an owner
+    (who makes the design), else the member's own. How many each has labelled is the
+    labelling step's to tell, under its blindness rule."""
+    assignments = Assignment.objects.filter(draw=draw)
+    if not membership.is_owner:
+        assignments = assignments.filter(rater_id=membership.user_id)
+    rows = (assignments.values("rater_id", "rater__username", "item__stratum_id")
+            .annotate(assigned=Count("id")).order_by("rater__username"))
     raters: dict[int, dict] = {}
     for row in rows:
         entry = raters.setdefault(row["rater_id"], {"username": row["rater__username"], "by_stratum": {}})
-        entry["by_stratum"][row["item__stratum_id"]] = (row["submitted"], row["assigned"])
-    return [RaterProgress(rater_id=pk, username=e["username"],
-                          assigned=sum(a for _, a in e["by_stratum"].values()),
-                          submitted=sum(s for s, _ in e["by_stratum"].values()), by_stratum=e["by_stratum"])
+        entry["by_stratum"][row["item__stratum_id"]] = row["assigned"]
+    return [RaterWorkload(rater_id=pk, username=e["username"], assigned=sum(e["by_stratum"].values()),
+                          by_stratum=e["by_stratum"])
             for pk, e in raters.items()]
 
 

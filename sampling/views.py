@@ -120,7 +120,7 @@ def draw_detail(request, slug, version):
         "poll_url": f"{request.path}?job={draw.job_id}",
         "failed_job": draw.job if draw.job and draw.job.status == "failed" else None,
         "drift": selectors.draw_drift(draw=draw, strata=strata),
-        "progress": selectors.draw_rater_progress(draw=draw),
+        "workload": selectors.draw_rater_workload(draw=draw, membership=access.membership),
         "draw_raters": [names.get(pk, f"user {pk}") for pk in draw.rater_ids],
         "page": items, "assignees": selectors.draw_item_assignees(items=items.object_list),
         "stratum_id": stratum_id, "part": part, "parts": ItemPart.choices,

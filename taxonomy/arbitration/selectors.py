@@ -10,6 +10,7 @@ from django.http import Http404
 
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
+from taxonomy.labelling.visibility import sight_for
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.paths import tree_shape
 
@@ -145,10 +146,17 @@ def leaf_choices(*, study) -> list[tuple[int, str]]:
                   key=lambda c: c[1].lower())
 
 
-def draws_for_arbitration(*, study) -> list:
-    """Draws in labelling, each with how many assignments still lack a label."""
-    return list(SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING)
-                .annotate(missing=Count("assignments", filter=Q(assignments__label__isnull=True)),
-                          labelled=Count("assignments", filter=Q(assignments__label__isnull=False)),
-                          assigned=Count("assignments"))
-                .select_related("arbitration_started_by").order_by("-version"))
+def draws_for_arbitration(*, study, user) -> list:
+    """Draws in labelling, each with how many assignments still lack a label; ``sees_labels``
+    False (and no counts) on a draw whose raters' progress ``user`` may not see (they rate on it)."""
+    sight = sight_for(study=study, user=user)
+    draws = list(SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING)
+                 .annotate(missing=Count("assignments", filter=Q(assignments__label__isnull=True)),
+                           labelled=Count("assignments", filter=Q(assignments__label__isnull=False)),
+                           assigned=Count("assignments"))
+                 .select_related("arbitration_started_by").order_by("-version"))
+    for draw in draws:
+        draw.sees_labels = sight.sees_draw(draw.pk)
+        if not draw.sees_labels:
+            draw.missing = draw.labelled = draw.assigned = None
+    return draws

@@ -13,6 +13,7 @@ from django.utils import timezone
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
 from taxonomy.labelling.services import relabel_request_create
+from taxonomy.labelling.visibility import sight_for
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.paths import live_children, tree_shape
 from taxonomy.tree.services import category_add
@@ -65,6 +66,12 @@ def arbitration_start(*, draw: SampleDraw, user, allow_incomplete: bool = False)
         )
     if draw.status != DrawStatus.LABELLING:
         raise ValidationError(f"Version {draw.version} is not being labelled: arbitration follows labelling.")
+    if user is not None and not sight_for(study=draw.study_id, user=user).sees_draw(draw.pk) and not allow_incomplete:
+        # The starter rates on this draw: how many labels are in is the others' progress.
+        raise ValidationError(
+            f"You rate on version {draw.version} yourself, so you cannot see whether the other raters are done. "
+            "Once they tell you they are, confirm it (allow_incomplete / the checkbox): arbitration then starts "
+            "with the labels that are in, and items with a missing label stay out of the queues.")
     missing = Assignment.objects.filter(draw=draw, label__isnull=True).count()
     if missing and not allow_incomplete:
         raise ValidationError(

@@ -45,7 +45,7 @@ def arbitration_home(request, slug):
                         .exclude(status=CategoryStatus.RETIRED).values_list("pk", "name"))
     context = {
         "access": access, "study": study, "page": queue, "counts": selectors.queue_counts(study=study, user=mine),
-        "draws": selectors.draws_for_arbitration(study=study), "per_arbitrator": per_arbitrator,
+        "draws": selectors.draws_for_arbitration(study=study, user=request.user), "per_arbitrator": per_arbitrator,
         "pending": selectors.pending_queue(study=study).count(),
         "from_pending": selectors.pending_categories_count(study=study), "start_form": StartForm(),
         "roots_form": RootsForm(arbitrators=[(m.user_id, m.user.username) for m in arbitrators],

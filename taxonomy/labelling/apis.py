@@ -161,8 +161,9 @@ class LabelListApi(APIView):
 
     @extend_schema(responses=ListOutput(many=True))
     def get(self, request, slug):
-        """The labels the caller may see: a rater their own; an owner or arbitrator also
-        those on items they do not rate themselves."""
+        """The labels the caller may see (the blindness rule): their own; on a draw whose round
+        runs, everyone's only for an owner or arbitrator who does not rate on it; on a draw in
+        arbitration, everyone's."""
         access = study_get_for_user(slug=slug, user=request.user)
         return paginate(queryset=selectors.label_list_for_api(study=access.study, user=request.user),
                         serializer_class=self.ListOutput, request=request, view=self)
@@ -185,10 +186,10 @@ class LabellingProgressApi(APIView):
 
     @extend_schema(responses=RaterOutput(many=True))
     def get(self, request, slug):
-        """Labelled / assigned per rater and stratum (counts only): owners see every rater, others themselves."""
+        """Labelled / assigned per rater and stratum (counts only): one's own, and every rater's for
+        owners and arbitrators who do not rate on the draw (the blindness rule)."""
         access = study_get_for_user(slug=slug, user=request.user)
-        rater = None if access.membership.is_owner else request.user
-        progress = selectors.labelling_progress(study=access.study, rater=rater)
+        progress = selectors.labelling_progress(study=access.study, user=request.user)
         several = len({s.draw_id for s in progress.strata}) > 1
         names = {s.pk: f"v{s.draw.version} {s.name}" if several else s.name for s in progress.strata}
         return Response(self.RaterOutput(progress.raters, many=True, context={"stratum_names": names}).data)

@@ -1,15 +1,10 @@
-"""Reads of reliability labels. Blindness is decided here and nowhere else.
+"""Reads of the reliability round: the rater's queue, one assignment (404 for
+items not assigned to the caller, missing and forbidden alike), the categories
+a rater may pick, and the progress counts.
 
-During the round a rater sees only their own labels. An owner or arbitrator
-also sees the labels on items they hold no assignment on; on an item they rate
-themselves they are a rater like any other. Viewers see none. A rater never
-sees another rater's label on any item: not in pages, API responses, exports
-or counts — until arbitration starts on the item's draw: from then on the
-labels are final inputs, shown to every member of the study.
-
-Every page and API endpoint of the round reads through this module: the queue,
-one assignment (404 for items not assigned to the caller, missing and
-forbidden alike), the categories a rater may pick, and the progress counts.
+Which labels (and counts of them) a user may see is decided in ``.visibility``,
+the one rule of blind coding; every read of other raters' work here goes
+through it.
 """
 
 from __future__ import annotations
@@ -22,12 +17,13 @@ from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from annotator.studies.models import Membership, Study
+from annotator.studies.models import Study
 from sampling.models import Assignment, DrawStatus, RaterTally, SampleDraw, SampleStratum
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.paths import tree_shape
 
 from .models import Label, LabelCategory, RelabelRequest
+from .visibility import Sight, assignment_visible_q, label_list_visible, sight_for
 
 # Draws whose assignments are not (yet) a rater's work: being drawn, drawn but
 # still open to redistribution, failed. Later statuses (arbitration) stay
@@ -35,33 +31,7 @@ from .models import Label, LabelCategory, RelabelRequest
 _NOT_OPEN = (DrawStatus.PENDING, DrawStatus.READY, DrawStatus.FAILED)
 
 
-# -- blindness -----------------------------------------------------------------------
-
-
-def label_list_visible(*, study: Study, user) -> QuerySet[Label]:
-    """Every label of the study that ``user`` may see: the one rule."""
-    labels = Label.objects.filter(assignment__draw__study=study)
-    if not getattr(user, "is_authenticated", False):
-        return labels.none()
-    membership = Membership.objects.filter(study=study, user=user).first()
-    if membership is None:
-        return labels.none()
-    # Once arbitration starts on a draw, its labels are final inputs and no longer hidden.
-    mine_or_open = Q(assignment__rater=user) | Q(assignment__draw__arbitration_started_at__isnull=False)
-    if not (membership.is_owner or membership.is_arbitrator):
-        return labels.filter(mine_or_open)
-    blind_items = Assignment.objects.filter(rater=user, draw__study=study).values("item_id")
-    return labels.filter(mine_or_open | ~Q(assignment__item_id__in=blind_items))
-
-
-def label_category_counts(*, study: Study, user) -> dict[int, int]:
-    """Category id → number of labels naming it, counting only labels ``user`` may see."""
-    rows = (
-        LabelCategory.objects.filter(label__in=label_list_visible(study=study, user=user))
-        .values("category_id")
-        .annotate(n=Count("label_id", distinct=True))
-    )
-    return {row["category_id"]: row["n"] for row in rows}
+# -- blindness: decided in .visibility ---------------------------------------------
 
 
 def label_list_for_api(*, study: Study, user) -> QuerySet[Label]:
@@ -225,8 +195,10 @@ class CategoryChoice:
 
 
 def _live_for_user(*, study: Study, user) -> Q:
-    """Active categories, plus this user's own proposals (others' proposals are not theirs to use)."""
-    return Q(study=study) & (Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, proposed_by=user))
+    """Active categories and the joint pilot's proposals, plus this user's own proposals
+    (others' private proposals are not theirs to use, nor to know of)."""
+    return Q(study=study) & (Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, joint=True)
+                             | Q(status=CategoryStatus.PROPOSED, proposed_by=user))
 
 
 def category_choices(*, study: Study, user, q: str = "", leaves_only: bool = True) -> list[CategoryChoice]:
@@ -327,13 +299,14 @@ class LabellingProgress:
         return sum(r.assigned for r in self.raters)
 
 
-def labelling_progress(*, study: Study, rater=None) -> LabellingProgress:
+def labelling_progress(*, study: Study, user, sight: Sight | None = None) -> LabellingProgress:
     """Labelled / assigned reliability items per rater and stratum, over the study's
-    draws in labelling, counted in the database; ``rater`` narrows it to one person."""
+    draws in labelling, counted in the database: of every rater whose progress
+    ``user`` may see (the blindness rule: their own, and everyone's on the draws
+    they may see every rater's work of)."""
+    sight = sight if sight is not None else sight_for(study=study, user=user)
     draw_ids = labelling_draw_ids(study=study)
-    assignments = Assignment.objects.filter(draw_id__in=draw_ids)
-    if rater is not None:
-        assignments = assignments.filter(rater=rater)
+    assignments = Assignment.objects.filter(assignment_visible_q(sight), draw_id__in=draw_ids)
     rows = (assignments.values("rater_id", "rater__username", "item__stratum_id")
             .annotate(assigned=Count("id"), labelled=Count("id", filter=Q(submitted_at__isnull=False)))
             .order_by("rater__username", "item__stratum_id"))

@@ -21,11 +21,18 @@ from sampling.models import Assignment
 from . import selectors, services
 from .forms import LabelForm, ProposeForm
 from .models import LabelKind
+from .visibility import sight_for
 
 
 def _fragment(request) -> bool:
     """An htmx swap of the panel (a history restore wants the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+def _proposal_parents(choices):
+    """A proposal is a new leaf beside the others: under an inner category. Subdividing a leaf
+    is left to those who see every label on it (labels stay on leaves)."""
+    return [c for c in choices if not c.is_leaf]
 
 
 def _panel(request, access, assignment, *, form=None, propose_form=None, proposed=None, status=200, draws=None):
@@ -57,7 +64,7 @@ def _panel(request, access, assignment, *, form=None, propose_form=None, propose
                         if assignment.draw.arbitration_started_at else None),
             "choices": choices, "chosen": chosen, "kind": _bound(form, "kind") or LabelKind.CATEGORIES,
             "shortcuts": selectors.category_most_used(study=study, user=user, choices=choices, draws=draws),
-            "propose_form": propose_form or ProposeForm(parents=parents), "proposed": proposed,
+            "propose_form": propose_form or ProposeForm(parents=_proposal_parents(parents)), "proposed": proposed,
             "thread": thread,
             "previous_id": previous_id, "next_id": next_id, "kinds": LabelKind.choices,
         })
@@ -139,7 +146,7 @@ def propose(request, slug, item_id):
     access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
     assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
     parents = selectors.category_choices(study=access.study, user=request.user, leaves_only=False)
-    propose_form = ProposeForm(request.POST, parents=parents)
+    propose_form = ProposeForm(request.POST, parents=_proposal_parents(parents))
     data = request.POST.copy()
     category = None
     if propose_form.is_valid():
@@ -170,9 +177,12 @@ def mine(request, slug):
 
 @login_required
 def progress(request, slug):
-    """Labelled / assigned per rater and stratum: every rater for owners, one's own for the others."""
+    """Labelled / assigned per rater and stratum: one's own, and every rater's for owners
+    and arbitrators who do not rate on the draw (the blindness rule)."""
     access = study_get_for_user(slug=slug, user=request.user)
-    everyone = access.membership.is_owner
-    data = selectors.labelling_progress(study=access.study, rater=None if everyone else request.user)
+    sight = sight_for(study=access.study, user=request.user)
+    data = selectors.labelling_progress(study=access.study, user=request.user, sight=sight)
     return render(request, "taxonomy/labelling/progress.html",
-                  {"access": access, "study": access.study, "progress": data, "everyone": everyone})
+                  {"access": access, "study": access.study, "progress": data,
+                   "everyone": sight.approver and not sight.rates_blind,
+                   "partly": sight.approver and sight.rates_blind})

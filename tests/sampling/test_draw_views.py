@@ -79,7 +79,8 @@ def test_draw_start_detail_labelling_and_csv(client, setup, queued):
     assert "2024" in page and "196.21" in page and 'class="drawn">197<' in page and 'class="pilot">59<' in page
     assert 'class="drawn">30<' in page and 'class="pilot">9<' in page
     assert 'data-rater="rater1"' in page and 'data-rater="rater2"' in page
-    assert "159 / 159" not in page and "0 / 159" in page  # everything to both raters: 227 − 68 = 159
+    # everything to both raters: 227 − 68 = 159 each; how far they have come is the labelling step's to tell
+    assert '<td class="assigned">159</td>' in page and "0 / 159" not in page
     items = client.get(reverse("sampling:draw", args=["dl", 1]), {"part": "pilot", "fragment": "items"},
                        HTTP_HX_REQUEST="true").content.decode()
     assert "<html" not in items and items.count('data-part="pilot"') == 50 and "Page 1 of 2" in items

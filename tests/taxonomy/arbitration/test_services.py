@@ -215,7 +215,8 @@ def test_two_arbitrators_deciding_at_once_one_decision_stands(setting):
 
 @pytest.mark.django_db
 def test_arbitration_closes_the_round_and_lifts_blindness(setting):
-    from taxonomy.labelling.selectors import assignment_next, label_list_visible
+    from taxonomy.labelling.selectors import assignment_next
+    from taxonomy.labelling.visibility import label_list_visible
     from taxonomy.labelling.services import label_submit
 
     s = setting

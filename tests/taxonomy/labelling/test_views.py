@@ -7,9 +7,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from taxonomy.labelling import selectors
 from taxonomy.labelling.models import Label
 from taxonomy.labelling.services import label_submit
+from taxonomy.labelling.visibility import label_category_counts
 from taxonomy.tree.models import CategoryStatus
 from taxonomy.tree.services import category_add
 from tests.factories import MembershipFactory, StudyFactory, UserFactory
@@ -144,9 +144,9 @@ def test_counts_for_b_exclude_a_labels_on_b_items(rnd):
     for i in range(3):
         label_submit(assignment=rnd.assignment(rnd.ana, i), rater=rnd.ana, kind="categories", category_ids=[serving])
     label_submit(assignment=rnd.assignment(rnd.bo), rater=rnd.bo, kind="categories", category_ids=[quant])
-    assert selectors.label_category_counts(study=rnd.study, user=rnd.bo) == {quant: 1}
-    assert selectors.label_category_counts(study=rnd.study, user=rnd.ana) == {serving: 3}
-    assert selectors.label_category_counts(study=rnd.study, user=rnd.owner) == {serving: 3, quant: 1}
+    assert label_category_counts(study=rnd.study, user=rnd.bo) == {quant: 1}
+    assert label_category_counts(study=rnd.study, user=rnd.ana) == {serving: 3}
+    assert label_category_counts(study=rnd.study, user=rnd.owner) == {serving: 3, quant: 1}
 
 
 def test_go_back_and_change_a_label(rnd):
