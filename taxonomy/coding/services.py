@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Value
+from django.db.models import Q, Value
 from django.db.models.functions import Lower
 
 from annotator.studies.models import Membership
@@ -156,12 +156,17 @@ def codes_group(*, codes, category: Category, actor) -> int:
 
 @transaction.atomic
 def codes_group_new_category(*, codes, name: str, parent: Category | None, actor) -> Category:
-    """Create a category (under ``parent``, or a root) and put these codes in it."""
+    """Create a category (under ``parent``, or a root) and put these codes in it. The pilot
+    is joint: every member sees the new category at once. Made by a rater, it is a
+    proposal that awaits an owner's or arbitrator's approval (as the method has them
+    approve every category); made by an owner or arbitrator, it is active."""
     codes = list(codes)
     if not codes:
         raise ValidationError({"codes": "Select at least one code."})
     study = codes[0].study
-    category = category_add(study=study, name=name, parent=parent, actor=actor)
+    approver = Membership.objects.filter(study=study, user=actor).filter(
+        Q(is_owner=True) | Q(is_arbitrator=True)).exists()
+    category = category_add(study=study, name=name, parent=parent, actor=actor, proposed=not approver, joint=True)
     codes_group(codes=codes, category=category, actor=actor)
     return category
 

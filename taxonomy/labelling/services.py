@@ -29,16 +29,17 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> None:
     # name it was merged into and whether it has a child this rater can see.
     table = Category._meta.db_table
     lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
-    sql = (f"SELECT c.id, c.name, c.status, c.proposed_by_id, c.merged_into_id, m.name, "
+    sql = (f"SELECT c.id, c.name, c.status, c.proposed_by_id, c.joint, c.merged_into_id, m.name, "
            f"EXISTS (SELECT 1 FROM {table} ch WHERE ch.parent_id = c.id "
-           "AND (ch.status = %s OR (ch.status = %s AND ch.proposed_by_id = %s))) "
+           "AND (ch.status = %s OR (ch.status = %s AND (ch.joint OR ch.proposed_by_id = %s)))) "
            f"FROM {table} c LEFT JOIN {table} m ON m.id = c.merged_into_id "
            f"WHERE c.study_id = %s AND c.id IN ({', '.join(['%s'] * len(category_ids))}){lock}")
     with connection.cursor() as cursor:
         cursor.execute(sql, [CategoryStatus.ACTIVE.value, CategoryStatus.PROPOSED.value, rater.pk, study_id,
                              *category_ids])
-        found = {row[0]: dict(zip(("pk", "name", "status", "proposed_by_id", "merged_into_id", "merged_into__name",
-                                   "has_visible_child"), row, strict=True)) for row in cursor.fetchall()}
+        found = {row[0]: dict(zip(("pk", "name", "status", "proposed_by_id", "joint", "merged_into_id",
+                                   "merged_into__name", "has_visible_child"), row, strict=True))
+                 for row in cursor.fetchall()}
     for category in found.values():
         if category["merged_into_id"] is not None and category["merged_into__name"] is None:
             # Merged while this query waited for the row's lock: PostgreSQL reads the row
@@ -48,7 +49,7 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> None:
     for pk in category_ids:
         category = found.get(pk)
         # Another rater's proposal is as unknown to this rater as a category of another study.
-        if category is None or (category["status"] == CategoryStatus.PROPOSED
+        if category is None or (category["status"] == CategoryStatus.PROPOSED and not category["joint"]
                                 and category["proposed_by_id"] != rater.pk):
             errors.append(f"Category #{pk} is not a category you can use in this study.")
         elif category["status"] == CategoryStatus.RETIRED:
@@ -156,7 +157,8 @@ def label_category_propose(*, study: Study, rater, name: str, parent_id: int | N
     parent = None
     if parent_id is not None:
         parent = Category.objects.filter(
-            Q(study=study) & (Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, proposed_by=rater)),
+            Q(study=study) & (Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, joint=True)
+                              | Q(status=CategoryStatus.PROPOSED, proposed_by=rater)),
             pk=parent_id).first()
         if parent is None:
             raise ValidationError({"parent": "Choose a parent among the study's live categories."})

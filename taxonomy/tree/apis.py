@@ -350,9 +350,7 @@ class TaxonomyChangeListApi(APIView):
                                                                          "every label")
 
         def get_moved(self, change) -> dict[str, int]:
-            # category_change_list leaves labels_shown None for a reader who may not count labels.
-            hidden = getattr(change, "labels_shown", change.labels_moved) is None
-            return {name: n for name, n in change.moved.items() if not (hidden and name == "labels")}
+            return selectors.change_moved_shown(change)
 
     @extend_schema(parameters=[OpenApiParameter("category", int, description="only this category's changes")],
                    responses=OutputSerializer(many=True))

@@ -16,10 +16,19 @@ from django.db.models.functions import Lower
 
 class CategoryStatus(models.TextChoices):
     ACTIVE = "active", "Active"
-    # Proposed by a rater during the reliability round: usable at once by its
-    # proposer, shown to arbitrators and owners for approval.
+    # Awaiting approval by an owner or arbitrator. Proposed by a rater while
+    # labelling: private (usable at once by its proposer, seen by the owners and
+    # arbitrators who rate on no running round). Made by grouping codes in the
+    # joint pilot: ``joint``, seen by every member.
     PROPOSED = "proposed", "Proposed"
     RETIRED = "retired", "Retired"
+
+
+# Names are unique among the siblings every member sees (active categories and joint
+# proposals); a private proposal only among its proposer's own, so that proposing a
+# name never tells a rater that someone else proposed it (approval meets the clash).
+_PUBLIC = Q(status="active") | Q(status="proposed", joint=True)
+_PRIVATE = Q(status="proposed", joint=False)
 
 
 class Category(models.Model):
@@ -39,6 +48,7 @@ class Category(models.Model):
     proposed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    joint = models.BooleanField(default=False, help_text="a proposal made in the joint pilot: every member sees it")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -49,15 +59,24 @@ class Category(models.Model):
         ordering = ["position", "name"]
         verbose_name_plural = "categories"
         constraints = [
-            # Sibling names are unique (case-insensitive) among live categories;
-            # roots have no parent, so they get their own constraint.
+            # Sibling names are unique (case-insensitive) among public categories, and
+            # among one proposer's private proposals; roots have no parent, so they get
+            # their own constraints.
             models.UniqueConstraint(
-                "parent", Lower("name"), condition=~Q(status="retired") & Q(parent__isnull=False),
+                "parent", Lower("name"), condition=_PUBLIC & Q(parent__isnull=False),
                 name="category_unique_name_among_siblings",
             ),
             models.UniqueConstraint(
-                "study", Lower("name"), condition=~Q(status="retired") & Q(parent__isnull=True),
+                "study", Lower("name"), condition=_PUBLIC & Q(parent__isnull=True),
                 name="category_unique_root_name",
+            ),
+            models.UniqueConstraint(
+                "parent", Lower("name"), "proposed_by", condition=_PRIVATE & Q(parent__isnull=False),
+                name="category_unique_private_proposal",
+            ),
+            models.UniqueConstraint(
+                "study", Lower("name"), "proposed_by", condition=_PRIVATE & Q(parent__isnull=True),
+                name="category_unique_private_root_proposal",
             ),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="category_not_own_parent"),
             models.CheckConstraint(condition=~Q(merged_into=F("id")), name="category_not_merged_into_itself"),

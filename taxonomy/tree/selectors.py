@@ -1,22 +1,22 @@
 """Reads of the taxonomy tree.
 
-Who sees what: every member sees the live tree; a PROPOSED category is seen by
-its proposer and by owners and arbitrators only (a rater's proposal made
-during the blind round must not leak to the other raters). Label counts come
-from ``label_category_counts``, the one blindness rule: a rater counts only
-the labels they may see.
+Who sees what is decided by the blindness rule (``taxonomy.labelling.visibility``):
+every member sees the live tree and the joint pilot's proposals; a rater's
+private proposal is seen by its proposer, and by owners and arbitrators who rate
+on no running round; label counts, and how many labels a change moved, count
+only the labels the reader may see.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, IntegerField, Q, QuerySet, Value
 from django.http import Http404
 
 from annotator.studies.models import Role, Study
 from annotator.studies.selectors import StudyAccess, study_get_for_user
-from taxonomy.labelling.selectors import label_category_counts, label_list_visible
+from taxonomy.labelling.visibility import Sight, label_category_counts, label_list_visible, sight_for
 
 from . import paths
 from .models import Category, CategoryChange, CategoryStatus
@@ -49,16 +49,16 @@ def taxonomy_editor_access(*, slug: str, user) -> StudyAccess:
     return access
 
 
-def _sees_proposals_of_others(*, study: Study, user) -> bool:
-    from annotator.studies.models import Membership
+def category_visible_q(sight: Sight) -> Q:
+    """The categories ``sight`` shows: all but other raters' private proposals (unless it may see those)."""
+    if sight.sees_private_proposals:
+        return Q()
+    return ~Q(status=CategoryStatus.PROPOSED, joint=False) | Q(proposed_by_id=sight.user_id)
 
-    return Membership.objects.filter(study=study, user=user).filter(
-        Q(is_owner=True) | Q(is_arbitrator=True)).exists()
 
-
-def _visible(category: Category, *, user, sees_proposals: bool) -> bool:
-    return (category.status != CategoryStatus.PROPOSED or sees_proposals
-            or (user is not None and category.proposed_by_id == getattr(user, "pk", None)))
+def _visible(category: Category, *, sight: Sight) -> bool:
+    return (category.status != CategoryStatus.PROPOSED or category.joint or sight.sees_private_proposals
+            or (sight.user_id is not None and category.proposed_by_id == sight.user_id))
 
 
 # -- the tree -----------------------------------------------------------------------------
@@ -110,9 +110,9 @@ def taxonomy_tree(*, study: Study, user) -> TaxonomyTree:
     """The study's categories as nested nodes with their (visible) label counts and paths."""
     categories = list(Category.objects.filter(study=study).select_related("proposed_by").order_by(
         "position", "name", "pk"))
-    counts = label_category_counts(study=study, user=user) if user is not None else {}
-    sees_proposals = user is not None and _sees_proposals_of_others(study=study, user=user)
-    visible = {c.pk: c for c in categories if _visible(c, user=user, sees_proposals=sees_proposals)}
+    sight = sight_for(study=study, user=user)
+    counts = label_category_counts(study=study, user=user, sight=sight)
+    visible = {c.pk: c for c in categories if _visible(c, sight=sight)}
     # The shape of what this reader sees: a hidden proposal's name is in no path, and a
     # live child of one stays hidden with it (it is attached to no root they see).
     shape = TreeShape(visible.values())
@@ -140,8 +140,7 @@ def category_get(*, study: Study, category_id, user=None) -> Category:
         "parent", "merged_into", "proposed_by", "created_by").first()
     if category is None:
         raise Http404("No such category.")
-    if user is not None and not _visible(category, user=user,
-                                         sees_proposals=_sees_proposals_of_others(study=study, user=user)):
+    if user is not None and not _visible(category, sight=sight_for(study=study, user=user)):
         raise Http404("No such category.")
     return category
 
@@ -215,13 +214,28 @@ def category_codes(*, category: Category):
 
 
 def category_change_list(*, study: Study, user=None, category: Category | None = None) -> QuerySet[CategoryChange]:
-    """Newest first; the changes of a live proposal only for those who may see it."""
+    """Newest first; the changes of a live proposal only for those who may see it. How many
+    labels a change moved (``labels_shown``) is told only to a reader who sees every label
+    (else None): a count of labels moved by a merge is a count of labels."""
     changes = CategoryChange.objects.filter(study=study).select_related("category", "actor").order_by("-id")
-    if user is not None and not _sees_proposals_of_others(study=study, user=user):
-        changes = changes.exclude(Q(category__status=CategoryStatus.PROPOSED) & ~Q(category__proposed_by=user))
+    sees_all = True
+    if user is not None:
+        sight = sight_for(study=study, user=user)
+        sees_all = sight.sees_all
+        if not sight.sees_private_proposals:
+            changes = changes.filter(category__in=Category.objects.filter(category_visible_q(sight), study=study))
+    changes = changes.annotate(labels_shown=F("labels_moved") if sees_all else Value(None, IntegerField()))
     if category is not None:
         changes = changes.filter(category=category)
     return changes
+
+
+def change_moved_shown(change: CategoryChange) -> dict[str, int]:
+    """What a change moved (kind name → rows), as its reader may be told: without the
+    labels for one who does not see every label (``category_change_list`` leaves their
+    ``labels_shown`` None)."""
+    hidden = getattr(change, "labels_shown", change.labels_moved) is None
+    return {name: n for name, n in (change.moved or {}).items() if n and not (hidden and name == "labels")}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
 from annotator.studies.models import Study
 
@@ -100,18 +101,59 @@ def _clean_name(name: str) -> str:
     return name
 
 
+def _sight(study_id: int, actor):
+    from taxonomy.labelling.visibility import sight_for
+
+    return sight_for(study=study_id, user=actor)
+
+
+_PUBLIC = Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, joint=True)
+
+
+def _private_proposer(category: Category) -> int | None:
+    """The proposer of a private proposal (None for a category every member sees)."""
+    if category.status == CategoryStatus.PROPOSED and not category.joint:
+        return category.proposed_by_id
+    return None
+
+
 def _check_name_free(*, study_id: int, parent: Category | None, name: str, exclude: Category | None = None,
-                     field: str = "name") -> None:
-    siblings = Category.objects.filter(study_id=study_id, parent=parent).exclude(status=CategoryStatus.RETIRED)
+                     field: str = "name", actor=None, private_of: int | None = None) -> None:
+    """Names are unique among the siblings every member sees; a private proposal's name
+    (``private_of``: its proposer) only among those and its proposer's own proposals, so
+    that nobody learns from a clash that someone else proposed a name. An actor who may
+    see raters' proposals is told when a public name would meet one (they decide which
+    stays); for the others that clash is met when the proposal is approved."""
+    siblings = Category.objects.filter(study_id=study_id, parent=parent, name__iexact=name).exclude(
+        status=CategoryStatus.RETIRED)
     if exclude is not None:
         siblings = siblings.exclude(pk=exclude.pk)
-    if siblings.filter(name__iexact=name).exists():
-        where = f"under “{parent.name}”" if parent is not None else "among the roots"
+    where = f"under “{parent.name}”" if parent is not None else "among the roots"
+    mine = Q(status=CategoryStatus.PROPOSED, joint=False, proposed_by_id=private_of)
+    if siblings.filter(_PUBLIC | mine if private_of is not None else _PUBLIC).exists():
         raise ValidationError({field: f"“{name}” already exists {where}."})
+    if private_of is None:
+        proposal = siblings.filter(status=CategoryStatus.PROPOSED, joint=False).select_related("proposed_by").first()
+        if proposal is not None and _sight(study_id, actor).sees_private_proposals:
+            who = proposal.proposed_by.username if proposal.proposed_by else "a rater"
+            raise ValidationError({field: f"“{proposal.name}” is proposed {where} already (by {who}): approve that "
+                                          "proposal, or reject it into another category first."})
 
 
-def _check_may_have_children(parent: Category, *, field: str = "parent") -> None:
-    """Labels stay on leaves: a labelled category cannot become an inner node."""
+def _check_may_have_children(parent: Category, *, actor, field: str = "parent") -> None:
+    """Labels stay on leaves: a labelled category cannot become an inner node. Whoever
+    cannot see every label is told so without a count, and is refused under every leaf
+    (one holding only labels they cannot see is a leaf like any other to them)."""
+    sight = _sight(parent.study_id, actor)
+    if not sight.sees_all:
+        from .selectors import category_visible_q
+
+        if not _live_children(parent).filter(category_visible_q(sight)).exists():
+            raise ValidationError({field: (
+                f"“{parent.name}” is a leaf, and labels stay on leaves. While a labelling round runs whose labels "
+                f"you cannot all see, only an owner or arbitrator who does not rate in it subdivides a leaf: put "
+                f"your category beside “{parent.name}” (under its parent) or under another category.")})
+        return
     labels = _label_uses(parent).count()
     if labels:
         raise ValidationError({field: (
@@ -119,6 +161,17 @@ def _check_may_have_children(parent: Category, *, field: str = "parent") -> None
             f"split “{parent.name}” (move its labels to a new sibling) or move the labels to another category "
             "first, then add children under it.")})
     _check_leaf_rows(parent, field=field)
+
+
+def _check_sees_all(category: Category, *, actor, what: str) -> None:
+    """Merging, splitting and retiring move or depend on labels: refused to an owner or
+    arbitrator who rates in a running round (they would act on labels they may not see,
+    and the outcome would tell them about those labels)."""
+    if not _sight(category.study_id, actor).sees_all:
+        raise ValidationError({"category": (
+            f"{what} a category moves or depends on labels, and you rate in a labelling round that is still "
+            "running: until arbitration starts on it, this is left to an owner or arbitrator who does not rate "
+            "in it.")})
 
 
 def _check_same_study(category: Category, other: Category, field: str) -> None:
@@ -182,9 +235,11 @@ def _check_merge(*, source: Category, target: Category, field: str = "target") -
 @transaction.atomic
 def category_add(
     *, study: Study, name: str, actor, parent: Category | None = None, definition: str = "",
-    inclusion: str = "", exclusion: str = "", proposed: bool = False,
+    inclusion: str = "", exclusion: str = "", proposed: bool = False, joint: bool = False,
 ) -> Category:
-    """A new category under ``parent`` (a root when None); ``proposed`` marks a rater's proposal."""
+    """A new category under ``parent`` (a root when None). ``proposed`` makes it a proposal
+    awaiting approval: private to its proposer (a rater labelling), or ``joint``, seen by
+    every member (made in the joint pilot)."""
     name = _clean_name(name)
     if parent is not None:
         if parent.study_id != study.pk:
@@ -192,17 +247,22 @@ def category_add(
         (parent,) = _lock(parent)
         if parent.status == CategoryStatus.RETIRED:
             raise ValidationError({"parent": f"“{parent.name}” is retired."})
-        _check_may_have_children(parent)
+        _check_may_have_children(parent, actor=actor)
     status = CategoryStatus.PROPOSED if proposed else CategoryStatus.ACTIVE
-    _check_name_free(study_id=study.pk, parent=parent, name=name)
+    joint = proposed and joint
+    private_of = getattr(actor, "pk", None) if proposed and not joint else None
+    _check_name_free(study_id=study.pk, parent=parent, name=name, actor=actor, private_of=private_of)
     siblings = Category.objects.filter(study=study, parent=parent).exclude(status=CategoryStatus.RETIRED)
+    if status == CategoryStatus.ACTIVE or joint:
+        # numbered after the siblings everyone sees: a gap would tell of a private proposal
+        siblings = siblings.filter(_PUBLIC)
     position = (siblings.order_by("-position").values_list("position", flat=True).first() or 0) + 1
     try:
         with transaction.atomic():
             category = Category.objects.create(
                 study=study, parent=parent, name=name, definition=definition, inclusion=inclusion,
                 exclusion=exclusion, status=status, position=position, created_by=actor,
-                proposed_by=actor if proposed else None,
+                proposed_by=actor if proposed else None, joint=joint,
             )
     except IntegrityError:
         raise ValidationError({"name": f"“{name}” already exists here."}) from None
@@ -219,7 +279,8 @@ def category_rename(*, category: Category, name: str, actor) -> Category:
     if name == category.name:
         return category
     if category.status != CategoryStatus.RETIRED:
-        _check_name_free(study_id=category.study_id, parent=category.parent, name=name, exclude=category)
+        _check_name_free(study_id=category.study_id, parent=category.parent, name=name, exclude=category,
+                         actor=actor, private_of=_private_proposer(category))
     before = category_snapshot(category)
     category.name = name
     _save_or_clash(category, fields=["name"])
@@ -279,7 +340,7 @@ def category_move(*, category: Category, actor, parent: Category | None, positio
         if parent.status == CategoryStatus.RETIRED:
             raise ValidationError({"parent": f"“{parent.name}” is retired: restore it first."})
         if parent.pk != category.parent_id:
-            _check_may_have_children(parent)
+            _check_may_have_children(parent, actor=actor)
     else:
         (category,) = _lock(category)
     if category.status == CategoryStatus.RETIRED:
@@ -289,7 +350,7 @@ def category_move(*, category: Category, actor, parent: Category | None, positio
     new_parent_id = parent.pk if parent is not None else None
     if new_parent_id != category.parent_id:
         _check_name_free(study_id=category.study_id, parent=parent, name=category.name, exclude=category,
-                         field="parent")
+                         field="parent", actor=actor, private_of=_private_proposer(category))
     before = category_snapshot(category)
     category.parent = parent
     _renumber(study_id=category.study_id, parent_id=new_parent_id, moved=category, position=position)
@@ -340,6 +401,7 @@ def category_merge(*, source: Category, target: Category, actor) -> MergeResult:
     """Every row naming ``source`` that follows a merge (labels, final labels, codes, …: ``.dependents``)
     now names ``target``; ``source`` is retired with ``merged_into``."""
     _check_same_study(source, target, "target")
+    _check_sees_all(source, actor=actor, what="Merging")
     source, target = _lock(source, target)
     _check_merge(source=source, target=target)
     return _merge(source=source, target=target, actor=actor, action=ChangeAction.MERGE)
@@ -372,6 +434,7 @@ def category_split(
     """A new sibling of ``source`` named ``name``; the chosen labels (ids of labels naming ``source``,
     among those ``actor`` may see), final labels (ids of final labels naming it) and codes move to it,
     the rest stay. Rows that follow a split by copy (an arbitrator's restriction) are copied to it."""
+    _check_sees_all(source, actor=actor, what="Splitting")
     name = _clean_name(name)
     (source,) = _lock(source)
     if source.status == CategoryStatus.RETIRED:
@@ -379,7 +442,7 @@ def category_split(
     chosen = dependents.split_check(source=source, actor=actor, chosen={
         "labels": label_ids, "codes": code_ids, "final_labels": final_label_ids})
     parent = source.parent
-    _check_name_free(study_id=source.study_id, parent=parent, name=name)
+    _check_name_free(study_id=source.study_id, parent=parent, name=name, actor=actor)
     before = category_snapshot(source)
     try:
         with transaction.atomic():
@@ -409,6 +472,7 @@ def category_split(
 def category_retire(*, category: Category, actor) -> Category:
     """Take a category out of the tree; refused while rows that must follow it (labels, final labels,
     codes, …: ``.dependents``) or live children name it."""
+    _check_sees_all(category, actor=actor, what="Retiring")
     (category,) = _lock(category)
     if category.status == CategoryStatus.RETIRED:
         raise ValidationError({"category": f"“{category.name}” is retired already."})
@@ -441,9 +505,9 @@ def category_restore(*, category: Category, actor) -> Category:
     if parent is not None:
         if parent.status == CategoryStatus.RETIRED:
             raise ValidationError({"category": f"Its parent “{parent.name}” is retired: restore it first."})
-        _check_may_have_children(parent, field="category")
+        _check_may_have_children(parent, actor=actor, field="category")
     _check_name_free(study_id=category.study_id, parent=parent, name=category.name, exclude=category,
-                     field="category")
+                     field="category", actor=actor)
     before = category_snapshot(category)
     category.status = CategoryStatus.ACTIVE
     _renumber(study_id=category.study_id, parent_id=category.parent_id, moved=category, position=None)
@@ -459,9 +523,11 @@ def category_approve(*, category: Category, actor) -> Category:
     if category.status != CategoryStatus.PROPOSED:
         raise ValidationError({"category": f"“{category.name}” is not a proposal "
                                            f"(it is {category.get_status_display().lower()})."})
+    _check_name_free(study_id=category.study_id, parent=category.parent, name=category.name, exclude=category,
+                     field="category")
     before = category_snapshot(category)
     category.status = CategoryStatus.ACTIVE
-    category.save(update_fields=["status", "updated_at"])
+    _save_or_clash(category, fields=["status"], field="category")
     category_change_record(category=category, action=ChangeAction.APPROVE, actor=actor, before=before)
     return category
 
@@ -470,6 +536,7 @@ def category_approve(*, category: Category, actor) -> Category:
 def category_reject(*, category: Category, target: Category, actor) -> MergeResult:
     """Refuse a proposal: its labels and codes go to ``target`` (an active leaf), it is retired."""
     _check_same_study(category, target, "target")
+    _check_sees_all(category, actor=actor, what="Rejecting")
     category, target = _lock(category, target)
     if category.status != CategoryStatus.PROPOSED:
         raise ValidationError({"category": f"“{category.name}” is not a proposal "

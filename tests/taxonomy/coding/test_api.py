@@ -100,6 +100,8 @@ def test_group_into_new_and_existing_categories(pilot):
     a = code_use_add(item=pilot.items[0], author=pilot.ana, text="a").code
     b = code_use_add(item=pilot.items[1], author=pilot.ana, text="b").code
     root = category_add(study=pilot.study, name="Server", actor=pilot.owner)
+    # an inner category: while a round ana rates in runs, she cannot subdivide a leaf
+    category_add(study=pilot.study, name="Scope", parent=root, actor=pilot.owner)
     client = api(pilot.ana)
     new = client.post("/api/studies/deploy/codes/group/",
                       {"codes": [a.pk, b.pk], "new_category": {"name": "Export", "parent": root.pk}}, format="json")

@@ -139,12 +139,26 @@ def test_grouping_codes_into_a_new_category(pilot):
     a = code_use_add(item=pilot.items[0], author=pilot.ana, text="tflite conversion fails").code
     b = code_use_add(item=pilot.items[1], author=pilot.bo, text="unsupported op in coreml").code
     root = category_add(study=pilot.study, name="Mobile", actor=pilot.owner)
+    category_add(study=pilot.study, name="Deployment", parent=root, actor=pilot.owner)
 
     category = codes_group_new_category(codes=[a, b], name=" Model conversion ", parent=root, actor=pilot.ana)
 
     assert category.name == "Model conversion" and category.parent == root and category.study == pilot.study
     assert set(Code.objects.filter(category=category).values_list("pk", flat=True)) == {a.pk, b.pk}
-    assert CategoryChange.objects.filter(category=category, action="add", actor=pilot.ana).exists()
+    # a rater's category awaits approval, and the pilot is joint: everyone sees it
+    assert category.status == "proposed" and category.joint and category.proposed_by == pilot.ana
+    assert CategoryChange.objects.filter(category=category, action="propose", actor=pilot.ana).exists()
+    owners = codes_group_new_category(codes=[a], name="Model size", parent=root, actor=pilot.owner)
+    assert owners.status == "active" and owners.proposed_by is None
+
+
+def test_grouping_under_a_leaf_while_a_round_runs_is_refused_without_counting(pilot):
+    """ana rates in the running round: whether or not bo labelled the leaf, the answer is the same."""
+    a = code_use_add(item=pilot.items[0], author=pilot.ana, text="a").code
+    leaf = category_add(study=pilot.study, name="Mobile", actor=pilot.owner)
+    with pytest.raises(ValidationError) as refused:
+        codes_group_new_category(codes=[a], name="Conversion", parent=leaf, actor=pilot.ana)
+    assert "is a leaf" in str(refused.value) and not any(ch.isdigit() for ch in str(refused.value))
 
 
 def test_grouping_into_an_existing_category_moves_codes_out_of_their_old_one(pilot):

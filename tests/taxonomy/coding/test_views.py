@@ -216,12 +216,14 @@ def test_codes_page_creates_a_category_from_selected_codes(client, pilot):
     b = code_use_add(item=pilot.items[1], author=pilot.ana, text="b").code
     c = code_use_add(item=pilot.items[2], author=pilot.ana, text="c").code
     root = category_add(study=pilot.study, name="Server", actor=pilot.owner)
+    category_add(study=pilot.study, name="Scope", parent=root, actor=pilot.owner)
     client.force_login(pilot.bo)
     response = client.post(reverse("coding:codes_group", args=[pilot.study.slug]),
                            {"action": "new", "name": "Export", "parent": root.pk, "codes": [a.pk, b.pk], "q": "x"})
     assert response.status_code == 302 and response["Location"].endswith("/codes/?q=x")
     category = Category.objects.get(name="Export")
     assert category.parent == root and category.created_by == pilot.bo
+    assert category.status == "proposed" and category.joint  # awaits approval; seen by everyone
     assert set(Code.objects.filter(category=category).values_list("pk", flat=True)) == {a.pk, b.pk}
     assert Code.objects.get(pk=c.pk).category is None
     page = client.get(response["Location"]).content.decode()

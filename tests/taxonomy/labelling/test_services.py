@@ -137,14 +137,24 @@ def test_proposed_category_is_usable_by_its_proposer_only(rnd):
         label_submit(assignment=rnd.assignment(rnd.bo), rater=rnd.bo, kind="categories", category_ids=[proposal.pk])
 
 
-def test_a_proposal_under_a_leaf_keeps_it_a_leaf_for_the_others(rnd):
+def test_a_proposal_under_a_leaf_is_refused_the_same_whether_or_not_it_is_labelled(rnd):
+    """Labels stay on leaves, and a rater must not learn whether another labelled one."""
     quant = rnd.cats["quant"]
-    label_category_propose(study=rnd.study, rater=rnd.ana, name="Int8", parent_id=quant.pk)
-    assert quant.pk in {c.id for c in selectors.category_choices(study=rnd.study, user=rnd.bo)}
-    assert quant.pk not in {c.id for c in selectors.category_choices(study=rnd.study, user=rnd.ana)}
+    with pytest.raises(ValidationError) as before:
+        label_category_propose(study=rnd.study, rater=rnd.ana, name="Int8", parent_id=quant.pk)
     label_submit(assignment=rnd.assignment(rnd.bo), rater=rnd.bo, kind="categories", category_ids=[quant.pk])
-    with pytest.raises(ValidationError, match="“Quantization” has subcategories"):
-        label_submit(assignment=rnd.assignment(rnd.ana), rater=rnd.ana, kind="categories", category_ids=[quant.pk])
+    with pytest.raises(ValidationError) as after:
+        label_category_propose(study=rnd.study, rater=rnd.ana, name="Int8", parent_id=quant.pk)
+    assert before.value.message_dict == after.value.message_dict
+    assert "is a leaf" in str(after.value) and not any(ch.isdigit() for ch in str(after.value))
+    assert quant.pk in {c.id for c in selectors.category_choices(study=rnd.study, user=rnd.ana)}
+
+
+def test_a_proposal_beside_the_leaves_is_the_proposers_alone(rnd):
+    mobile = rnd.cats["mobile"]
+    label_category_propose(study=rnd.study, rater=rnd.ana, name="Int8", parent_id=mobile.pk)
+    assert "Int8" in {c.name for c in selectors.category_choices(study=rnd.study, user=rnd.ana)}
+    assert "Int8" not in {c.name for c in selectors.category_choices(study=rnd.study, user=rnd.bo)}
 
 
 def test_proposal_needs_a_live_parent_and_a_name(rnd):
