@@ -67,7 +67,7 @@ class AgreementRunListCreateApi(APIView):
     @extend_schema(responses=AgreementRunOutput(many=True))
     def get(self, request, slug):
         access = selectors.agreement_access(slug=slug, user=request.user)
-        return paginate(queryset=selectors.agreement_run_list(study=access.study),
+        return paginate(queryset=selectors.agreement_run_list(study=access.study, user=request.user),
                         serializer_class=AgreementRunOutput, request=request, view=self)
 
     @extend_schema(request=AgreementStartInput, responses={202: AgreementRunOutput})
@@ -94,5 +94,5 @@ class AgreementRunDetailApi(APIView):
     @extend_schema(responses=AgreementRunDetailOutput)
     def get(self, request, slug, run_id):
         access = selectors.agreement_access(slug=slug, user=request.user)
-        run = selectors.agreement_run_get(study=access.study, run_id=run_id)
+        run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
         return Response(AgreementRunDetailOutput(run).data)

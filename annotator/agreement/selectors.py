@@ -1,10 +1,12 @@
 """Reads for agreement: who may see figures, the runs, and the submitted
 reliability labels of a scope as ``(item, rater, label)`` triples.
 
-Blindness: an agreement figure counts every rater's labels. A member who is
-*only* a rater (not owner, not arbitrator) must not learn how others labelled
-while labelling goes on, so for them the agreement pages and API do not exist
-(404) as long as any draw of the study is in labelling.
+Blindness: an agreement figure counts every rater's labels, so a run exists for
+a reader only when the blindness rule (``taxonomy.labelling.visibility``) lets
+them see every label it read: a run over a draw whose round is still running is
+for the owners and arbitrators who do not rate in it. A member who is *only* a
+rater does not get the agreement pages at all (404) while any draw of the study
+is in labelling.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from annotator.studies.models import Role, Study
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.models import DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind
+from taxonomy.labelling.visibility import Sight, sight_for
 from taxonomy.tree.paths import tree_shape
 from taxonomy.tree.selectors import taxonomy_version
 
@@ -40,18 +43,42 @@ def agreement_access(*, slug: str, user, role: str = Role.VIEWER) -> StudyAccess
     return access
 
 
-def agreement_run_list(*, study: Study) -> QuerySet[AgreementRun]:
-    return (AgreementRun.objects.filter(study=study)
+def _runs_visible_q(sight: Sight) -> Q:
+    """Runs whose every label ``sight`` may see (the blindness rule): a run over a draw
+    whose round the reader cannot see every label of does not exist for them; a
+    whole-study run only for a reader who sees every label of the study."""
+    if not sight.member:
+        return Q(pk__in=[])
+    if not sight.sealed:
+        return Q()
+    return Q(draw__isnull=False) & ~Q(draw_id__in=sorted(sight.sealed))
+
+
+def agreement_run_list(*, study: Study, user) -> QuerySet[AgreementRun]:
+    return (AgreementRun.objects.filter(_runs_visible_q(sight_for(study=study, user=user)), study=study)
             .select_related("draw", "stratum", "job", "created_by")
             .defer("result", "label_names"))
 
 
-def agreement_run_get(*, study: Study, run_id: int) -> AgreementRun:
-    run = (AgreementRun.objects.filter(study=study, pk=run_id)
+def agreement_run_get(*, study: Study, run_id: int, user) -> AgreementRun:
+    """The run, or 404 (missing, or computed over labels ``user`` may not see)."""
+    run = (AgreementRun.objects.filter(_runs_visible_q(sight_for(study=study, user=user)), study=study, pk=run_id)
            .select_related("draw", "stratum", "job", "created_by").first())
     if run is None:
         raise Http404("No such agreement run.")
     return run
+
+
+def agreement_scope_check_visible(*, study: Study, user, draw: SampleDraw | None) -> None:
+    """Refuse a run over labels the starter may not see (an owner who rates in that round).
+    ``user`` None is the code's own call (a command, a test), not a reader."""
+    if user is None:
+        return
+    sight = sight_for(study=study, user=user)
+    if not sight.sees_draw(draw.pk if draw is not None else None):
+        raise ValidationError(
+            "You rate in a labelling round this figure would read, and it is still running: until arbitration "
+            "starts on it, its agreement is computed and read by owners and arbitrators who do not rate in it.")
 
 
 def agreement_labelling_draws(*, study: Study) -> list[SampleDraw]:

@@ -29,6 +29,7 @@ from .selectors import (
     ScopeLabels,
     agreement_label_names,
     agreement_labelling_draws,
+    agreement_scope_check_visible,
     agreement_scope_labels,
 )
 from .statistics import AgreementReport, RatingTable, agreement_report
@@ -83,6 +84,7 @@ def agreement_run_start(*, study: Study, scope: str, draw: SampleDraw | None = N
     """Record the run and queue its job (after commit). A seed left out is
     drawn fresh and recorded, so that every interval can be reproduced."""
     draw, stratum = _scope_check(study=study, scope=scope, draw=draw, stratum=stratum)
+    agreement_scope_check_visible(study=study, user=user, draw=draw)
     parameters = agreement_parameters_check(resamples=resamples, seed=seed, confidence=confidence)
     run = AgreementRun.objects.create(study=study, scope=scope, draw=draw, stratum=stratum, parameters=parameters,
                                       created_by=user)

@@ -1,7 +1,7 @@
 """Agreement pages: the runs of a study with the start form, and one run
 (progress while computing, then its figures). Owners start; owners,
-arbitrators and viewers read; a member who only rates sees nothing while
-labelling goes on (``agreement_access``)."""
+arbitrators and viewers read the runs the blindness rule lets them see; a
+member who only rates sees nothing while labelling goes on (``agreement_access``)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -42,7 +42,7 @@ def run_list(request, slug):
         else:
             messages.success(request, f"Computing agreement run #{run.pk} (seed {run.seed}).")
             return redirect(f"{reverse('agreement:run', args=[slug, run.pk])}?job={run.job_id}")
-    page = Paginator(selectors.agreement_run_list(study=study), 25).get_page(request.GET.get("page"))
+    page = Paginator(selectors.agreement_run_list(study=study, user=request.user), 25).get_page(request.GET.get("page"))
     return render(request, "agreement/run_list.html", {
         "access": access, "study": study, "page": page, "form": form, "draws": draws, "strata": strata})
 
@@ -50,7 +50,7 @@ def run_list(request, slug):
 @login_required
 def run_detail(request, slug, run_id):
     access = selectors.agreement_access(slug=slug, user=request.user)
-    run = selectors.agreement_run_get(study=access.study, run_id=run_id)
+    run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
     if request.htmx and request.GET.get("job"):
         job_id = request.GET["job"]
         job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id.isdigit() else None

@@ -3,12 +3,13 @@ page (progress polling, figures, reasons instead of NaN, escaping)."""
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotator.agreement.models import AgreementRun, RunStatus
 from annotator.agreement.services import agreement_run_start
 from annotator.jobs.runner import job_run
-from sampling.models import SampleDraw
+from sampling.models import Assignment, SampleDraw
 from taxonomy.tree.models import ChangeAction
 from taxonomy.tree.services import category_change_record, category_snapshot
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
@@ -92,7 +93,7 @@ def test_the_page_says_which_draws_a_study_run_read_and_when_the_tree_changed(cl
     export.name = "Model <b>export</b>"
     export.save()
     category_change_record(category=export, action=ChangeAction.RENAME, actor=world.owner, before=before)
-    sign_in(client, world.viewer)
+    sign_in(client, world.owner)
     text = client.get(reverse("agreement:run", args=["dl", run.pk])).content.decode()
     assert "Whole study: draws v1" in text
     assert "the tree has changed since" in text and "Server › Export" in text and "Model" not in text
@@ -116,25 +117,44 @@ def test_one_rater_and_undefined_kappa_are_explained_on_the_page(client, world, 
     assert "alice gave every one of their 6 items the same answer (Server › Export)" in text
 
 
-@pytest.mark.parametrize("who, status", [("owner", 200), ("arbitrator", 200), ("viewer", 200), ("alice", 404),
-                                         ("stranger", 404)])
-def test_who_may_read_while_labelling(client, world, queued, who, status):
+@pytest.mark.parametrize("who, status, run_status", [
+    ("owner", 200, 200), ("arbitrator", 200, 200),
+    # a viewer sees the raters' labels, and so figures computed from them, once arbitration starts
+    ("viewer", 200, 404), ("alice", 404, 404), ("stranger", 404, 404)])
+def test_who_may_read_while_labelling(client, world, queued, who, status, run_status):
     run = computed(world, resamples=0)
     user = UserFactory(username="stranger") if who == "stranger" else getattr(world, who)
     sign_in(client, user)
     assert client.get(reverse("agreement:runs", args=["dl"])).status_code == status
-    assert client.get(reverse("agreement:run", args=["dl", run.pk])).status_code == status
+    assert client.get(reverse("agreement:run", args=["dl", run.pk])).status_code == run_status
     assert api(user).get("/api/studies/dl/agreement/").status_code == status
-    assert api(user).get(f"/api/studies/dl/agreement/{run.pk}/").status_code == status
+    assert api(user).get(f"/api/studies/dl/agreement/{run.pk}/").status_code == run_status
+    if status == 200:
+        listed = [r["id"] for r in api(user).get("/api/studies/dl/agreement/").json()["results"]]
+        assert listed == ([run.pk] if run_status == 200 else [])
+    SampleDraw.objects.filter(pk=world.draw.pk).update(arbitration_started_at=timezone.now())
+    if status == 200:
+        assert api(user).get(f"/api/studies/dl/agreement/{run.pk}/").status_code == 200
 
 
-def test_a_rater_reads_once_no_draw_is_in_labelling_and_an_owner_who_rates_always(client, world, queued):
+def test_a_rater_reads_once_no_draw_is_in_labelling_and_an_owner_who_rates_once_arbitration_starts(
+        client, world, queued):
     run = computed(world, resamples=0)
     rater_owner = UserFactory(username="rater_owner")
     MembershipFactory(study=world.study, user=rater_owner, is_rater=True, is_owner=True)
+    # an owner with the rater role but no item of this draw sees its figures
     assert api(rater_owner).get(f"/api/studies/dl/agreement/{run.pk}/").status_code == 200
+    # one who rates on it is a rater like alice here: the run does not exist for them, nor may they start one
+    Assignment.objects.create(draw=world.draw, item=world.items()[0], rater=rater_owner)
+    assert api(rater_owner).get(f"/api/studies/dl/agreement/{run.pk}/").status_code == 404
+    assert api(rater_owner).get("/api/studies/dl/agreement/").json()["results"] == []
+    refused = api(rater_owner).post("/api/studies/dl/agreement/", {"scope": "draw", "draw": 1}, format="json")
+    assert refused.status_code == 400 and "You rate in a labelling round" in str(refused.json())
+    assert not any(ch.isdigit() for ch in str(refused.json()))
     assert api(world.alice).get(f"/api/studies/dl/agreement/{run.pk}/").status_code == 404
-    SampleDraw.objects.filter(pk=world.draw.pk).update(status="ready")
+    SampleDraw.objects.filter(pk=world.draw.pk).update(arbitration_started_at=timezone.now())
+    assert api(rater_owner).get(f"/api/studies/dl/agreement/{run.pk}/").status_code == 200
+    SampleDraw.objects.filter(pk=world.draw.pk).update(status="ready", arbitration_started_at=None)
     assert api(world.alice).get(f"/api/studies/dl/agreement/{run.pk}/").status_code == 200
 
 
