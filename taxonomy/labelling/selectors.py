@@ -19,7 +19,7 @@ from django.http import Http404
 
 from annotator.studies.models import Study
 from sampling.models import Assignment, DrawStatus, RaterTally, SampleDraw, SampleStratum
-from taxonomy.tree.models import Category, CategoryStatus
+from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.paths import tree_shape
 
 from .models import Label, LabelCategory, RelabelRequest
@@ -197,8 +197,7 @@ class CategoryChoice:
 def _live_for_user(*, study: Study, user) -> Q:
     """Active categories and the joint pilot's proposals, plus this user's own proposals
     (others' private proposals are not theirs to use, nor to know of)."""
-    return Q(study=study) & (Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, joint=True)
-                             | Q(status=CategoryStatus.PROPOSED, proposed_by=user))
+    return Q(study=study) & (PUBLIC | Q(status=CategoryStatus.PROPOSED, proposed_by=user))
 
 
 def category_choices(*, study: Study, user, q: str = "", leaves_only: bool = True) -> list[CategoryChoice]:

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from annotator.studies.models import Study
 from sampling.models import Assignment, RaterTally
-from taxonomy.tree.models import Category, CategoryStatus
+from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.services import category_add
 
 from .models import Label, LabelCategory, LabelKind, RelabelRequest
@@ -157,8 +157,7 @@ def label_category_propose(*, study: Study, rater, name: str, parent_id: int | N
     parent = None
     if parent_id is not None:
         parent = Category.objects.filter(
-            Q(study=study) & (Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, joint=True)
-                              | Q(status=CategoryStatus.PROPOSED, proposed_by=rater)),
+            Q(study=study) & (PUBLIC | Q(status=CategoryStatus.PROPOSED, proposed_by=rater)),
             pk=parent_id).first()
         if parent is None:
             raise ValidationError({"parent": "Choose a parent among the study's live categories."})

@@ -27,8 +27,8 @@ class CategoryStatus(models.TextChoices):
 # Names are unique among the siblings every member sees (active categories and joint
 # proposals); a private proposal only among its proposer's own, so that proposing a
 # name never tells a rater that someone else proposed it (approval meets the clash).
-_PUBLIC = Q(status="active") | Q(status="proposed", joint=True)
-_PRIVATE = Q(status="proposed", joint=False)
+PUBLIC = Q(status="active") | Q(status="proposed", joint=True)
+PRIVATE = Q(status="proposed", joint=False)
 
 
 class Category(models.Model):
@@ -63,19 +63,19 @@ class Category(models.Model):
             # among one proposer's private proposals; roots have no parent, so they get
             # their own constraints.
             models.UniqueConstraint(
-                "parent", Lower("name"), condition=_PUBLIC & Q(parent__isnull=False),
+                "parent", Lower("name"), condition=PUBLIC & Q(parent__isnull=False),
                 name="category_unique_name_among_siblings",
             ),
             models.UniqueConstraint(
-                "study", Lower("name"), condition=_PUBLIC & Q(parent__isnull=True),
+                "study", Lower("name"), condition=PUBLIC & Q(parent__isnull=True),
                 name="category_unique_root_name",
             ),
             models.UniqueConstraint(
-                "parent", Lower("name"), "proposed_by", condition=_PRIVATE & Q(parent__isnull=False),
+                "parent", Lower("name"), "proposed_by", condition=PRIVATE & Q(parent__isnull=False),
                 name="category_unique_private_proposal",
             ),
             models.UniqueConstraint(
-                "study", Lower("name"), "proposed_by", condition=_PRIVATE & Q(parent__isnull=True),
+                "study", Lower("name"), "proposed_by", condition=PRIVATE & Q(parent__isnull=True),
                 name="category_unique_private_root_proposal",
             ),
             models.CheckConstraint(condition=~Q(parent=F("id")), name="category_not_own_parent"),

@@ -19,7 +19,7 @@ from annotator.studies.selectors import StudyAccess, study_get_for_user
 from taxonomy.labelling.visibility import Sight, label_category_counts, label_list_visible, sight_for
 
 from . import paths
-from .models import Category, CategoryChange, CategoryStatus
+from .models import PRIVATE, Category, CategoryChange, CategoryStatus
 from .paths import TreeShape
 
 
@@ -53,7 +53,7 @@ def category_visible_q(sight: Sight) -> Q:
     """The categories ``sight`` shows: all but other raters' private proposals (unless it may see those)."""
     if sight.sees_private_proposals:
         return Q()
-    return ~Q(status=CategoryStatus.PROPOSED, joint=False) | Q(proposed_by_id=sight.user_id)
+    return ~PRIVATE | Q(proposed_by_id=sight.user_id)
 
 
 def _visible(category: Category, *, sight: Sight) -> bool:

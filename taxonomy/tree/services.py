@@ -22,7 +22,7 @@ from django.db.models import Q
 from annotator.studies.models import Study
 
 from . import dependents
-from .models import Category, CategoryChange, CategoryStatus, ChangeAction
+from .models import PUBLIC, Category, CategoryChange, CategoryStatus, ChangeAction
 from .paths import live_children, tree_shape
 
 NAME_MAX = 200
@@ -107,9 +107,6 @@ def _sight(study_id: int, actor):
     return sight_for(study=study_id, user=actor)
 
 
-_PUBLIC = Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED, joint=True)
-
-
 def _private_proposer(category: Category) -> int | None:
     """The proposer of a private proposal (None for a category every member sees)."""
     if category.status == CategoryStatus.PROPOSED and not category.joint:
@@ -130,7 +127,7 @@ def _check_name_free(*, study_id: int, parent: Category | None, name: str, exclu
         siblings = siblings.exclude(pk=exclude.pk)
     where = f"under “{parent.name}”" if parent is not None else "among the roots"
     mine = Q(status=CategoryStatus.PROPOSED, joint=False, proposed_by_id=private_of)
-    if siblings.filter(_PUBLIC | mine if private_of is not None else _PUBLIC).exists():
+    if siblings.filter(PUBLIC | mine if private_of is not None else PUBLIC).exists():
         raise ValidationError({field: f"“{name}” already exists {where}."})
     if private_of is None:
         proposal = siblings.filter(status=CategoryStatus.PROPOSED, joint=False).select_related("proposed_by").first()
@@ -188,14 +185,16 @@ def _save_or_clash(category: Category, *, fields: list[str], field: str = "name"
         raise ValidationError({field: f"“{category.name}” already exists there."}) from None
 
 
+def _public_siblings(*, study_id: int, parent_id: int | None):
+    return Category.objects.filter(PUBLIC, study_id=study_id, parent_id=parent_id).order_by("position", "name", "pk")
+
+
 def _renumber(*, study_id: int, parent_id: int | None, moved: Category, position: int | None = None,
               after: Category | None = None) -> None:
     """Put ``moved`` at ``position`` (1 = first; None = last), or right after ``after``, among its
-    live siblings, numbered 1, 2, …"""
-    siblings = list(
-        Category.objects.filter(study_id=study_id, parent_id=parent_id).exclude(status=CategoryStatus.RETIRED)
-        .exclude(pk=moved.pk).order_by("position", "name", "pk")
-    )
+    siblings that every member sees, numbered 1, 2, … (private proposals keep their numbers
+    out of that sequence, so that no gap tells of one)."""
+    siblings = list(_public_siblings(study_id=study_id, parent_id=parent_id).exclude(pk=moved.pk))
     if after is not None:
         index = next((i + 1 for i, s in enumerate(siblings) if s.pk == after.pk), len(siblings))
     else:
@@ -255,7 +254,7 @@ def category_add(
     siblings = Category.objects.filter(study=study, parent=parent).exclude(status=CategoryStatus.RETIRED)
     if status == CategoryStatus.ACTIVE or joint:
         # numbered after the siblings everyone sees: a gap would tell of a private proposal
-        siblings = siblings.filter(_PUBLIC)
+        siblings = siblings.filter(PUBLIC)
     position = (siblings.order_by("-position").values_list("position", flat=True).first() or 0) + 1
     try:
         with transaction.atomic():
@@ -355,8 +354,7 @@ def category_move(*, category: Category, actor, parent: Category | None, positio
     category.parent = parent
     _renumber(study_id=category.study_id, parent_id=new_parent_id, moved=category, position=position)
     if before["parent"] != new_parent_id:  # close the gap it left
-        old = Category.objects.filter(study_id=category.study_id, parent_id=before["parent"]).exclude(
-            status=CategoryStatus.RETIRED).exclude(pk=category.pk).order_by("position", "name", "pk")
+        old = _public_siblings(study_id=category.study_id, parent_id=before["parent"]).exclude(pk=category.pk)
         for number, sibling in enumerate(old, start=1):
             if sibling.position != number:
                 Category.objects.filter(pk=sibling.pk).update(position=number)

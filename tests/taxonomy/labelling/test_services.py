@@ -8,7 +8,8 @@ from sampling.models import Assignment
 from taxonomy.labelling import selectors
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.labelling.services import label_category_propose, label_submit
-from taxonomy.tree.models import CategoryStatus
+from taxonomy.tree.models import Category, CategoryStatus
+from taxonomy.tree.services import category_add, category_move
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,6 @@ def test_bad_input_is_refused_and_nothing_is_written(rnd, kind, cats, field, mes
 
 
 def test_category_of_another_study_or_unknown_is_refused(rnd):
-    from taxonomy.tree.services import category_add
     from tests.factories import StudyFactory
 
     other = category_add(study=StudyFactory(), name="Elsewhere", actor=rnd.owner)
@@ -203,3 +203,15 @@ def test_choices_follow_every_tree_change(rnd):
     assert "Deployment › Server › Batching" in paths(rnd.bo)
     category_retire(category=rnd.cats["export"], actor=rnd.owner)
     assert all("Export" not in p for p in paths(rnd.ana) + paths(rnd.bo))
+
+
+def test_a_private_proposal_leaves_no_gap_in_the_numbering_others_see(rnd):
+    """Positions are shown with the tree: a hidden proposal must not shift them."""
+    server = rnd.cats["server"]
+    label_category_propose(study=rnd.study, rater=rnd.bo, name="Edge", parent_id=server.pk)
+    added = category_add(study=rnd.study, name="Batching", parent=server, actor=rnd.owner)
+    visible = Category.objects.filter(parent=server).exclude(status="proposed").order_by("position")
+    assert [c.position for c in visible] == [1, 2, 3] and added.position == 3
+    category_move(category=added, parent=server, position=1, actor=rnd.owner)
+    assert [c.position for c in Category.objects.filter(parent=server).exclude(status="proposed")
+            .order_by("position")] == [1, 2, 3]
