@@ -49,5 +49,6 @@ urlpatterns = [
     path("", include("taxonomy.coding.api_urls")),
     path("", include("taxonomy.labelling.api_urls")),
     path("", include("taxonomy.arbitration.api_urls")),
+    path("", include("taxonomy.results.api_urls")),
     path("", include("annotator.agreement.api_urls")),
 ]

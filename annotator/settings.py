@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "taxonomy.coding",
     "taxonomy.labelling",
     "taxonomy.arbitration",
+    "taxonomy.results",
 ]
 
 MIDDLEWARE = [

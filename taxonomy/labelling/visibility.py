@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, QuerySet
 
 from annotator.studies.models import Membership, Study
-from sampling.models import Assignment, DrawStatus, SampleDraw
+from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw
 
 from .models import Label, LabelCategory
 
@@ -93,6 +93,13 @@ def sight_for(*, study: Study | int, user) -> Sight:
                  sealed=rating if approver else sealed, rating_sealed=rating)
 
 
+def sight_whole(*, study: Study | int) -> Sight:
+    """The sight of the study's own tools run from the shell (``manage.py export_taxonomy``):
+    whoever can run them holds the database, and sees every label."""
+    return Sight(study_id=getattr(study, "pk", study), user_id=None, member=True, approver=True,
+                 sealed=frozenset(), rating_sealed=frozenset())
+
+
 def _sight(study: Study, user, sight: Sight | None) -> Sight:
     return sight if sight is not None else sight_for(study=study, user=user)
 
@@ -127,3 +134,17 @@ def label_category_counts(*, study: Study, user, sight: Sight | None = None) -> 
         .annotate(n=Count("label_id", distinct=True))
     )
     return {row["category_id"]: row["n"] for row in rows}
+
+
+def final_label_visible_q(sight: Sight, *, prefix: str = "") -> Q:
+    """A filter on final labels (or rows reached from one through ``prefix``): a pilot
+    item's decision is the team's, seen by every member; a reliability item's only on a
+    draw whose raters' work ``sight`` sees (final labels exist once arbitration starts,
+    so in practice every member's)."""
+    if not sight.member:
+        return Q(pk__in=[])
+    scope = Q(**{f"{prefix}item__draw__study_id": sight.study_id})
+    if not sight.sealed:
+        return scope
+    pilot = Q(**{f"{prefix}item__part": ItemPart.PILOT})
+    return scope & (pilot | ~Q(**{f"{prefix}item__draw_id__in": sorted(sight.sealed)}))

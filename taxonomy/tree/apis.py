@@ -39,6 +39,8 @@ class CategoryOutput(serializers.Serializer):
     label_count = serializers.IntegerField(help_text="labels naming it that the caller may see")
     subtree_label_count = serializers.IntegerField(source="subtree_count",
                                                    help_text="labels naming it or a category below it")
+    final_posts = serializers.IntegerField(
+        allow_null=True, help_text="posts with a final label in it or below it (the published count; in the list)")
     definition = serializers.CharField(source="category.definition")
     inclusion = serializers.CharField(source="category.inclusion")
     exclusion = serializers.CharField(source="category.exclusion")
@@ -80,7 +82,7 @@ class CategoryListCreateApi(APIView):
     def get(self, request, slug):
         """Every category the caller may see, flat, in tree order (parents before children)."""
         access = study_get_for_user(slug=slug, user=request.user)
-        tree = selectors.taxonomy_tree(study=access.study, user=request.user)
+        tree = selectors.taxonomy_tree(study=access.study, user=request.user, with_final=True)
         nodes = tree.flat() if request.query_params.get("retired") in ("1", "true") else tree.live
         return Response(CategoryOutput(nodes, many=True).data)
 

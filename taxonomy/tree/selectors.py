@@ -9,6 +9,7 @@ only the labels the reader may see.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from django.db.models import F, IntegerField, Q, QuerySet, Value
@@ -72,6 +73,7 @@ class CategoryNode:
     level: str = ""  # root / inner / leaf (taxonomy.tree.paths)
     label_count: int = 0
     subtree_count: int = 0  # labels naming this node or a node below it (a label naming two counts twice)
+    final_posts: int | None = None  # posts with a final label in it or below (None: not asked for)
     children: list[CategoryNode] = field(default_factory=list)
 
     @property
@@ -106,8 +108,19 @@ class TaxonomyTree:
         return [n for n in self.flat() if n.category.status != CategoryStatus.RETIRED]
 
 
-def taxonomy_tree(*, study: Study, user) -> TaxonomyTree:
-    """The study's categories as nested nodes with their (visible) label counts and paths."""
+# The results step counts final labels per category; the tree, earlier in the method, cannot
+# import it, so results hands its counter in (taxonomy.results.apps) and the tree page asks.
+FinalPosts = Callable[[Study, Sight], Mapping[int, int]]
+_final_posts: list[FinalPosts] = []
+
+
+def final_posts_provider_set(provider: FinalPosts) -> None:
+    _final_posts[:] = [provider]
+
+
+def taxonomy_tree(*, study: Study, user, with_final: bool = False) -> TaxonomyTree:
+    """The study's categories as nested nodes with their (visible) label counts and paths;
+    ``with_final``: also how many posts each holds by final label (the published count)."""
     categories = list(Category.objects.filter(study=study).select_related("proposed_by").order_by(
         "position", "name", "pk"))
     sight = sight_for(study=study, user=user)
@@ -116,8 +129,10 @@ def taxonomy_tree(*, study: Study, user) -> TaxonomyTree:
     # The shape of what this reader sees: a hidden proposal's name is in no path, and a
     # live child of one stays hidden with it (it is attached to no root they see).
     shape = TreeShape(visible.values())
+    final = _final_posts[0](study, sight) if with_final and _final_posts else None
     nodes = {pk: CategoryNode(category=c, path=shape.path(pk), depth=shape.depth(pk), level=shape.level(pk),
-                              label_count=counts.get(pk, 0)) for pk, c in visible.items()}
+                              label_count=counts.get(pk, 0),
+                              final_posts=None if final is None else final.get(pk, 0)) for pk, c in visible.items()}
     for pk in shape.live_order():
         nodes[pk].children = [nodes[child] for child in shape.live_children(pk)]
     roots = [nodes[pk] for pk in shape.roots()]

@@ -35,7 +35,7 @@ HISTORY_PAGE_SIZE = 50
 
 
 def _tree_context(request, access, *, add_form=None, notice: str = "") -> dict:
-    tree = selectors.taxonomy_tree(study=access.study, user=request.user)
+    tree = selectors.taxonomy_tree(study=access.study, user=request.user, with_final=True)
     can_edit = selectors.taxonomy_can_edit(access=access)
     return {
         "access": access, "study": access.study, "tree": tree, "can_edit": can_edit, "notice": notice,

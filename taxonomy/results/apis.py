@@ -1,0 +1,90 @@
+"""REST API of the results: the taxonomy's final counts (JSON) and the taxonomy CSV.
+
+Every member reads, through the blindness rule; ``draw`` and ``stratum`` narrow the scope."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotator.api_utils import as_drf_error
+from annotator.csv_output import csv_response
+from annotator.studies.selectors import study_get_for_user
+
+from . import selectors
+from .taxonomy_csv import PATH_SEPARATOR, TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
+
+SCOPE_PARAMETERS = [
+    OpenApiParameter("draw", int, description="one drawn version (default: every draw in labelling)"),
+    OpenApiParameter("stratum", str, description="one stratum, by name"),
+]
+
+
+class NodeOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "ResultsNode"
+
+    id = serializers.IntegerField()
+    parent_id = serializers.IntegerField(allow_null=True)
+    level = serializers.CharField(help_text="root, inner or leaf")
+    depth = serializers.IntegerField()
+    path = serializers.SerializerMethodField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    posts = serializers.IntegerField(help_text="posts with a final label in it or below it")
+    root_posts = serializers.IntegerField(help_text="posts counted in its root")
+    percent_of_root = serializers.DecimalField(max_digits=5, decimal_places=1, allow_null=True, coerce_to_string=False)
+
+    def get_path(self, node) -> str:
+        return node.path(PATH_SEPARATOR)
+
+
+class ResultsOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "Results"
+
+    scope = serializers.CharField(source="scope.description")
+    draws = serializers.SerializerMethodField()
+    stratum = serializers.CharField(source="scope.stratum_name", allow_null=True)
+    items = serializers.IntegerField(source="counts.items", help_text="sampled posts in the scope")
+    decided = serializers.IntegerField(source="counts.decided")
+    undecided = serializers.IntegerField(source="counts.undecided", help_text="items without a final label yet")
+    pending = serializers.IntegerField(source="counts.pending", help_text="of those, waiting in the Pending queue")
+    false_positive = serializers.IntegerField(source="counts.false_positive")
+    unclear = serializers.IntegerField(source="counts.unclear")
+    covered = serializers.IntegerField(source="counts.covered", help_text="posts with at least one category")
+    multi_category = serializers.IntegerField(source="counts.multi_category",
+                                              help_text="posts with two categories or more")
+    nodes = NodeOutput(source="counts.nodes", many=True)
+
+    def get_draws(self, results) -> list[int]:
+        return [d.version for d in results.scope.draws]
+
+
+def _results(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    try:
+        arguments = selectors.results_scope_arguments(request.query_params)
+        return selectors.results_get(study=access.study, user=request.user, **arguments)
+    except ValidationError as exc:
+        raise as_drf_error(exc) from None
+
+
+class ResultsApi(APIView):
+    @extend_schema(parameters=SCOPE_PARAMETERS, responses=ResultsOutput)
+    def get(self, request, slug):
+        """The taxonomy with each category's posts and percentage of its root, from final labels."""
+        return Response(ResultsOutput(_results(request, slug)).data)
+
+
+class TaxonomyCsvApi(APIView):
+    @extend_schema(parameters=[*SCOPE_PARAMETERS, OpenApiParameter("excel", bool, description="UTF-8 with a BOM")],
+                   responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request, slug):
+        """The taxonomy CSV (the same file as the page's download and ``manage.py export_taxonomy``)."""
+        results = _results(request, slug)
+        return csv_response(request, header=TAXONOMY_COLUMNS, rows=taxonomy_csv_rows(results=results),
+                            filename=taxonomy_csv_filename(results=results))

@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+
+class ResultsConfig(AppConfig):
+    name = "taxonomy.results"
+    label = "results"
+    verbose_name = "Results and exports"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # The tree page shows the posts each category holds by final label: the tree cannot
+        # import this later step, so the count is handed to it here.
+        from taxonomy.tree.selectors import final_posts_provider_set
+
+        from .selectors import results_final_posts
+
+        final_posts_provider_set(results_final_posts)

@@ -1,0 +1,51 @@
+"""Results pages: the taxonomy with its final counts (for the study, one draw or one
+stratum) and the downloads. Every member reads; what they see goes through the
+blindness rule (final labels are everyone's once arbitration starts)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import render
+
+from annotator.csv_output import csv_response
+from annotator.studies.selectors import study_get_for_user
+from sampling.models import DrawStatus, SampleDraw, SampleStratum
+
+from . import selectors
+from .taxonomy_csv import TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
+
+
+@login_required
+def results_page(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    study = access.study
+    error, results, undecided = None, None, []
+    try:
+        arguments = selectors.results_scope_arguments(request.GET)
+        results = selectors.results_get(study=study, user=request.user, **arguments)
+    except ValidationError as exc:
+        error = " ".join(exc.messages)
+    else:
+        undecided = selectors.results_undecided_items(scope=results.scope)
+    draws = list(SampleDraw.objects.filter(study=study, status__in=selectors.DRAWN).order_by("version"))
+    strata = sorted(set(SampleStratum.objects.filter(draw__in=draws).values_list("name", flat=True)))
+    return render(request, "taxonomy/results/results.html", {
+        "access": access, "study": study, "results": results, "error": error, "undecided": undecided,
+        "draws": draws, "strata": strata, "labelling": DrawStatus.LABELLING,
+        "draw_arg": request.GET.get("draw", ""), "stratum_arg": request.GET.get("stratum", ""),
+        "query": request.GET.urlencode(),
+    })
+
+
+@login_required
+def taxonomy_csv(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    try:
+        arguments = selectors.results_scope_arguments(request.GET)
+        results = selectors.results_get(study=access.study, user=request.user, **arguments)
+    except ValidationError as exc:
+        return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
+    return csv_response(request, header=TAXONOMY_COLUMNS, rows=taxonomy_csv_rows(results=results),
+                        filename=taxonomy_csv_filename(results=results))
