@@ -9,6 +9,7 @@ from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import Http404
 
 from annotator.corpus.models import Post
+from annotator.csv_output import row_batches
 from annotator.selection.models import QuestionSetMember
 
 from .design import LARGE_CENSUS, DrawDesign, ResolvedDesign, StratumChoice
@@ -193,6 +194,9 @@ def _identities(draw: SampleDraw, snapshot: bytes | None):
             yield site, so_id
 
 
+DRAW_POPULATION_HEADER = ("position", "stratum", "site", "post_id")
+
+
 def draw_population_rows(*, draw: SampleDraw):
     """(stratum position, stratum, site, id on the site) of every member of every
     stratum's set when drawn, stratum by stratum, each in (site, id) order: the
@@ -259,14 +263,20 @@ def design_from_draw(*, draw: SampleDraw) -> DrawDesign:
                       raters_per_item=draw.raters_per_item, rater_ids=tuple(draw.rater_ids) or None)
 
 
+DRAW_ITEM_HEADER = ("stratum", "part", "site", "post_id", "url", "title", "raters")
+ITEM_ROWS_CHUNK = 2000
+
+
 def draw_item_rows(*, draw: SampleDraw):
-    """(stratum, part, site, post id, url, title, raters) for every item, streamed."""
-    raters: dict[int, list[str]] = {}
-    for item_id, username in (Assignment.objects.filter(draw=draw).order_by("rater__username")
-                              .values_list("item_id", "rater__username")):
-        raters.setdefault(item_id, []).append(username)
+    """(stratum, part, site, post id, url, title, raters) for every item (``DRAW_ITEM_HEADER``),
+    streamed: items a chunk at a time, each chunk's raters in one query."""
     items = (draw.items.order_by("stratum__position", "post__so_id")
              .values_list("id", "stratum__name", "part", "post__site", "post__so_id", "post__title"))
-    for item_id, stratum, part, site, so_id, title in items.iterator(chunk_size=2000):
-        yield (stratum, part, site, so_id, f"https://{site}/questions/{so_id}", title,
-               " ".join(raters.get(item_id, [])))
+    for chunk in row_batches(items.iterator(chunk_size=ITEM_ROWS_CHUNK), ITEM_ROWS_CHUNK):
+        raters: dict[int, list[str]] = {}
+        for item_id, username in (Assignment.objects.filter(item_id__in=[row[0] for row in chunk])
+                                  .order_by("rater__username").values_list("item_id", "rater__username")):
+            raters.setdefault(item_id, []).append(username)
+        for item_id, stratum, part, site, so_id, title in chunk:
+            yield (stratum, part, site, so_id, f"https://{site}/questions/{so_id}", title,
+                   " ".join(raters.get(item_id, [])))

@@ -1,17 +1,15 @@
-import csv
-import io
-
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header, urlencode
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotator.csv_output import csv_response
 from annotator.jobs.models import Job
 from annotator.selection.selectors import question_set_list
 from annotator.studies.models import Role
@@ -175,12 +173,8 @@ def draw_items_csv(request, slug, version):
     """Every sampled post with its stratum, part and raters: the sample as published."""
     access = study_get_for_user(slug=slug, user=request.user)
     draw = selectors.draw_get(study=access.study, version=version)
-    response = StreamingHttpResponse(
-        _csv_rows(["stratum", "part", "site", "post_id", "url", "title", "raters"],
-                  selectors.draw_item_rows(draw=draw)), content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": content_disposition_header(
-            True, f"{access.study.slug}-draw-v{version}-items.csv")})
-    return response
+    return csv_response(request, header=selectors.DRAW_ITEM_HEADER, rows=selectors.draw_item_rows(draw=draw),
+                        filename=f"{access.study.slug}-draw-v{version}-items.csv")
 
 
 @login_required
@@ -189,20 +183,6 @@ def draw_population_csv(request, slug, version):
     what the sample is drawn again from (README, "Drawing the sample")."""
     access = study_get_for_user(slug=slug, user=request.user)
     draw = selectors.draw_get(study=access.study, version=version)
-    return StreamingHttpResponse(
-        _csv_rows(["position", "stratum", "site", "post_id"], selectors.draw_population_rows(draw=draw)),
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": content_disposition_header(
-            True, f"{access.study.slug}-draw-v{version}-population.csv")})
-
-
-def _csv_rows(header, rows):
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(row)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
+    return csv_response(request, header=selectors.DRAW_POPULATION_HEADER,
+                        rows=selectors.draw_population_rows(draw=draw),
+                        filename=f"{access.study.slug}-draw-v{version}-population.csv")

@@ -1,6 +1,3 @@
-import csv
-import io
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,6 +11,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.corpus.models import Post, PostType
+from annotator.csv_output import csv_response
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 from annotator.form_utils import form_errors_add
@@ -177,14 +175,6 @@ def _file_response(content: bytes, *, content_type: str, filename: str, attachme
     return response
 
 
-def _csv_response(header, rows, *, filename: str) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
-    return _file_response(buffer.getvalue().encode(), content_type="text/csv; charset=utf-8", filename=filename)
-
-
 def _chart_response(request, figure, *, fmt: str, filename: str) -> HttpResponse:
     response = _file_response(charts.render(figure, fmt), content_type=CHART_CONTENT_TYPES[fmt],
                               filename=filename, attachment="download" in request.GET)
@@ -224,7 +214,7 @@ def set_table_csv(request, slug, set_id, table):
         header = reports.RESPONSE_TIME_HEADER
         rows = [(row.measure, row.value, row.unit) for row in reports.response_time_rows(
             times=times, durations=summarise_durations(times.hours))]
-    return _csv_response(header, rows, filename=reports.download_filename(
+    return csv_response(request, header=header, rows=rows, filename=reports.download_filename(
         _set_label(question_set), CHART_NAMES[table], ext="csv"))
 
 
@@ -295,8 +285,9 @@ def set_compare_csv(request, slug):
         comparison = selectors.question_set_comparison(first=first, second=second)
     except ValidationError as exc:
         return HttpResponseBadRequest(" ".join(exc.messages), content_type="text/plain; charset=utf-8")
-    return _csv_response(("measure", first.name, second.name), comparison.rows(), filename=reports.download_filename(
-        _set_label(first), "vs", _set_label(second), "comparison", ext="csv"))
+    return csv_response(request, header=("measure", first.name, second.name), rows=comparison.rows(),
+                        filename=reports.download_filename(_set_label(first), "vs", _set_label(second),
+                                                           "comparison", ext="csv"))
 
 
 @login_required

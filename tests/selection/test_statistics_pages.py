@@ -77,7 +77,7 @@ def base(study) -> str:
 
 
 def read_csv(response) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(response.content.decode())))
+    return list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode(), newline="")))
 
 
 def no_nan(text: str) -> bool:
