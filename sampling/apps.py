@@ -5,3 +5,14 @@ class SamplingConfig(AppConfig):
     name = "sampling"
     label = "sampling"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from annotator.jobs.models import JobKind
+        from annotator.jobs.runner import job_handler_register
+
+        def run(*, job):
+            from .services import sample_draw_job_execute
+
+            sample_draw_job_execute(job=job)
+
+        job_handler_register(JobKind.SAMPLE_DRAW, run)

@@ -6,3 +6,14 @@ class AgreementConfig(AppConfig):
     label = "agreement"
     verbose_name = "Agreement"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from annotator.jobs.models import JobKind
+        from annotator.jobs.runner import job_handler_register
+
+        def run(*, job):
+            from .services import agreement_run_job_execute
+
+            agreement_run_job_execute(job=job)
+
+        job_handler_register(JobKind.AGREEMENT, run)

@@ -5,3 +5,14 @@ class CorpusConfig(AppConfig):
     name = "annotator.corpus"
     label = "corpus"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from annotator.jobs.models import JobKind
+        from annotator.jobs.runner import job_handler_register
+
+        def run(*, job):
+            from .services import import_job_execute
+
+            import_job_execute(job=job)
+
+        job_handler_register(JobKind.IMPORT, run)

@@ -11,6 +11,7 @@ class JobKind(models.TextChoices):
     QUESTION_SET = "question_set", "Question set evaluation"
     SAMPLE_DRAW = "sample_draw", "Sample draw"
     AGREEMENT = "agreement", "Inter-rater agreement"
+    EXPORT = "export", "Export"
 
 
 class JobStatus(models.TextChoices):

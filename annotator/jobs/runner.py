@@ -1,13 +1,32 @@
-"""Dispatch a claimed job to the service that does its work, and record how it ended."""
+"""Dispatch a claimed job to the service that does its work, and record how it ended.
+
+Each app owns its job kinds: it registers the service that runs each of its kinds
+in its ``AppConfig.ready`` (``job_handler_register``), so this module imports no
+domain and a new kind is one line in its own app.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from .models import JobKind
+from .models import Job
 from .services import job_claim, job_fail
 
 logger = logging.getLogger(__name__)
+
+_handlers: dict[str, Callable[..., object]] = {}
+
+
+def job_handler_register(kind: str, handler: Callable[..., object]) -> None:
+    """``handler(job=job)`` runs jobs of ``kind`` (one handler per kind)."""
+    if _handlers.get(kind, handler) is not handler:
+        raise RuntimeError(f"Job kind {kind!r} has a handler already.")
+    _handlers[kind] = handler
+
+
+def job_kinds_handled() -> set[str]:
+    return set(_handlers)
 
 
 def job_run(*, job_id: int) -> None:
@@ -15,25 +34,16 @@ def job_run(*, job_id: int) -> None:
     if job is None:
         logger.info("job %s is not queued; nothing to do", job_id)
         return
+    _run(job)
+
+
+def _run(job: Job) -> None:
+    handler = _handlers.get(job.kind)
+    if handler is None:
+        job_fail(job=job, error=f"Unknown job kind {job.kind!r}: no app runs it.")
+        return
     try:
-        if job.kind == JobKind.IMPORT:
-            from annotator.corpus.services import import_job_execute
-
-            import_job_execute(job=job)
-        elif job.kind == JobKind.QUESTION_SET:
-            from annotator.selection.services import question_set_job_execute
-
-            question_set_job_execute(job=job)
-        elif job.kind == JobKind.SAMPLE_DRAW:
-            from sampling.services import sample_draw_job_execute
-
-            sample_draw_job_execute(job=job)
-        elif job.kind == JobKind.AGREEMENT:
-            from annotator.agreement.services import agreement_run_job_execute
-
-            agreement_run_job_execute(job=job)
-        else:  # pragma: no cover - the check constraint forbids other kinds
-            job_fail(job=job, error=f"Unknown job kind {job.kind!r}.")
+        handler(job=job)
     except Exception as exc:  # the job row must never stay "running" after a crash
-        logger.exception("job %s failed", job_id)
+        logger.exception("job %s failed", job.pk)
         job_fail(job=job, error=f"Internal error: {type(exc).__name__}: {exc}")

@@ -6,3 +6,14 @@ class SelectionConfig(AppConfig):
     label = "selection"
     verbose_name = "Question sets"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from annotator.jobs.models import JobKind
+        from annotator.jobs.runner import job_handler_register
+
+        def run(*, job):
+            from .services import question_set_job_execute
+
+            question_set_job_execute(job=job)
+
+        job_handler_register(JobKind.QUESTION_SET, run)

@@ -67,3 +67,21 @@ def test_stale_warnings(client):
     client.force_login(member.user)
     page = client.get(f"/studies/{fresh.study.slug}/imports/{fresh.pk}/")
     assert b"Is the job worker running?" in page.content
+
+
+def test_every_job_kind_is_run_by_its_app():
+    from annotator.jobs.models import JobKind
+    from annotator.jobs.runner import job_kinds_handled
+
+    assert job_kinds_handled() == set(JobKind.values)
+
+
+def test_a_kind_nobody_runs_fails_the_job_with_a_reason(db):
+    from annotator.jobs.models import Job
+    from annotator.jobs.runner import job_run
+    from tests.factories import StudyFactory
+
+    job = Job.objects.create(study=StudyFactory(), kind="export", params={"export": "nothing-like-it"})
+    job_run(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "failed" and "nothing-like-it" in job.error
