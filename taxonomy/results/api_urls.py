@@ -7,4 +7,7 @@ from . import apis
 urlpatterns = [
     path("studies/<slug:slug>/results/", apis.ResultsApi.as_view(), name="api-results"),
     path("studies/<slug:slug>/results/taxonomy.csv", apis.TaxonomyCsvApi.as_view(), name="api-results-taxonomy-csv"),
+    path("studies/<slug:slug>/results/figure", apis.TaxonomyFigureApi.as_view(), name="api-results-figure-query"),
+    path("studies/<slug:slug>/results/figure.<str:fmt>", apis.TaxonomyFigureApi.as_view(), name="api-results-figure"),
+    path("studies/<slug:slug>/results/codebook.qdc", apis.CodebookApi.as_view(), name="api-results-codebook"),
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -14,7 +15,7 @@ from annotator.api_utils import as_drf_error
 from annotator.csv_output import csv_response
 from annotator.studies.selectors import study_get_for_user
 
-from . import selectors
+from . import codebook, figure, selectors
 from .taxonomy_csv import PATH_SEPARATOR, TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
 SCOPE_PARAMETERS = [
@@ -88,3 +89,52 @@ class TaxonomyCsvApi(APIView):
         results = _results(request, slug)
         return csv_response(request, header=TAXONOMY_COLUMNS, rows=taxonomy_csv_rows(results=results),
                             filename=taxonomy_csv_filename(results=results))
+
+# -- the taxonomy figure, the saturation curve and the codebook ----------------------------
+
+
+class FileNegotiation(BaseContentNegotiation):
+    """For endpoints that answer with a file: the file's type comes from the path (or
+    ``?format=``, read by the view), never from content negotiation; errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class CodebookApi(APIView):
+    content_negotiation_class = FileNegotiation
+
+    @extend_schema(responses={(200, codebook.CONTENT_TYPE): OpenApiTypes.STR})
+    def get(self, request, slug):
+        """The tree the caller sees, with definitions, as a REFI-QDA codebook (.qdc); 400 when the tree is empty."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        try:
+            content = codebook.codebook_qdc(study=access.study, user=request.user)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return figure.download_response(content, content_type=codebook.CONTENT_TYPE,
+                                        filename=codebook.codebook_filename(study=access.study))
+
+
+FORMAT_PARAMETER = OpenApiParameter("format", str, enum=list(figure.FIGURE_FORMATS),
+                                    description="svg (default), pdf or png; the path's suffix wins")
+
+
+class TaxonomyFigureApi(APIView):
+    content_negotiation_class = FileNegotiation
+
+    @extend_schema(parameters=[*SCOPE_PARAMETERS, FORMAT_PARAMETER],
+                   responses={(200, media): OpenApiTypes.BINARY for media in figure.FIGURE_FORMATS.values()})
+    def get(self, request, slug, fmt=None):
+        """The taxonomy figure: a column per root, each category with its percentage of its root."""
+        try:
+            fmt = figure.figure_format(fmt or request.query_params.get("format"))
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        results = _results(request, slug)
+        return figure.download_response(figure.taxonomy_figure(results=results, fmt=fmt),
+                                        content_type=figure.FIGURE_FORMATS[fmt],
+                                        filename=figure.taxonomy_figure_filename(results=results, fmt=fmt))

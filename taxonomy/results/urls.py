@@ -6,4 +6,6 @@ app_name = "results"
 urlpatterns = [
     path("results/", views.results_page, name="home"),
     path("results/taxonomy.csv", views.taxonomy_csv, name="taxonomy_csv"),
+    path("results/figure.<str:fmt>", views.taxonomy_figure, name="figure"),
+    path("results/codebook.qdc", views.codebook_qdc, name="codebook"),
 ]

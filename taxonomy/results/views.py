@@ -13,7 +13,7 @@ from annotator.csv_output import csv_response
 from annotator.studies.selectors import study_get_for_user
 from sampling.models import DrawStatus, SampleDraw, SampleStratum
 
-from . import selectors
+from . import codebook, figure, selectors
 from .taxonomy_csv import TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
 
@@ -49,3 +49,36 @@ def taxonomy_csv(request, slug):
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
     return csv_response(request, header=TAXONOMY_COLUMNS, rows=taxonomy_csv_rows(results=results),
                         filename=taxonomy_csv_filename(results=results))
+
+# -- the taxonomy figure, the saturation curve and the codebook ----------------------------
+
+
+def _bad_request(exc: ValidationError) -> HttpResponse:
+    return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+def codebook_qdc(request, slug):
+    """The tree as a REFI-QDA codebook (400 with the reason when the tree is empty)."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    try:
+        content = codebook.codebook_qdc(study=access.study, user=request.user)
+    except ValidationError as exc:
+        return _bad_request(exc)
+    return figure.download_response(content, content_type=codebook.CONTENT_TYPE,
+                                    filename=codebook.codebook_filename(study=access.study))
+
+
+@login_required
+def taxonomy_figure(request, slug, fmt):
+    """The taxonomy figure (svg, pdf, png) of the scope asked for; ``?download=1`` as an attachment."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    try:
+        fmt = figure.figure_format(fmt)
+        results = selectors.results_get(study=access.study, user=request.user,
+                                        **selectors.results_scope_arguments(request.GET))
+    except ValidationError as exc:
+        return _bad_request(exc)
+    return figure.download_response(figure.taxonomy_figure(results=results, fmt=fmt),
+                                    content_type=figure.FIGURE_FORMATS[fmt], attachment="download" in request.GET,
+                                    filename=figure.taxonomy_figure_filename(results=results, fmt=fmt))
