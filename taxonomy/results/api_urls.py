@@ -9,5 +9,10 @@ urlpatterns = [
     path("studies/<slug:slug>/results/taxonomy.csv", apis.TaxonomyCsvApi.as_view(), name="api-results-taxonomy-csv"),
     path("studies/<slug:slug>/results/figure", apis.TaxonomyFigureApi.as_view(), name="api-results-figure-query"),
     path("studies/<slug:slug>/results/figure.<str:fmt>", apis.TaxonomyFigureApi.as_view(), name="api-results-figure"),
+    path("studies/<slug:slug>/results/saturation/", apis.SaturationApi.as_view(), name="api-results-saturation"),
+    path("studies/<slug:slug>/results/saturation.csv", apis.SaturationCsvApi.as_view(),
+         name="api-results-saturation-csv"),
+    path("studies/<slug:slug>/results/saturation.<str:fmt>", apis.SaturationFigureApi.as_view(),
+         name="api-results-saturation-figure"),
     path("studies/<slug:slug>/results/codebook.qdc", apis.CodebookApi.as_view(), name="api-results-codebook"),
 ]

@@ -15,7 +15,7 @@ from annotator.api_utils import as_drf_error
 from annotator.csv_output import csv_response
 from annotator.studies.selectors import study_get_for_user
 
-from . import codebook, figure, selectors
+from . import codebook, figure, saturation, selectors
 from .taxonomy_csv import PATH_SEPARATOR, TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
 SCOPE_PARAMETERS = [
@@ -138,3 +138,51 @@ class TaxonomyFigureApi(APIView):
         return figure.download_response(figure.taxonomy_figure(results=results, fmt=fmt),
                                         content_type=figure.FIGURE_FORMATS[fmt],
                                         filename=figure.taxonomy_figure_filename(results=results, fmt=fmt))
+
+
+def _saturation(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    try:
+        return saturation.saturation_curve(study=access.study, user=request.user,
+                                           **selectors.results_scope_arguments(request.query_params))
+    except ValidationError as exc:
+        raise as_drf_error(exc) from None
+
+
+class SaturationApi(APIView):
+    @extend_schema(parameters=SCOPE_PARAMETERS, responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    def get(self, request, slug):
+        """The saturation curve: distinct leaf categories of the final labels as coding proceeds
+        (pilot first), ``last_new_index`` where the last new one appeared, and every point."""
+        return Response(_saturation(request, slug).as_dict())
+
+
+class SaturationCsvApi(APIView):
+    content_negotiation_class = FileNegotiation
+
+    @extend_schema(parameters=[*SCOPE_PARAMETERS, OpenApiParameter("excel", bool, description="UTF-8 with a BOM")],
+                   responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request, slug):
+        """The saturation curve's data: one row per decided item in coding order."""
+        curve = _saturation(request, slug)
+        return csv_response(request, header=saturation.SATURATION_COLUMNS, rows=saturation.saturation_rows(curve),
+                            filename=saturation.saturation_csv_filename(study=curve.scope.study))
+
+
+class SaturationFigureApi(APIView):
+    content_negotiation_class = FileNegotiation
+
+    @extend_schema(parameters=SCOPE_PARAMETERS,
+                   responses={(200, figure.FIGURE_FORMATS[fmt]): OpenApiTypes.BINARY
+                              for fmt in saturation.SATURATION_FORMATS})
+    def get(self, request, slug, fmt):
+        """The saturation curve as a figure (svg, png, pdf)."""
+        try:
+            fmt = figure.figure_format(fmt, formats=saturation.SATURATION_FORMATS)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        curve = _saturation(request, slug)
+        return figure.download_response(saturation.saturation_figure(curve, fmt=fmt),
+                                        content_type=figure.FIGURE_FORMATS[fmt],
+                                        filename=saturation.saturation_figure_filename(study=curve.scope.study,
+                                                                                       fmt=fmt))

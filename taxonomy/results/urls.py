@@ -7,5 +7,7 @@ urlpatterns = [
     path("results/", views.results_page, name="home"),
     path("results/taxonomy.csv", views.taxonomy_csv, name="taxonomy_csv"),
     path("results/figure.<str:fmt>", views.taxonomy_figure, name="figure"),
+    path("results/saturation.csv", views.saturation_csv, name="saturation_csv"),
+    path("results/saturation.<str:fmt>", views.saturation_figure, name="saturation_figure"),
     path("results/codebook.qdc", views.codebook_qdc, name="codebook"),
 ]

@@ -13,7 +13,7 @@ from annotator.csv_output import csv_response
 from annotator.studies.selectors import study_get_for_user
 from sampling.models import DrawStatus, SampleDraw, SampleStratum
 
-from . import codebook, figure, selectors
+from . import codebook, figure, saturation, selectors
 from .taxonomy_csv import TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
 
@@ -21,7 +21,7 @@ from .taxonomy_csv import TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_
 def results_page(request, slug):
     access = study_get_for_user(slug=slug, user=request.user)
     study = access.study
-    error, results, undecided = None, None, []
+    error, results, undecided, curve = None, None, [], None
     try:
         arguments = selectors.results_scope_arguments(request.GET)
         results = selectors.results_get(study=study, user=request.user, **arguments)
@@ -29,13 +29,14 @@ def results_page(request, slug):
         error = " ".join(exc.messages)
     else:
         undecided = selectors.results_undecided_items(scope=results.scope)
+        curve = saturation.saturation_curve(study=study, user=request.user, **arguments)
     draws = list(SampleDraw.objects.filter(study=study, status__in=selectors.DRAWN).order_by("version"))
     strata = sorted(set(SampleStratum.objects.filter(draw__in=draws).values_list("name", flat=True)))
     return render(request, "taxonomy/results/results.html", {
         "access": access, "study": study, "results": results, "error": error, "undecided": undecided,
         "draws": draws, "strata": strata, "labelling": DrawStatus.LABELLING,
         "draw_arg": request.GET.get("draw", ""), "stratum_arg": request.GET.get("stratum", ""),
-        "query": request.GET.urlencode(),
+        "query": request.GET.urlencode(), "saturation": curve,
     })
 
 
@@ -82,3 +83,33 @@ def taxonomy_figure(request, slug, fmt):
     return figure.download_response(figure.taxonomy_figure(results=results, fmt=fmt),
                                     content_type=figure.FIGURE_FORMATS[fmt], attachment="download" in request.GET,
                                     filename=figure.taxonomy_figure_filename(results=results, fmt=fmt))
+
+
+def _saturation(request, slug):
+    access = study_get_for_user(slug=slug, user=request.user)
+    return saturation.saturation_curve(study=access.study, user=request.user,
+                                       **selectors.results_scope_arguments(request.GET))
+
+
+@login_required
+def saturation_figure(request, slug, fmt):
+    """The saturation curve (svg, png, pdf) of the scope asked for."""
+    try:
+        fmt = figure.figure_format(fmt, formats=saturation.SATURATION_FORMATS)
+        curve = _saturation(request, slug)
+    except ValidationError as exc:
+        return _bad_request(exc)
+    return figure.download_response(saturation.saturation_figure(curve, fmt=fmt),
+                                    content_type=figure.FIGURE_FORMATS[fmt], attachment="download" in request.GET,
+                                    filename=saturation.saturation_figure_filename(study=curve.scope.study, fmt=fmt))
+
+
+@login_required
+def saturation_csv(request, slug):
+    """The saturation curve's data: one row per decided item in coding order."""
+    try:
+        curve = _saturation(request, slug)
+    except ValidationError as exc:
+        return _bad_request(exc)
+    return csv_response(request, header=saturation.SATURATION_COLUMNS, rows=saturation.saturation_rows(curve),
+                        filename=saturation.saturation_csv_filename(study=curve.scope.study))
