@@ -54,8 +54,10 @@ def _runs_visible_q(sight: Sight) -> Q:
     return Q(draw__isnull=False) & ~Q(draw_id__in=sorted(sight.sealed))
 
 
-def agreement_run_list(*, study: Study, user) -> QuerySet[AgreementRun]:
-    return (AgreementRun.objects.filter(_runs_visible_q(sight_for(study=study, user=user)), study=study)
+def agreement_run_list(*, study: Study, user, sight: Sight | None = None) -> QuerySet[AgreementRun]:
+    """The runs ``user`` (or ``sight``, already read) may see."""
+    sight = sight if sight is not None else sight_for(study=study, user=user)
+    return (AgreementRun.objects.filter(_runs_visible_q(sight), study=study)
             .select_related("draw", "stratum", "job", "created_by")
             .defer("result", "label_names"))
 
