@@ -16,6 +16,7 @@ from annotator.csv_output import csv_response
 from annotator.studies.selectors import study_get_for_user
 
 from . import codebook, figure, saturation, selectors
+from .report import methods_report, methods_report_download
 from .taxonomy_csv import PATH_SEPARATOR, TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
 SCOPE_PARAMETERS = [
@@ -186,3 +187,21 @@ class SaturationFigureApi(APIView):
                                         content_type=figure.FIGURE_FORMATS[fmt],
                                         filename=saturation.saturation_figure_filename(study=curve.scope.study,
                                                                                        fmt=fmt))
+
+
+class ResultsReportApi(APIView):
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    def get(self, request, slug):
+        """The methods report (the page's numbers): corpus, funnels, sampling design per draw, agreement,
+        final labels by outcome and method, taxonomy size; each with ``url``s to its source page."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        return Response(methods_report(study=access.study, user=request.user).as_dict())
+
+
+class ResultsReportMarkdownApi(APIView):
+    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
+    def get(self, request, slug):
+        """The methods report as Markdown with booktabs LaTeX tables (the page's download)."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        report = methods_report(study=access.study, user=request.user)
+        return methods_report_download(report=report, base_url=request.build_absolute_uri("/"))

@@ -14,6 +14,7 @@ from annotator.studies.selectors import study_get_for_user
 from sampling.models import DrawStatus, SampleDraw, SampleStratum
 
 from . import codebook, figure, saturation, selectors
+from .report import methods_report, methods_report_download
 from .taxonomy_csv import TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
 
@@ -113,3 +114,19 @@ def saturation_csv(request, slug):
         return _bad_request(exc)
     return csv_response(request, header=saturation.SATURATION_COLUMNS, rows=saturation.saturation_rows(curve),
                         filename=saturation.saturation_csv_filename(study=curve.scope.study))
+
+
+@login_required
+def report_page(request, slug):
+    """The methods report: every number of a paper's method section, each with its source."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    report = methods_report(study=access.study, user=request.user)
+    return render(request, "taxonomy/results/report.html", {"access": access, "study": access.study, "report": report})
+
+
+@login_required
+def report_markdown(request, slug):
+    """The methods report as Markdown with LaTeX tables (links absolute to this site)."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    report = methods_report(study=access.study, user=request.user)
+    return methods_report_download(report=report, base_url=request.build_absolute_uri("/"))
