@@ -1,10 +1,12 @@
-"""Final labels (DESIGN.md steps 8-9): how every reliability item's label was reached.
+"""Final labels (DESIGN.md steps 5 and 8-9): how every sampled item's label was reached.
 
 When arbitration starts on a draw, items whose raters gave the same label get
 their final label at once (``agreed``); items where they disagree wait in the
 arbitration queue for an arbitrator (``arbitrated``); items any rater marked
-Pending wait in the Pending queue (``from_pending``). One final label per item:
-the one-to-one is what makes two arbitrators deciding at once one decision.
+Pending wait in the Pending queue (``from_pending``). Pilot items, coded jointly,
+get theirs from an owner or arbitrator who confirms or edits the leaves their
+codes were grouped into (``pilot``). One final label per item: the one-to-one is
+what makes two arbitrators deciding at once one decision.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ class FinalMethod(models.TextChoices):
     AGREED = "agreed", "Agreed"
     ARBITRATED = "arbitrated", "Arbitrated"
     FROM_PENDING = "from_pending", "From Pending"
+    PILOT = "pilot", "Pilot (joint decision)"
 
 
 class FinalLabel(models.Model):
@@ -31,6 +34,7 @@ class FinalLabel(models.Model):
     kind = models.CharField(max_length=16, choices=FinalKind.choices)
     method = models.CharField(max_length=16, choices=FinalMethod.choices)
     # Null for "agreed": the raters reached it; the arbitration start is recorded on the draw.
+    # For "pilot": whoever confirmed or last changed the team's decision.
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -42,7 +46,10 @@ class FinalLabel(models.Model):
             models.CheckConstraint(condition=Q(kind__in=[k.value for k in FinalKind]), name="final_kind_valid"),
             models.CheckConstraint(condition=Q(method__in=[m.value for m in FinalMethod]),
                                    name="final_method_valid"),
-            models.CheckConstraint(condition=Q(method="agreed") | Q(decided_by__isnull=False) & ~Q(reason=""),
+            # A decision names who took it and why; a pilot decision (the team's, confirming
+            # what its codes say) names who recorded it, its reason is an optional note.
+            models.CheckConstraint(condition=Q(method="agreed") | Q(method="pilot", decided_by__isnull=False)
+                                   | Q(decided_by__isnull=False) & ~Q(reason=""),
                                    name="final_decision_has_arbitrator_and_reason"),
         ]
 

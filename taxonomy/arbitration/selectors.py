@@ -1,18 +1,22 @@
-"""Reads of the arbitration step: the two queues, what an arbitrator sees, final labels."""
+"""Reads of the arbitration step: the two queues, what an arbitrator sees, final labels, and the
+pilot's decisions (each pilot item with the leaves its codes propose)."""
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
+from taxonomy.coding.models import CodeUse
+from taxonomy.coding.selectors import PILOT_DRAW_STATUSES, pilot_item_get
 from taxonomy.labelling.visibility import sight_for
-from taxonomy.tree.models import Category, CategoryStatus
-from taxonomy.tree.paths import tree_shape
+from taxonomy.tree.models import PRIVATE, Category, CategoryStatus
+from taxonomy.tree.paths import TreeShape, tree_shape
 
 from .models import ArbitratorRoot, FinalLabel, PendingCategory
 
@@ -160,3 +164,167 @@ def draws_for_arbitration(*, study, user) -> list:
         if not draw.sees_labels:
             draw.missing = draw.labelled = draw.assigned = None
     return draws
+
+
+# -- the pilot's decisions (DESIGN.md step 5) ------------------------------------------------------
+#
+# The pilot is joint: every member sees its codes, so every member sees its proposals and
+# decisions. What a proposal says is read on the tree every member sees (a rater's private
+# proposal is in no path and makes no category inner here).
+
+LEAF, INNER, AWAITING, UNGROUPED = "leaf", "inner", "awaiting_approval", "ungrouped"
+
+
+@dataclass(frozen=True)
+class ProposedCode:
+    """One code on a pilot item and what it proposes: ``outcome`` is ``leaf`` (its category is an
+    active leaf), ``inner`` (grouped into a category with subcategories: no leaf), ``awaiting_approval``
+    (its category is a proposal not approved yet) or ``ungrouped`` (in no category)."""
+
+    code_id: int
+    text: str
+    category_id: int | None  # None when ungrouped, or in a proposal not every member sees
+    path: str
+    outcome: str
+
+    @property
+    def problem(self) -> str:
+        """Why this code gives no leaf ("" when it gives one)."""
+        if self.outcome == INNER:
+            return f"“{self.text}” is grouped into {self.path}, which has subcategories: it gives no leaf."
+        if self.outcome == AWAITING:
+            where = f"“{self.path}”" if self.path else "a category"
+            return f"“{self.text}” is grouped into {where} that awaits approval: it gives no leaf yet."
+        if self.outcome == UNGROUPED:
+            return f"“{self.text}” is in no category yet."
+        return ""
+
+
+@dataclass
+class PilotRow:
+    """A pilot item, what its codes propose (the active leaves they are grouped into, in tree
+    order) and its decision, if any."""
+
+    item: SampleItem
+    codes: list[ProposedCode]
+    proposal: list[int]
+    final: FinalLabel | None
+    paths: dict[int, str]
+
+    @property
+    def proposal_paths(self) -> list[str]:
+        return [self.paths.get(pk, "") for pk in self.proposal]
+
+    @property
+    def problems(self) -> list[str]:
+        return [c.problem for c in self.codes if c.outcome != LEAF]
+
+    @property
+    def complete(self) -> bool:
+        """At least one leaf, and every code gives one: confirming it leaves no code out."""
+        return bool(self.proposal) and not self.problems
+
+    @property
+    def final_category_ids(self) -> list[int]:
+        return sorted(c.category_id for c in self.final.categories.all()) if self.final else []
+
+    @property
+    def final_paths(self) -> list[str]:
+        return sorted(self.paths.get(pk, "") for pk in self.final_category_ids)
+
+    @property
+    def matches_proposal(self) -> bool:
+        """The decision is exactly the proposal (the leaves its codes give now)."""
+        return (self.final is not None and self.final.kind == "categories"
+                and set(self.final_category_ids) == set(self.proposal))
+
+
+def _public_shape(*, study) -> TreeShape:
+    """The tree every member sees: active categories, pilot proposals, retired ones."""
+    return tree_shape(study=study, categories=Category.objects.filter(study=study).exclude(PRIVATE))
+
+
+def _proposed_code(*, code_id: int, text: str, category_id: int | None, shape: TreeShape) -> ProposedCode:
+    if category_id is None:
+        return ProposedCode(code_id, text, None, "", UNGROUPED)
+    if category_id not in shape or not shape.attached(category_id):
+        return ProposedCode(code_id, text, None, "", AWAITING)  # a proposal (or under one) not everyone sees
+    path = shape.path(category_id)
+    if shape.rows[category_id].status != CategoryStatus.ACTIVE:
+        return ProposedCode(code_id, text, category_id, path, AWAITING)
+    if not shape.is_leaf(category_id):
+        return ProposedCode(code_id, text, category_id, path, INNER)
+    return ProposedCode(code_id, text, category_id, path, LEAF)
+
+
+def pilot_rows(*, study, items) -> list[PilotRow]:
+    """The proposal and decision of each of ``items`` (pilot items of ``study``), in their order:
+    a few queries whatever their number."""
+    items = list(items)
+    ids = [item.pk for item in items]
+    shape = _public_shape(study=study)
+    uses: dict[int, list[ProposedCode]] = defaultdict(list)
+    for item_id, code_id, text, category_id in (CodeUse.objects.filter(item_id__in=ids)
+                                                .order_by("code__text", "code_id")
+                                                .values_list("item_id", "code_id", "code__text", "code__category_id")):
+        uses[item_id].append(_proposed_code(code_id=code_id, text=text, category_id=category_id, shape=shape))
+    finals = {f.item_id: f for f in FinalLabel.objects.filter(item_id__in=ids).select_related("decided_by")
+              .prefetch_related("categories")}
+    order = {pk: index for index, pk in enumerate(shape.live_order())}
+    paths = shape.paths()
+    rows = []
+    for item in items:
+        codes = uses.get(item.pk, [])
+        leaves = sorted({c.category_id for c in codes if c.outcome == LEAF}, key=lambda pk: order.get(pk, len(order)))
+        rows.append(PilotRow(item=item, codes=codes, proposal=leaves, final=finals.get(item.pk), paths=paths))
+    return rows
+
+
+def pilot_row(*, item: SampleItem) -> PilotRow:
+    return pilot_rows(study=item.draw.study_id, items=[item])[0]
+
+
+def pilot_item_list(*, study, version: int | None = None, undecided: bool = False) -> QuerySet[SampleItem]:
+    """The pilot items of the study's drawn versions (or of version ``version``; 404 when it is
+    not a drawn version), in the pilot's order; ``undecided``: those without a decision."""
+    items = SampleItem.objects.filter(draw__study=study, part=ItemPart.PILOT, draw__status__in=PILOT_DRAW_STATUSES)
+    if version is not None:
+        if not SampleDraw.objects.filter(study=study, version=version, status__in=PILOT_DRAW_STATUSES).exists():
+            raise Http404("No such drawn version.")
+        items = items.filter(draw__version=version)
+    if undecided:
+        items = items.filter(final_label__isnull=True)
+    return (items.select_related("post", "stratum", "draw")
+            .order_by("draw__version", "stratum__position", "post__so_id", "pk"))
+
+
+@dataclass(frozen=True)
+class PilotCounts:
+    items: int
+    decided: int
+    confirmable: int  # undecided, with a complete proposal: what the bulk confirmation would decide
+
+
+def pilot_counts(*, study, version: int | None = None) -> PilotCounts:
+    items = pilot_item_list(study=study, version=version)
+    undecided = pilot_rows(study=study, items=items.filter(final_label__isnull=True))
+    total = items.count()
+    return PilotCounts(items=total, decided=total - len(undecided),
+                       confirmable=sum(1 for row in undecided if row.complete))
+
+
+def pilot_draws(*, study) -> QuerySet[SampleDraw]:
+    """The drawn versions whose pilot items may be decided, newest first."""
+    return SampleDraw.objects.filter(study=study, status__in=PILOT_DRAW_STATUSES).order_by("-version")
+
+
+def pilot_item_for_decision(*, study, item_id: int) -> SampleItem:
+    """A pilot item of a drawn version of ``study``. A reliability item of the study is bad input
+    (its final label comes from arbitration); anything else is 404."""
+    try:
+        return pilot_item_get(study=study, item_id=item_id)
+    except Http404:
+        if SampleItem.objects.filter(pk=item_id, draw__study=study, part=ItemPart.RELIABILITY).exists():
+            raise ValidationError({"item": f"Item {item_id} is a reliability item: its final label comes from "
+                                           "arbitration, not from the pilot."}) from None
+        raise

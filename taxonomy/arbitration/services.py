@@ -1,16 +1,21 @@
-"""Writes of the arbitration step: start it on a draw, decide items, resolve Pending ones."""
+"""Writes of the arbitration step: start it on a draw, decide items, resolve Pending ones, and
+record the pilot's decisions."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from annotator.studies.models import Membership
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
+from taxonomy.coding.selectors import PILOT_DRAW_STATUSES
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
 from taxonomy.labelling.services import relabel_request_create
 from taxonomy.labelling.visibility import sight_for
@@ -19,6 +24,7 @@ from taxonomy.tree.paths import live_children, tree_shape
 from taxonomy.tree.services import category_add
 
 from .models import ArbitratorRoot, FinalKind, FinalLabel, FinalLabelCategory, FinalMethod, PendingCategory
+from .selectors import pilot_item_list, pilot_rows
 
 Signature = tuple[str, frozenset[int]]
 
@@ -294,3 +300,154 @@ def arbitrator_roots_set(*, study, user, roots: Sequence[Category]) -> None:
             raise ValidationError({"roots": f"“{root.name}” is not a root category of this study."})
     ArbitratorRoot.objects.filter(study=study, user=user).delete()
     ArbitratorRoot.objects.bulk_create(ArbitratorRoot(study=study, user=user, root=r) for r in roots)
+
+
+# -- the pilot's decisions (DESIGN.md step 5) ------------------------------------------------------
+
+
+class DecisionConflict(ValidationError):
+    """Someone else decided the item, or changed its decision, first: theirs stands (the API answers 409)."""
+
+
+# The line a change adds to the reason, naming the decision it replaced; dropped from a reason
+# given back (the edit form shows the note without it), so that only the latest change is named.
+REPLACES_PREFIX = "Replaces the decision of "
+BULK_REASON = "Confirmed in bulk: the leaves its codes are grouped into."
+
+
+def _pilot_decider(*, study_id: int, user) -> None:
+    if not Membership.objects.filter(study_id=study_id, user=user).filter(
+            Q(is_owner=True) | Q(is_arbitrator=True)).exists():
+        raise PermissionDenied("Only an owner or an arbitrator records the pilot's decisions.")
+
+
+def _pilot_item_locked(*, item_id: int, study_id: int) -> SampleItem:
+    item = (SampleItem.objects.select_for_update(of=("self",)).select_related("draw")
+            .filter(pk=item_id, draw__study_id=study_id).first())
+    if item is None:
+        raise ValidationError({"item": f"No item {item_id} in this study."})
+    if item.part != ItemPart.PILOT:
+        raise ValidationError({"item": f"Item {item_id} is a reliability item: its final label comes from "
+                                       "arbitration, not from the pilot."})
+    if item.draw.status not in PILOT_DRAW_STATUSES:
+        raise ValidationError({"item": f"Version {item.draw.version} is not drawn: its pilot cannot be decided."})
+    return item
+
+
+def final_label_text(*, kind: str, category_ids: Iterable[int], paths: dict[int, str]) -> str:
+    """"Server › GPU memory; Mobile › App size", or "False positive" / "Unclear"."""
+    if kind != FinalKind.CATEGORIES:
+        return FinalKind(kind).label
+    return "; ".join(sorted(paths.get(pk, f"category {pk}") for pk in category_ids))
+
+
+def pilot_note(reason: str) -> str:
+    """A pilot decision's reason without the line naming the decision it replaced."""
+    return "\n".join(line for line in (reason or "").splitlines() if not line.startswith(REPLACES_PREFIX)).strip()
+
+
+def _pilot_decided_error(final: FinalLabel, *, paths: dict[int, str], changed: bool) -> DecisionConflict:
+    what = final_label_text(kind=final.kind, category_ids=[c.category_id for c in final.categories.all()],
+                            paths=paths)
+    when = f"{timezone.localtime(final.decided_at):%Y-%m-%d %H:%M:%S}"
+    if changed:
+        return DecisionConflict(f"Meanwhile {_who(final.decided_by)} changed this decision ({when}) to: {what}. "
+                                "Look at it, then change it again if need be.")
+    return DecisionConflict(f"This item was already decided by {_who(final.decided_by)} at {when}: {what}. "
+                            "Their decision stands; edit it to change it.")
+
+
+@transaction.atomic
+def pilot_decision_set(*, item: SampleItem, actor, kind: str, category_ids: Sequence[int] = (), reason: str = "",
+                       replaces: datetime | None = None) -> FinalLabel:
+    """Record the team's decision on a pilot item (method "pilot"): one or more active leaves, or
+    False positive / Unclear, with an optional note; who and when are recorded. By default the
+    decision confirms the leaves its codes are grouped into (``selectors.pilot_row``), but any
+    leaves may be chosen.
+
+    The first decision is taken with ``replaces`` None; changing it later names the decision it
+    replaces by its ``decided_at`` as the caller read it. So two people deciding at once get one
+    winner and the other a ``DecisionConflict`` naming the standing decision, never a silent
+    overwrite. A change keeps the latest decision and says in its reason which one it replaced."""
+    study_id = item.draw.study_id
+    _pilot_decider(study_id=study_id, user=actor)
+    item = _pilot_item_locked(item_id=item.pk, study_id=study_id)
+    categories = _final_categories(study_id=study_id, kind=kind, category_ids=category_ids)
+    note = pilot_note(reason)
+    existing = (FinalLabel.objects.select_for_update(of=("self",)).select_related("decided_by")
+                .prefetch_related("categories").filter(item=item).first())
+    now = timezone.now()
+    if existing is None:
+        final = FinalLabel.objects.create(item=item, kind=kind, method=FinalMethod.PILOT, decided_by=actor,
+                                          decided_at=now, reason=note)
+        FinalLabelCategory.objects.bulk_create(FinalLabelCategory(final=final, category=c) for c in categories)
+        return final
+    paths = tree_shape(study=study_id).paths()
+    if existing.method != FinalMethod.PILOT:  # cannot happen: only pilot items reach here
+        raise _final_exists_error(existing)
+    if replaces is None or replaces != existing.decided_at:
+        raise _pilot_decided_error(existing, paths=paths, changed=replaces is not None)
+    before = (existing.kind, sorted(c.category_id for c in existing.categories.all()))
+    if before == (kind, [c.pk for c in categories]) and note == pilot_note(existing.reason):
+        return existing  # nothing changes: the decision and who took it stay as they are
+    what = final_label_text(kind=before[0], category_ids=before[1], paths=paths)
+    replaced = (f"{REPLACES_PREFIX}{_who(existing.decided_by)} "
+                f"({timezone.localtime(existing.decided_at):%Y-%m-%d %H:%M}): {what}.")
+    existing.kind, existing.decided_by, existing.decided_at = kind, actor, now
+    existing.reason = f"{note}\n{replaced}" if note else replaced
+    existing.save(update_fields=["kind", "decided_by", "decided_at", "reason"])
+    FinalLabelCategory.objects.filter(final=existing).delete()
+    FinalLabelCategory.objects.bulk_create(FinalLabelCategory(final=existing, category=c) for c in categories)
+    return existing
+
+
+@dataclass(frozen=True)
+class PilotConfirmation:
+    confirmed: list[FinalLabel]
+    skipped: list[tuple[SampleItem, str]]  # undecided items left as they are, and why
+
+
+@transaction.atomic
+def pilot_proposals_confirm(*, study, actor, version: int | None = None,
+                            item_ids: Sequence[int] | None = None) -> PilotConfirmation:
+    """Confirm at once the proposal of every undecided pilot item (of draw ``version``, or the items
+    ``item_ids``; default: every drawn version) whose proposal is complete: at least one leaf, and
+    every code on it grouped into an active leaf. The others are skipped with the reason (a code in
+    no category, in an inner category or in one awaiting approval would otherwise be left out
+    silently); decided items are never touched."""
+    _pilot_decider(study_id=study.pk, user=actor)
+    if item_ids is not None:
+        wanted = sorted({int(pk) for pk in item_ids})
+        if not wanted:
+            raise ValidationError({"items": "Choose at least one pilot item."})
+        found = set(pilot_item_list(study=study).filter(pk__in=wanted).values_list("pk", flat=True))
+        if missing := [pk for pk in wanted if pk not in found]:
+            raise ValidationError({"items": f"Not pilot items of a drawn version of this study: "
+                                            f"{', '.join(map(str, missing))}."})
+        candidates = pilot_item_list(study=study).filter(pk__in=wanted)
+    else:
+        candidates = pilot_item_list(study=study, version=version)
+    # Locked in id order (as every decision takes its item), then read: proposals as they are now.
+    locked = set(SampleItem.objects.select_for_update(of=("self",)).filter(pk__in=candidates.values("pk"))
+                 .order_by("pk").values_list("pk", flat=True))
+    rows = pilot_rows(study=study, items=candidates.filter(pk__in=locked))
+    confirmed, skipped = [], []
+    now = timezone.now()
+    for row in rows:
+        if row.final is not None:
+            if item_ids is not None:
+                skipped.append((row.item, f"already decided by {_who(row.final.decided_by)}"))
+            continue
+        if not row.complete:
+            skipped.append((row.item, " ".join(row.problems) or "its codes give no leaf"))
+            continue
+        try:
+            categories = _final_categories(study_id=study.pk, kind=FinalKind.CATEGORIES, category_ids=row.proposal)
+        except ValidationError as exc:
+            skipped.append((row.item, " ".join(exc.messages)))
+            continue
+        final = FinalLabel.objects.create(item=row.item, kind=FinalKind.CATEGORIES, method=FinalMethod.PILOT,
+                                          decided_by=actor, decided_at=now, reason=BULK_REASON)
+        FinalLabelCategory.objects.bulk_create(FinalLabelCategory(final=final, category=c) for c in categories)
+        confirmed.append(final)
+    return PilotConfirmation(confirmed=confirmed, skipped=skipped)
