@@ -13,5 +13,8 @@ urlpatterns = [
          name="api-pending-resolve"),
     path("studies/<slug:slug>/arbitration/items/<int:item_id>/", apis.ArbitrationItemApi.as_view(),
          name="api-arbitration-item"),
+    path("studies/<slug:slug>/arbitration/pilot/", apis.PilotDecisionListApi.as_view(), name="api-pilot-decisions"),
+    path("studies/<slug:slug>/arbitration/pilot/<int:item_id>/", apis.PilotDecisionItemApi.as_view(),
+         name="api-pilot-decision"),
     path("studies/<slug:slug>/final-labels/", apis.FinalLabelListApi.as_view(), name="api-final-labels"),
 ]

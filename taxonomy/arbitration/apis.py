@@ -1,19 +1,22 @@
 """REST API of the arbitration step: start it on a draw, the queues, one item with
-each rater's labels, decisions, Pending → category, final labels.
+each rater's labels, decisions, Pending → category, final labels, the pilot's decisions.
 
 Owners and arbitrators read; arbitrators decide; owners start arbitration.
-Raters, viewers and strangers get 404: the queues show other raters' labels."""
+Raters, viewers and strangers get 404: the queues show other raters' labels.
+The pilot is joint: every member reads its decisions; owners and arbitrators take
+them (anyone else who tries gets 404)."""
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
+from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api_utils import as_drf_error, paginate
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
+from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.selectors import draw_get
 from taxonomy.tree.models import Category
 
@@ -231,3 +234,142 @@ class FinalLabelListApi(APIView):
         access = _access(request, slug)
         return paginate(queryset=selectors.final_label_list(study=access.study), serializer_class=FinalLabelOutput,
                         request=request, view=self)
+
+
+# -- the pilot's decisions -------------------------------------------------------------------------
+
+
+def _pilot_access(request, slug, *, write: bool = False) -> StudyAccess:
+    access = study_get_for_user(slug=slug, user=request.user)
+    if write and not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
+        raise Http404("No such study.")
+    return access
+
+
+class ProposedCodeOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "PilotProposedCode"
+
+    code = serializers.IntegerField(source="code_id")
+    text = serializers.CharField()
+    category = serializers.IntegerField(source="category_id", allow_null=True)
+    path = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=[selectors.LEAF, selectors.INNER, selectors.AWAITING,
+                                               selectors.UNGROUPED],
+                                      help_text="leaf: gives its category; inner, awaiting_approval, ungrouped: "
+                                                "gives no leaf")
+
+
+class PilotRowOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "PilotDecisionItem"
+
+    item = QueueItemOutput()
+    codes = ProposedCodeOutput(many=True)
+    proposal = serializers.ListField(child=serializers.IntegerField(),
+                                     help_text="the active leaves its codes are grouped into, in tree order")
+    complete = serializers.BooleanField(help_text="at least one leaf, and every code gives one")
+    problems = serializers.ListField(child=serializers.CharField(), help_text="why a code gives no leaf")
+    final = FinalLabelOutput(allow_null=True)
+
+
+def _draw_param(value) -> int | None:
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit():
+        raise serializers.ValidationError({"draw": "A draw version number."})
+    return int(value)
+
+
+class PilotDecisionListApi(APIView):
+    class ConfirmSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PilotConfirmInput"
+
+        draw = serializers.IntegerField(required=False, allow_null=True, default=None,
+                                        help_text="a drawn version (default: every drawn version)")
+        items = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True,
+                                      default=None, help_text="only these pilot items (instead of draw)")
+
+    class ConfirmOutput(serializers.Serializer):
+        class Meta:
+            ref_name = "PilotConfirmation"
+
+        confirmed = FinalLabelOutput(many=True)
+        skipped = serializers.ListField(child=serializers.DictField(), help_text="{item, reason}: left undecided")
+
+    @extend_schema(parameters=[OpenApiParameter("draw", int, description="a drawn version (default: all)"),
+                               OpenApiParameter("undecided", bool, description="only items without a decision")],
+                   responses=PilotRowOutput(many=True))
+    def get(self, request, slug):
+        access = _pilot_access(request, slug)
+        items = selectors.pilot_item_list(study=access.study, version=_draw_param(request.query_params.get("draw")),
+                                          undecided=request.query_params.get("undecided") in ("1", "true", "on"))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(items, request, view=self)
+        rows = selectors.pilot_rows(study=access.study, items=page)
+        return paginator.get_paginated_response(PilotRowOutput(rows, many=True).data)
+
+    @extend_schema(operation_id="studies_arbitration_pilot_confirm", request=ConfirmSerializer,
+                   responses=ConfirmOutput)
+    def post(self, request, slug):
+        """Confirm every complete proposal of the undecided pilot items (owners, arbitrators)."""
+        access = _pilot_access(request, slug, write=True)
+        data = self.ConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        if d["draw"] is not None and d["items"] is not None:
+            raise serializers.ValidationError({"items": "Give either draw or items, not both."})
+        try:
+            done = services.pilot_proposals_confirm(study=access.study, actor=request.user, version=d["draw"],
+                                                    item_ids=d["items"])
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response({"confirmed": FinalLabelOutput(done.confirmed, many=True).data,
+                         "skipped": [{"item": item.pk, "reason": why} for item, why in done.skipped]})
+
+
+class PilotDecisionItemApi(APIView):
+    class DecideSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PilotDecision"
+
+        kind = serializers.ChoiceField(choices=FinalKind.choices)
+        categories = serializers.ListField(child=serializers.IntegerField(), default=list)
+        reason = serializers.CharField(max_length=5000, required=False, allow_blank=True, default="",
+                                       help_text="an optional note")
+        replaces = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                             help_text="to change a decision: its decided_at, as read")
+
+    def _item(self, request, slug, item_id, *, write: bool = False):
+        access = _pilot_access(request, slug, write=write)
+        try:
+            return selectors.pilot_item_for_decision(study=access.study, item_id=item_id)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+
+    @extend_schema(responses=PilotRowOutput)
+    def get(self, request, slug, item_id):
+        item = self._item(request, slug, item_id)
+        return Response(PilotRowOutput(selectors.pilot_row(item=item)).data)
+
+    @extend_schema(request=DecideSerializer, responses={200: PilotRowOutput, 201: PilotRowOutput,
+                                                         409: PilotRowOutput})
+    def post(self, request, slug, item_id):
+        """Decide (201) or change the decision (200; give ``replaces``). 409 with the standing
+        decision when someone decided or changed it first."""
+        item = self._item(request, slug, item_id, write=True)
+        data = self.DecideSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        d = data.validated_data
+        had_decision = FinalLabel.objects.filter(item=item).exists()
+        try:
+            services.pilot_decision_set(item=item, actor=request.user, kind=d["kind"], category_ids=d["categories"],
+                                        reason=d["reason"], replaces=d["replaces"])
+        except services.DecisionConflict as exc:
+            return Response({"detail": exc.messages, **PilotRowOutput(selectors.pilot_row(item=item)).data},
+                            status=status.HTTP_409_CONFLICT)
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(PilotRowOutput(selectors.pilot_row(item=item)).data,
+                        status=status.HTTP_200_OK if had_decision else status.HTTP_201_CREATED)

@@ -45,3 +45,18 @@ class RootsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["user"].choices = list(arbitrators)
         self.fields["roots"].choices = list(roots)
+
+
+class PilotDecisionForm(forms.Form):
+    kind = forms.ChoiceField(choices=FinalKind.choices, initial=FinalKind.CATEGORIES, widget=forms.RadioSelect,
+                             label="Decision")
+    categories = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Leaf categories",
+                                                widget=forms.CheckboxSelectMultiple)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), max_length=5000, required=False,
+                             label="Note", help_text="Optional: part of the published record.")
+    # The decision being changed, as read (its time): a change made meanwhile is not overwritten.
+    replaces = forms.DateTimeField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, leaf_choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["categories"].choices = list(leaf_choices)

@@ -1,8 +1,10 @@
-"""Arbitration pages: the queues, one item side by side, Pending → category, arbitrator roots.
+"""Arbitration pages: the queues, one item side by side, Pending → category, arbitrator roots,
+and the pilot's decisions.
 
 Owners start arbitration on a draw and restrict arbitrators to root
 categories; arbitrators decide. Everyone else gets 404 (raters must not see the
-queues: they show other raters' labels).
+queues: they show other raters' labels). The pilot is joint: every member sees its
+decisions; owners and arbitrators take them.
 """
 
 from django.contrib import messages
@@ -11,17 +13,23 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
 from annotator.corpus.selectors import post_thread_display
 from annotator.studies.models import Membership, Role
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.selectors import draw_get
+from taxonomy.coding.selectors import pilot_item_get
 from taxonomy.tree.models import Category, CategoryStatus
 from annotator.form_utils import form_errors_add
 
 from . import selectors, services
-from .forms import DecideForm, PendingResolveForm, RootsForm, StartForm
+from .forms import DecideForm, PendingResolveForm, PilotDecisionForm, RootsForm, StartForm
+from .models import FinalKind
+
+PILOT_ITEMS_PER_PAGE = 50
 
 
 def _access(request, slug) -> StudyAccess:
@@ -172,3 +180,122 @@ def arbitrator_roots(request, slug):
     else:
         messages.error(request, "Choose an arbitrator and root categories.")
     return redirect("arbitration:home", slug=slug)
+
+
+# -- the pilot's decisions ---------------------------------------------------------------------------
+
+
+def _pilot_access(request, slug, *, write: bool = False) -> StudyAccess:
+    """Every member reads the pilot's decisions; a write by anyone but an owner or arbitrator is 404."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    if write and not _may_decide(access):
+        raise Http404("No such page.")
+    return access
+
+
+def _may_decide(access: StudyAccess) -> bool:
+    return access.can(Role.OWNER) or access.can(Role.ARBITRATOR)
+
+
+def _draw_version(value) -> int | None:
+    if not value:
+        return None
+    if not str(value).isdigit():
+        raise Http404("No such drawn version.")
+    return int(value)
+
+
+@login_required
+def pilot_list(request, slug):
+    """The pilot items of the drawn versions (or of ``?draw=``), each with what its codes propose
+    and its decision; ``?show=undecided`` keeps those without one."""
+    access = _pilot_access(request, slug)
+    study = access.study
+    version = _draw_version(request.GET.get("draw"))
+    undecided = request.GET.get("show") == "undecided"
+    items = selectors.pilot_item_list(study=study, version=version, undecided=undecided)
+    page = Paginator(items, PILOT_ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = rows = selectors.pilot_rows(study=study, items=page.object_list)
+    query = {k: v for k, v in (("draw", version), ("show", "undecided" if undecided else "")) if v}
+    context = {
+        "access": access, "study": study, "page": page, "rows": rows, "version": version, "undecided": undecided,
+        "draws": selectors.pilot_draws(study=study), "counts": selectors.pilot_counts(study=study, version=version),
+        "may_decide": _may_decide(access), "query": urlencode(query),
+        "here": request.get_full_path(),
+    }
+    if request.htmx:
+        return render(request, "taxonomy/arbitration/_pilot_rows.html", context)
+    return render(request, "taxonomy/arbitration/pilot.html", context)
+
+
+@login_required
+@require_POST
+def pilot_confirm(request, slug):
+    """Confirm every complete proposal of the undecided pilot items (of ``draw``, or of every drawn version)."""
+    access = _pilot_access(request, slug, write=True)
+    version = _draw_version(request.POST.get("draw"))
+    done = services.pilot_proposals_confirm(study=access.study, actor=request.user, version=version)
+    n, left = len(done.confirmed), len(done.skipped)
+    messages.success(request, f"{n} pilot item{'s' if n != 1 else ''} decided as {'their' if n != 1 else 'its'} "
+                              f"codes propose." + (f" {left} left undecided: some code gives no leaf (see below)."
+                                                   if left else ""))
+    url = reverse("arbitration:pilot", kwargs={"slug": slug})
+    return redirect(f"{url}?{urlencode({'draw': version})}" if version else url)
+
+
+def _pilot_form_initial(row: selectors.PilotRow) -> dict:
+    if row.final is None:
+        return {"kind": FinalKind.CATEGORIES, "categories": row.proposal}
+    return {"kind": row.final.kind, "categories": row.final_category_ids,
+            "reason": services.pilot_note(row.final.reason), "replaces": row.final.decided_at.isoformat()}
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pilot_item(request, slug, item_id):
+    """One pilot item's proposal and decision. The page shows the edit form to owners and
+    arbitrators; htmx gets the decision card alone (``?edit=1``: with the form open), which the
+    pilot list and the coding app's item page load by URL."""
+    access = _pilot_access(request, slug, write=request.method == "POST")
+    study = access.study
+    item = pilot_item_get(study=study, item_id=item_id)
+    may_decide = _may_decide(access)
+    editing = may_decide and (not request.htmx or request.GET.get("edit") == "1")
+    form, conflict, status = None, [], 200
+    if request.method == "POST":
+        form = PilotDecisionForm(request.POST, leaf_choices=selectors.leaf_choices(study=study),
+                                 auto_id=f"id_pilot{item.pk}_%s")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.pilot_decision_set(item=item, actor=request.user, kind=data["kind"],
+                                            category_ids=data["categories"], reason=data["reason"],
+                                            replaces=data["replaces"])
+            except services.DecisionConflict as exc:
+                # Someone decided first: theirs is shown, with a fresh form on it.
+                form, conflict, status = None, exc.messages, 409
+            except ValidationError as exc:
+                form_errors_add(form, exc)
+                status, editing = 400, True
+            else:
+                if not request.htmx:
+                    messages.success(request, f"Pilot decision saved: “{item.post.title or item.post.so_id}”.")
+                    following = request.POST.get("next", "")
+                    if url_has_allowed_host_and_scheme(following, allowed_hosts={request.get_host()},
+                                                       require_https=request.is_secure()):
+                        return redirect(following)
+                    return redirect("arbitration:pilot_item", slug=slug, item_id=item.pk)
+                form, editing = None, False
+        else:
+            status, editing = 400, True
+    row = selectors.pilot_row(item=item)
+    if editing and form is None:
+        form = PilotDecisionForm(initial=_pilot_form_initial(row), leaf_choices=selectors.leaf_choices(study=study),
+                                 auto_id=f"id_pilot{item.pk}_%s")
+    context = {"access": access, "study": study, "item": item, "row": row, "may_decide": may_decide,
+               "editing": editing, "form": form, "conflict": conflict,
+               "next": request.POST.get("next") or request.GET.get("next", "")}
+    if request.htmx:  # htmx swaps 2xx answers only: the card carries its own message
+        return render(request, "taxonomy/arbitration/_pilot_decision.html", context)
+    return render(request, "taxonomy/arbitration/pilot_item.html",
+                  {**context, "thread": post_thread_display(post=item.post)}, status=status)
