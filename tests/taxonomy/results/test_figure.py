@@ -3,6 +3,7 @@ paper's width, the same bytes for the same data in SVG, PDF and PNG, whatever th
 
 import re
 import zlib
+from itertools import pairwise
 
 import pytest
 from django.urls import reverse
@@ -146,8 +147,8 @@ def test_hostile_names_neither_break_the_xml_nor_the_figure():
     texts = svg_texts(svg)  # parses: the markup is escaped
     assert '<script>alert("x")</script> (12.5 %)' in texts and "Root & <co> (16 posts)" in texts
     assert b"<script>" not in svg
-    for fmt in ("pdf", "png"):
-        assert figure_bytes(layout_figure(layout), fmt=fmt)[:4] in (PDF_MAGIC[:4], PNG_MAGIC[:4])
+    assert figure_bytes(layout_figure(layout), fmt="pdf").startswith(PDF_MAGIC)
+    assert figure_bytes(layout_figure(layout), fmt="png").startswith(PNG_MAGIC)
 
 
 def test_three_roots_of_forty_leaves_fit_the_width_and_never_overlap():
@@ -181,7 +182,7 @@ def test_three_roots_of_forty_leaves_fit_the_width_and_never_overlap():
     assert sorted(by_column) == [0, 1, 2]
     for lines in by_column.values():
         lines.sort(key=lambda line: line.y)
-        for above, below in zip(lines, lines[1:]):
+        for above, below in pairwise(lines):
             assert below.y - above.y >= above.size * LINE_SPACING - 0.01
     # each inner category's box holds its leaves' lines
     boxes = {box.node_id: box for box in layout.boxes if box.node_id is not None}
