@@ -68,10 +68,16 @@ def csv_text_restore(cell: str) -> str:
     return cell
 
 
+_RISKY_FIRST = frozenset((*FORMULA_STARTS, NEUTRALISER))
+
+
 def csv_cell(value):
     """What is written for ``value``: a finite number as itself, text neutralised (the module's rules)."""
-    if value is None:
-        return ""
+    kind = type(value)
+    if kind is str:  # most cells: one look at the first character
+        return NEUTRALISER + value if value and value[0] in _RISKY_FIRST and _needs_prefix(value) else value
+    if kind is int or value is None:
+        return "" if value is None else value
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
@@ -107,7 +113,7 @@ class CsvWriter:
             self._buffer.write(BOM)
 
     def writerow(self, values: Iterable) -> None:
-        self._writer.writerow([csv_cell(value) for value in values])
+        self._writer.writerow(map(csv_cell, values))
         if self._buffer.tell() >= self._chunk_chars:
             self.flush()
 

@@ -214,12 +214,15 @@ def test_an_empty_study_gives_a_valid_file_with_the_header_only():
     assert out.getvalue() == ",".join([*ITEM_COLUMNS, *FINAL_COLUMNS]) + "\r\n"
 
 
-def test_progress_is_told_chunk_by_chunk(monkeypatch):
+def test_progress_is_told_chunk_by_chunk_and_chunks_change_nothing(monkeypatch):
     world = World()
+    whole = export(world)
     monkeypatch.setattr(items_csv, "CHUNK", 4)
     calls = []
-    export(world, progress=lambda done, total: calls.append((done, total)))
+    assert export(world, progress=lambda done, total: calls.append((done, total))) == whole
     assert calls == [(4, 6), (6, 6)]
+    monkeypatch.setattr(items_csv, "CHUNK", 1)  # every label and final label read on its own
+    assert export(world) == whole
 
 
 def _study_of(size: int):
