@@ -5,17 +5,19 @@ Every member reads, through the blindness rule; ``draw`` and ``stratum`` narrow 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotator.api_utils import as_drf_error
 from annotator.csv_output import csv_response
+from annotator.jobs.apis import JobOutput
 from annotator.studies.selectors import study_get_for_user
 
-from . import codebook, figure, saturation, selectors
+from . import codebook, figure, saturation, selectors, services
 from .report import methods_report, methods_report_download
 from .taxonomy_csv import PATH_SEPARATOR, TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
@@ -90,6 +92,61 @@ class TaxonomyCsvApi(APIView):
         results = _results(request, slug)
         return csv_response(request, header=TAXONOMY_COLUMNS, rows=taxonomy_csv_rows(results=results),
                             filename=taxonomy_csv_filename(results=results))
+
+
+class ExportStartApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ExportStartInput"
+
+        kind = serializers.ChoiceField(choices=sorted(services.EXPORTS))
+        draw = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+        stratum = serializers.CharField(required=False, allow_blank=True, max_length=100)
+        excel = serializers.BooleanField(default=False, help_text="CSV with a UTF-8 byte-order mark")
+
+    @extend_schema(request=InputSerializer, responses={202: JobOutput})
+    def post(self, request, slug):
+        """Start an export in the background (items_csv, archive, package); poll ``/api/jobs/{id}/``,
+        then fetch ``/api/studies/{slug}/results/exports/{id}/file``."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        try:
+            job = services.export_start(study=access.study, user=request.user, kind=values["kind"],
+                                        draw_version=values.get("draw"), stratum_name=values.get("stratum") or None,
+                                        excel=values["excel"])
+        except ValidationError as exc:
+            raise as_drf_error(exc) from None
+        return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ExportFileApi(APIView):
+    @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
+    def get(self, request, slug, job_id):
+        """The finished export's file (for the member who asked for it)."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        job, path, export = services.export_file_get(study=access.study, user=request.user, job_id=job_id)
+        return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type=export.content_type)
+
+
+class ResultsReportApi(APIView):
+    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    def get(self, request, slug):
+        """The methods report (the page's numbers): corpus, funnels, sampling design per draw, agreement,
+        final labels by outcome and method, taxonomy size; each with ``url``s to its source page."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        return Response(methods_report(study=access.study, user=request.user).as_dict())
+
+
+class ResultsReportMarkdownApi(APIView):
+    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
+    def get(self, request, slug):
+        """The methods report as Markdown with booktabs LaTeX tables (the page's download)."""
+        access = study_get_for_user(slug=slug, user=request.user)
+        report = methods_report(study=access.study, user=request.user)
+        return methods_report_download(report=report, base_url=request.build_absolute_uri("/"))
+
 
 # -- the taxonomy figure, the saturation curve and the codebook ----------------------------
 
@@ -187,21 +244,3 @@ class SaturationFigureApi(APIView):
                                         content_type=figure.FIGURE_FORMATS[fmt],
                                         filename=saturation.saturation_figure_filename(study=curve.scope.study,
                                                                                        fmt=fmt))
-
-
-class ResultsReportApi(APIView):
-    @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
-    def get(self, request, slug):
-        """The methods report (the page's numbers): corpus, funnels, sampling design per draw, agreement,
-        final labels by outcome and method, taxonomy size; each with ``url``s to its source page."""
-        access = study_get_for_user(slug=slug, user=request.user)
-        return Response(methods_report(study=access.study, user=request.user).as_dict())
-
-
-class ResultsReportMarkdownApi(APIView):
-    @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
-    def get(self, request, slug):
-        """The methods report as Markdown with booktabs LaTeX tables (the page's download)."""
-        access = study_get_for_user(slug=slug, user=request.user)
-        report = methods_report(study=access.study, user=request.user)
-        return methods_report_download(report=report, base_url=request.build_absolute_uri("/"))

@@ -15,3 +15,13 @@ class ResultsConfig(AppConfig):
         from .selectors import results_final_posts
 
         final_posts_provider_set(results_final_posts)
+
+        from annotator.jobs.models import JobKind
+        from annotator.jobs.runner import job_handler_register
+
+        def run(*, job):
+            from .services import export_job_execute
+
+            export_job_execute(job=job)
+
+        job_handler_register(JobKind.EXPORT, run)

@@ -5,15 +5,19 @@ blindness rule (final labels are everyone's once arbitration starts)."""
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
-from django.http import HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from annotator.csv_output import csv_response
+from annotator.jobs.progress import job_progress_render
 from annotator.studies.selectors import study_get_for_user
 from sampling.models import DrawStatus, SampleDraw, SampleStratum
 
-from . import codebook, figure, saturation, selectors
+from . import codebook, figure, saturation, selectors, services
 from .report import methods_report, methods_report_download
 from .taxonomy_csv import TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
@@ -51,6 +55,59 @@ def taxonomy_csv(request, slug):
         return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
     return csv_response(request, header=TAXONOMY_COLUMNS, rows=taxonomy_csv_rows(results=results),
                         filename=taxonomy_csv_filename(results=results))
+
+
+# -- exports that run as jobs ------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def export_start(request, slug):
+    """Start an export job (``kind``: items_csv, archive, package), then show its progress."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    try:
+        arguments = selectors.results_scope_arguments(request.POST)
+        job = services.export_start(study=access.study, user=request.user, kind=request.POST.get("kind", ""),
+                                    excel=request.POST.get("excel") in ("1", "on", "true"), **arguments)
+    except (ValidationError, PermissionDenied) as exc:
+        messages.error(request, " ".join(getattr(exc, "messages", None) or [str(exc)]))
+        return redirect(reverse("results:home", args=[slug]))
+    return redirect(reverse("results:export", args=[slug, job.pk]))
+
+
+@login_required
+def export_detail(request, slug, job_id):
+    """The export's progress (polled), then its download link."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    job = services.export_job_get(study=access.study, user=request.user, job_id=job_id)
+    if request.htmx:
+        return job_progress_render(request, job)
+    return render(request, "taxonomy/results/export.html", {"access": access, "study": access.study, "job": job,
+                                                            "export": services.EXPORTS.get(job.params["export"])})
+
+
+@login_required
+def export_download(request, slug, job_id):
+    access = study_get_for_user(slug=slug, user=request.user)
+    job, path, export = services.export_file_get(study=access.study, user=request.user, job_id=job_id)
+    return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type=export.content_type)
+
+
+@login_required
+def report_page(request, slug):
+    """The methods report: every number of a paper's method section, each with its source."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    report = methods_report(study=access.study, user=request.user)
+    return render(request, "taxonomy/results/report.html", {"access": access, "study": access.study, "report": report})
+
+
+@login_required
+def report_markdown(request, slug):
+    """The methods report as Markdown with LaTeX tables (links absolute to this site)."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    report = methods_report(study=access.study, user=request.user)
+    return methods_report_download(report=report, base_url=request.build_absolute_uri("/"))
+
 
 # -- the taxonomy figure, the saturation curve and the codebook ----------------------------
 
@@ -114,19 +171,3 @@ def saturation_csv(request, slug):
         return _bad_request(exc)
     return csv_response(request, header=saturation.SATURATION_COLUMNS, rows=saturation.saturation_rows(curve),
                         filename=saturation.saturation_csv_filename(study=curve.scope.study))
-
-
-@login_required
-def report_page(request, slug):
-    """The methods report: every number of a paper's method section, each with its source."""
-    access = study_get_for_user(slug=slug, user=request.user)
-    report = methods_report(study=access.study, user=request.user)
-    return render(request, "taxonomy/results/report.html", {"access": access, "study": access.study, "report": report})
-
-
-@login_required
-def report_markdown(request, slug):
-    """The methods report as Markdown with LaTeX tables (links absolute to this site)."""
-    access = study_get_for_user(slug=slug, user=request.user)
-    report = methods_report(study=access.study, user=request.user)
-    return methods_report_download(report=report, base_url=request.build_absolute_uri("/"))

@@ -1,0 +1,146 @@
+"""The replication package: one zip with everything a paper's reader needs to check
+the study, and to restore it (``manage.py import_study study.json``).
+
+Every part is written by the module that owns it (the archive, the taxonomy and
+items CSVs, the figure, the saturation curve, the methods report, the codebook);
+this module only puts them in order. The zip is deterministic: its members
+come in a fixed order with a fixed time stamp, so the same study gives the
+same bytes (the archive's ``exported_at`` aside, which the archive lists as
+volatile). Parts are streamed into the zip one after the other (large parts
+through a temporary file), so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from annotator.studies.models import Study
+from taxonomy.labelling.visibility import Sight, sight_for
+
+from .selectors import results_get
+
+ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest a zip can hold: no date of writing in the bytes
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    description: str
+    # write(out=binary file, study=, user=, sight=, results=, progress=); a text returned says why the
+    # part is left out (the README of the package then says so)
+    write: Callable[..., str | None]
+
+
+def _archive(*, out, study, progress, **_):
+    from .archive import study_archive_write
+
+    study_archive_write(study=study, out=out, progress=progress)
+
+
+def _taxonomy_csv(*, out, results, **_):
+    from .taxonomy_csv import taxonomy_csv_write
+
+    taxonomy_csv_write(results=results, out=out)
+
+
+def _items_csv(*, out, study, user, sight, progress, **_):
+    from .items_csv import items_csv_write
+
+    items_csv_write(study=study, out=out, user=user, sight=sight, progress=progress)
+
+
+def _figure(fmt: str):
+    def write(*, out, results, **_):
+        from .figure import taxonomy_figure
+
+        out.write(taxonomy_figure(results=results, fmt=fmt))
+
+    return write
+
+
+def _saturation_csv(*, out, study, sight, **_):
+    from .saturation import saturation_csv_write
+
+    saturation_csv_write(study=study, sight=sight, out=out)
+
+
+def _report(*, out, study, user, sight, **_):
+    from .report import methods_report, methods_report_markdown
+
+    out.write(methods_report_markdown(methods_report(study=study, user=user, sight=sight)).encode("utf-8"))
+
+
+def _codebook(*, out, study, sight, **_):
+    from django.core.exceptions import ValidationError
+
+    from .codebook import codebook_qdc
+
+    try:
+        out.write(codebook_qdc(study=study, sight=sight))
+    except ValidationError as exc:  # the REFI-QDA schema wants at least one code
+        return " ".join(exc.messages)
+    return None
+
+
+PARTS = (
+    Part("study.json", "The study archive: posts, question sets and their rules, draws with their populations, "
+         "the taxonomy and its history, codes, labels, final labels and agreement runs (JSON, versioned schema). "
+         "Restore it with `python manage.py import_study study.json`.", _archive),
+    Part("taxonomy.csv", "The taxonomy: one row per category with posts, posts under its root and percent of root; "
+         "then False positive, Unclear and Pending. A post in several categories counts once in each.",
+         _taxonomy_csv),
+    Part("items.csv", "One row per sampled post: stratum, part, each rater's labels and notes (once arbitration "
+         "started on its draw), the final label, how, by whom, when and why it was reached.", _items_csv),
+    Part("taxonomy.svg", "The taxonomy figure with each category's percentage of its root (vector).", _figure("svg")),
+    Part("taxonomy.pdf", "The same figure as PDF, for a paper.", _figure("pdf")),
+    Part("taxonomy.png", "The same figure as PNG.", _figure("png")),
+    Part("saturation.csv", "The saturation curve: distinct leaf categories as coding proceeds (pilot first).",
+         _saturation_csv),
+    Part("methods-report.md", "The methods report: every number of the method section (corpus, question-set "
+         "funnels, sampling design, agreement, final-label counts, taxonomy size), with LaTeX tables.", _report),
+    Part("codebook.qdc", "The codebook as REFI-QDA (.qdc): the tree with definitions, for ATLAS.ti, MAXQDA, NVivo, "
+         "QualCoder and Taguette.", _codebook),
+)
+
+
+def package_readme(*, study: Study, left_out: dict[str, str] | None = None) -> str:
+    left_out = left_out or {}
+    lines = [f"Replication package: {study.name}", "", "Made with Taxonomist. The files:", ""]
+    lines += [f"- {part.name}: {part.description}" + (f" NOT INCLUDED: {left_out[part.name]}"
+                                                       if part.name in left_out else "") for part in PARTS]
+    lines += ["", "CSV files are RFC 4180, UTF-8; a text cell that would start with =, +, -, @, a tab or a carriage "
+              "return starts with a single quote (formula neutralisation).", ""]
+    return "\n".join(lines)
+
+
+def replication_package_write(*, study: Study, user, out, sight: Sight | None = None, progress=None) -> None:
+    """Write the zip to ``out`` (a binary file object)."""
+    sight = sight if sight is not None else sight_for(study=study, user=user)
+    results = results_get(study=study, sight=sight)
+    left_out: dict[str, str] = {}
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for index, part in enumerate(PARTS, start=1):
+            if progress is not None:
+                progress(index - 1, len(PARTS), phase=f"writing {part.name}")
+            with tempfile.TemporaryFile() as spool:
+                why = part.write(out=spool, study=study, user=user, sight=sight, results=results, progress=None)
+                if why:
+                    left_out[part.name] = why
+                    continue
+                spool.seek(0)
+                with archive.open(_info(part.name), "w") as member:
+                    shutil.copyfileobj(spool, member, 1 << 20)
+        archive.writestr(_info("README.txt"), package_readme(study=study, left_out=left_out).encode("utf-8"))
+        if progress is not None:
+            progress(len(PARTS), len(PARTS), phase="done")
+
+
+def _info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
