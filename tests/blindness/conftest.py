@@ -32,6 +32,7 @@ import matplotlib
 import pytest
 from django.core.cache import cache
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from annotator.agreement.services import agreement_run_start
@@ -179,7 +180,9 @@ def world(db, queued, monkeypatch) -> Blind:
     code = Code.objects.create(study=study, text="needs a GPU", category=cats["misc"], created_by=ana)
     CodeUse.objects.create(code=code, item=w.pilot[0], author=ana)
     evaluated_set(study=study, name="Deployment", posts=[i.post for i in items])
-    JobFactory(study=study, created_by=owner)
+    # finished: a queued job shows "no worker has taken it" once it is 30 s old, whatever anyone labels
+    JobFactory(study=study, created_by=owner, status="succeeded", started_at=timezone.now(),
+               finished_at=timezone.now(), result={"questions": 8, "answers": 0, "comments": 0})
     run = agreement_run_start(study=study, scope="draw", draw=draw, resamples=0, seed=AGREEMENT_SEED, user=owner)
     job_run(job_id=run.job_id)
     for user in (owner, ana, bert, rhea, vera):
