@@ -481,6 +481,10 @@ def test_the_coding_item_page_loads_the_decision_by_url(client, pilot):
     pilot_decision_set(item=item, actor=p["owner"], kind="unclear", reason="hard to tell")
     card = client.get(decision_url, HTTP_HX_REQUEST="true").content.decode()
     assert "<strong>Unclear</strong>" in card and "hard to tell" in card and "<form" not in card
+    assert "differs from the proposal" in card  # its codes propose two leaves
+    pilot_decision_set(item=p["items"][2], actor=p["owner"], kind="unclear")
+    no_leaf = client.get(page_url("pilot_item", p, item_id=p["items"][2].pk), HTTP_HX_REQUEST="true")
+    assert "differs from the proposal" not in no_leaf.content.decode()  # nothing proposed: nothing to differ from
     full = client.get(decision_url)
     assert full.status_code == 200 and "out of memory" in full.content.decode()
     assert client.get(page_url("pilot_item", p, item_id=p["reliability"].pk)).status_code == 404
