@@ -16,7 +16,7 @@ from annotator.corpus.selectors import ThreadDisplay, post_thread_display
 from annotator.studies.models import Role, Study
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.models import DrawStatus, ItemPart, SampleDraw, SampleItem
-from taxonomy.tree.models import Category, CategoryStatus
+from taxonomy.tree.models import PUBLIC, Category
 from taxonomy.tree.selectors import CategoryHit, category_search
 
 from .models import Code, CodeUse
@@ -204,9 +204,10 @@ def category_choices(*, study: Study, user) -> list[CategoryHit]:
 
 
 def category_get_live(*, study: Study, category_id: int) -> Category:
-    category = (
-        Category.objects.filter(study=study, pk=category_id).exclude(status=CategoryStatus.RETIRED).first()
-    )
+    """A category every member sees (active, or a joint proposal), or 404: the pilot is joint, so a
+    rater's private proposal neither holds its codes nor parents its categories (and another
+    rater's is as unknown as a missing one)."""
+    category = Category.objects.filter(PUBLIC, study=study, pk=category_id).first()
     if category is None:
         raise Http404("No such category in this study.")
     return category

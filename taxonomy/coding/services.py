@@ -136,6 +136,9 @@ def _check_group(*, codes, category: Category) -> list[int]:
         raise ValidationError({"codes": "Select at least one code."})
     if category.status == CategoryStatus.RETIRED:
         raise ValidationError({"category": f"“{category.name}” is retired."})
+    if category.status == CategoryStatus.PROPOSED and not category.joint:
+        raise ValidationError({"category": f"“{category.name}” is a rater's private proposal: the pilot is joint, "
+                                           "so its codes go to categories everyone sees (approve it first)."})
     if any(c.study_id != category.study_id for c in codes):
         raise ValidationError({"codes": "Every code must belong to the category's study."})
     return ids

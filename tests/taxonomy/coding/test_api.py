@@ -128,3 +128,19 @@ def test_group_bad_input(pilot):
     assert clash.status_code == 400 and "already exists" in str(clash.json())
     assert api(pilot.viewer).post(url, {"codes": [a.pk], "category": root.pk}, format="json").status_code == 404
     assert Code.objects.get().category is None and Category.objects.count() == 1
+
+
+def test_another_raters_private_proposal_is_unknown_to_grouping(pilot):
+    from taxonomy.labelling.services import label_category_propose
+
+    root = category_add(study=pilot.study, name="Mobile", actor=pilot.owner)
+    category_add(study=pilot.study, name="Conversion", parent=root, actor=pilot.owner)
+    hidden = label_category_propose(study=pilot.study, rater=pilot.bo, name="Edge TPU", parent_id=root.pk)
+    a = code_use_add(item=pilot.items[0], author=pilot.ana, text="a").code
+    url = "/api/studies/deploy/codes/group/"
+    into = api(pilot.ana).post(url, {"codes": [a.pk], "category": hidden.pk}, format="json")
+    missing = api(pilot.ana).post(url, {"codes": [a.pk], "category": 10**9}, format="json")
+    assert into.status_code == missing.status_code == 404 and into.json() == missing.json()
+    under = api(pilot.ana).post(url, {"codes": [a.pk], "new_category": {"name": "X", "parent": hidden.pk}},
+                                format="json")
+    assert under.status_code == 404

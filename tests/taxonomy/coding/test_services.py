@@ -250,3 +250,16 @@ def test_two_renames_onto_the_same_new_text_merge_instead_of_failing(pilot):
     code = Code.objects.get()
     assert code.text.lower() == "same text"
     assert CodeUse.objects.filter(code=code).count() == 2
+
+
+def test_a_private_proposal_holds_no_pilot_codes(pilot):
+    """The pilot is joint: a code in a private proposal would show its name to everyone."""
+    from taxonomy.labelling.services import label_category_propose
+
+    root = category_add(study=pilot.study, name="Mobile", actor=pilot.owner)
+    category_add(study=pilot.study, name="Conversion", parent=root, actor=pilot.owner)
+    private = label_category_propose(study=pilot.study, rater=pilot.ana, name="Edge TPU", parent_id=root.pk)
+    a = code_use_add(item=pilot.items[0], author=pilot.ana, text="a").code
+    with pytest.raises(ValidationError, match="private proposal"):
+        codes_group(codes=[a], category=private, actor=pilot.ana)
+    assert Code.objects.get(pk=a.pk).category is None
