@@ -275,8 +275,9 @@ def draw_item_rows(*, draw: SampleDraw):
     for chunk in row_batches(items.iterator(chunk_size=ITEM_ROWS_CHUNK), ITEM_ROWS_CHUNK):
         raters: dict[int, list[str]] = {}
         for item_id, username in (Assignment.objects.filter(item_id__in=[row[0] for row in chunk])
-                                  .order_by("rater__username").values_list("item_id", "rater__username")):
+                                  .values_list("item_id", "rater__username")):
             raters.setdefault(item_id, []).append(username)
         for item_id, stratum, part, site, so_id, title in chunk:
+            # names in code point order: the same file from every database, whatever its collation
             yield (stratum, part, site, so_id, f"https://{site}/questions/{so_id}", title,
-                   " ".join(raters.get(item_id, [])))
+                   " ".join(sorted(raters.get(item_id, []))))
