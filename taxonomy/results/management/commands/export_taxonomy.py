@@ -3,8 +3,6 @@ the taxonomy CSV of final labels (see taxonomy/results/taxonomy_csv.py for its c
 
 from __future__ import annotations
 
-import io
-
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
@@ -42,7 +40,5 @@ class Command(BaseCommand):
             counts = results.counts
             self.stderr.write(f"{len(counts.nodes)} categories, {counts.items} items ({counts.undecided} not decided "
                               f"yet) → {options['out']}")
-        else:  # a table of categories: small enough to hold
-            buffer = io.BytesIO()
-            taxonomy_csv_write(results=results, out=buffer, excel=options["excel"])
-            self.stdout.write(buffer.getvalue().decode("utf-8"), ending="")
+        else:
+            taxonomy_csv_write(results=results, out=self.stdout, excel=options["excel"])
