@@ -5,7 +5,7 @@ drawn census in labelling with its population snapshot, codes grouped into
 categories in the pilot, a tree with definitions, examples, a rename, a move, a
 merge and a rater's private proposal, every reliability item labelled
 (agreements, a disagreement, Pending, False positive), an agreement run,
-arbitration started with a decision, a category made from Pending, a re-label
+arbitration started with a decision, pilot decisions, a category made from Pending, a re-label
 request, an arbitrator restricted to a root, and a second draw not yet frozen."""
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from taxonomy.arbitration.services import (
     arbitration_start,
     arbitrator_roots_set,
     pending_relabel,
+    pilot_decision_set,
     pending_resolve,
 )
 from taxonomy.coding.services import code_use_add, codes_group_new_category
@@ -143,6 +144,8 @@ def rich_study_build() -> Rich:
     pending_resolve(items=[reliability[2]], arbitrator=arb, reason="a new kind of problem", new_name="GPU drivers",
                     new_parent=server, new_definition="Drivers of the serving GPU.")
     arbitrator_roots_set(study=study, user=arb, roots=[server])
+    pilot_decision_set(item=pilot[0], actor=owner, kind="categories", category_ids=[quant.pk], reason="as coded")
+    pilot_decision_set(item=pilot[2], actor=arb, kind="unclear")
     pending_relabel(items=[reliability[4]], arbitrator=arb, message="look again", category=quant)
 
     # A second draw, drawn but not frozen.

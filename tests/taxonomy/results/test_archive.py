@@ -119,6 +119,7 @@ def test_the_archive_holds_every_section_with_ids_kept_and_users_by_name(rich):
     assert any(c["status"] == "proposed" and not c["joint"] and c["proposed_by"] == "bo"
                for c in document["categories"])
     assert "merge" in {change["action"] for change in document["category_changes"]}
+    assert {final["method"] for final in document["final_labels"]} == {"agreed", "arbitrated", "from_pending", "pilot"}
     assert document["labels"][1]["note"] or any(label["note"] for label in document["labels"])
     # Progress counts rows as it goes and ends on all of them.
     assert seen[-1] == ("agreement_runs", sum(len(document[s.name]) for s in SECTIONS))
