@@ -218,13 +218,17 @@ class Coefficient:
 
 
 def agreement_run_coefficients(*, run: AgreementRun) -> list[Coefficient]:
-    """The headline figures of a finished run, from its stored result."""
+    """The headline figures of a finished run, from its stored result, in the engine's order
+    (a stored JSON object keeps no order: PostgreSQL's jsonb and a restored archive sort keys)."""
+    order = {name: index for index, name in enumerate(COEFFICIENT_TITLES)}
+    estimates = run.result.get("estimates") or {}
     out = []
-    for name, estimate in (run.result.get("estimates") or {}).items():
+    for name in sorted(estimates, key=lambda name: (order.get(name, len(order)), name)):
+        estimate = estimates[name]
         interval = estimate.get("interval") or {}
         out.append(Coefficient(
-            name=name, title=COEFFICIENT_TITLES.get(name, name), share=name in SHARE_COEFFICIENTS, value=estimate.get("value"),
-            low=interval.get("low"), high=interval.get("high"), items=estimate.get("items", 0),
-            excluded=estimate.get("excluded", 0), reason=estimate.get("reason", ""), note=estimate.get("note", ""),
-            undefined_resamples=interval.get("undefined", 0)))
+            name=name, title=COEFFICIENT_TITLES.get(name, name), share=name in SHARE_COEFFICIENTS,
+            value=estimate.get("value"), low=interval.get("low"), high=interval.get("high"),
+            items=estimate.get("items", 0), excluded=estimate.get("excluded", 0), reason=estimate.get("reason", ""),
+            note=estimate.get("note", ""), undefined_resamples=interval.get("undefined", 0)))
     return out

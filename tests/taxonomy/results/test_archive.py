@@ -3,6 +3,7 @@ bytes again after a restore, in this database and in a fresh installation."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -179,6 +180,31 @@ def test_restore_here_after_deleting_the_study_gives_the_same_bytes(rich):
     assert added.pk > max(row["id"] for row in json.loads(first)["categories"])
 
 
+# The study's exports, as digests (run here and in the fresh installation's shell).
+EXPORT_DIGESTS = """
+import hashlib, io, json
+from annotator.studies.models import Study
+from taxonomy.labelling.visibility import sight_whole
+from taxonomy.results.codebook import codebook_qdc
+from taxonomy.results.figure import taxonomy_figure
+from taxonomy.results.items_csv import items_csv_write
+from taxonomy.results.report import methods_report, methods_report_markdown
+from taxonomy.results.selectors import results_get
+from taxonomy.results.taxonomy_csv import taxonomy_csv_write
+study = Study.objects.get(slug="{slug}")
+sight = sight_whole(study=study)
+results = results_get(study=study, sight=sight)
+files = {{}}
+out = io.BytesIO(); taxonomy_csv_write(results=results, out=out); files["taxonomy.csv"] = out.getvalue()
+out = io.BytesIO(); items_csv_write(study=study, out=out, user=None, sight=sight); files["items.csv"] = out.getvalue()
+files["codebook.qdc"] = codebook_qdc(study=study, sight=sight)
+files["taxonomy.svg"] = taxonomy_figure(results=results, fmt="svg")
+report = methods_report_markdown(methods_report(study=study, user=None, sight=sight))
+files["report.md"] = "\\n".join(l for l in report.splitlines() if not l.startswith("Volatile")).encode()
+print(json.dumps({{name: hashlib.sha256(data).hexdigest() for name, data in files.items()}}, sort_keys=True))
+"""
+
+
 def _fresh_installation(tmp_path: Path):
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "CELERY_BROKER_URL")}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.sqlite3'}", TAXONOMIST_DATA_DIR=str(tmp_path / "data"),
@@ -212,6 +238,12 @@ def test_restore_into_a_fresh_installation_gives_the_same_bytes(rich, tmp_path):
     manage("export_study", "--study", SLUG, "--out", str(tmp_path / "again.json"))
     again = (tmp_path / "again.json").read_bytes()
     assert without_volatile(again) == without_volatile(first)
+    # Every other export of the restored study is the same file as here (the report's volatile line aside).
+    fresh = manage("shell", "-c", EXPORT_DIGESTS.format(slug=SLUG)).stdout.strip().splitlines()[-1]
+    here = io.StringIO()
+    with contextlib.redirect_stdout(here):
+        exec(EXPORT_DIGESTS.format(slug=SLUG), {})
+    assert json.loads(fresh) == json.loads(here.getvalue().strip().splitlines()[-1])
 
     refused = manage("import_study", str(archive), check=False)
     assert refused.returncode != 0
