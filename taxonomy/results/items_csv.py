@@ -119,7 +119,7 @@ def _in_item_order(rows: QuerySet, *, columns: list[str], items: QuerySet) -> It
     in ``row_ref`` order), read through a database cursor a chunk at a time.
 
     The rows are joined in SQL to the ranked items and sorted by that integer. Measured on the
-    benchmark machine (benchmarks/items_csv_bench.py, 300,000 labels, PostgreSQL): sorting the
+    benchmark machine (benchmarks/export_bench.py, 300,000 labels, PostgreSQL): sorting the
     labels by the items' (draw, stratum, site, post id) takes 9 to 12 s against 1.9 s by rank
     (EXPLAIN ANALYZE, one process); reading the labels and final labels of 2,000-item chunks
     by a list of ids took 11 s, by a range of post ids 7.7 s, against 3.8 s this way."""

@@ -1,19 +1,22 @@
-"""Export the items CSV of a study with 100,000 sampled posts and 300,000 labels, in PostgreSQL.
+"""Export a study with 100,000 sampled posts and 300,000 labels, in PostgreSQL: each export step.
 
-    .venv/bin/python benchmarks/items_csv_bench.py [--items 100000] [--raters 4] [--pilot-share 0.25]
-                                                   [--database-url URL] [--keep]
+    .venv/bin/python benchmarks/export_bench.py [--items 100000] [--raters 4] [--pilot-share 0.25]
+                                                [--steps taxonomy_csv,items_csv,archive,package]
+                                                [--database-url URL] [--keep]
 
 Fills a fresh study by COPY: as many questions as items, one draw in labelling
 with arbitration started, three strata; a quarter of the items are pilot items
 with the team's final label, the rest go to four raters each (75,000 × 4 =
 300,000 labels: 1–2 leaves of a 60-leaf tree, or a verdict; a note on one in
 five), and every reliability item has a final label (agreed, or arbitrated
-with a reason). Then runs the export step as the export job does,
-``items_csv_write`` to a file as the study's owner, in a fresh process, and
-prints its wall time, the rows and bytes written, and the process's peak
-memory (VmHWM) next to what it held before the export (Django loaded, two
-queries made). Target for the whole export step: under 10 s and
-200 MB. A report, never a test: nothing fails on speed.
+with a reason). Then runs each export step as the export job does, to a file
+as the study's owner, each in a fresh process: the taxonomy CSV (the results'
+counts), the items CSV, the study archive and the replication package (which
+holds the archive, both CSVs, the figures, the saturation curve, the methods
+report and the codebook). It prints each step's wall time, the bytes written,
+and the process's peak memory (VmHWM) next to what it held before the export
+(Django loaded, two queries made). Target per export: under 10 s and 200 MB.
+A report, never a test: nothing fails on speed.
 
 The database is --database-url, else DATABASE_URL, else
 postgresql://postgres@127.0.0.1:5432/taxonomist_bench; it is created if missing
@@ -140,29 +143,57 @@ def delete(study_id: int, user_ids: list[int]) -> None:
     delete_all(study_id, user_ids)
 
 
-def export_only(study_id: int, user_id: int) -> int:
-    """The export step alone, in this (fresh) process; prints one JSON line."""
+def _step_taxonomy_csv(study, user, out, progress):
+    from taxonomy.results.selectors import results_get
+    from taxonomy.results.taxonomy_csv import taxonomy_csv_write
+
+    results = results_get(study=study, user=user)
+    taxonomy_csv_write(results=results, out=out)
+    return len(results.counts.nodes) + 3
+
+
+def _step_items_csv(study, user, out, progress):
+    from taxonomy.results.items_csv import items_csv_write
+
+    return items_csv_write(study=study, out=out, user=user, progress=lambda done, total: progress(done))
+
+
+def _step_archive(study, user, out, progress):
+    from taxonomy.results.archive import study_archive_write
+
+    return sum(study_archive_write(study=study, out=out, progress=lambda section, rows: progress(rows)).values())
+
+
+def _step_package(study, user, out, progress):
+    from taxonomy.results.package import replication_package_write
+
+    replication_package_write(study=study, user=user, out=out, progress=lambda done, total, phase=None: progress(done))
+    return 0
+
+
+STEPS = {"taxonomy_csv": _step_taxonomy_csv, "items_csv": _step_items_csv, "archive": _step_archive,
+         "package": _step_package}
+
+
+def export_only(step: str, study_id: int, user_id: int) -> int:
+    """One export step alone, in this (fresh) process; prints one JSON line."""
     from django.contrib.auth import get_user_model
 
     from annotator.studies.models import Study
-    from taxonomy.results.items_csv import items_csv_write
 
     study = Study.objects.get(pk=study_id)
     user = get_user_model().objects.get(pk=user_id)
     before = peak_mb()
     progress_calls = []
     with tempfile.TemporaryDirectory() as directory:
-        path = os.path.join(directory, "items.csv")
+        path = os.path.join(directory, step)
         t0 = time.perf_counter()
         with open(path, "wb") as out:
-            rows = items_csv_write(study=study, out=out, user=user,
-                                   progress=lambda done, total: progress_calls.append(done))
+            rows = STEPS[step](study, user, out, progress_calls.append)
         seconds = time.perf_counter() - t0
         size = os.path.getsize(path)
-        with open(path, "rb") as written:
-            header = written.readline().decode().strip()
     print(json.dumps({"seconds": seconds, "rows": rows, "bytes": size, "peak_mb": peak_mb(), "before_mb": before,
-                      "progress_calls": len(progress_calls), "columns": header.count(",") + 1}))
+                      "progress_calls": len(progress_calls)}))
     return 0
 
 
@@ -173,7 +204,8 @@ def main() -> int:
     parser.add_argument("--pilot-share", type=float, default=0.25)
     parser.add_argument("--database-url")
     parser.add_argument("--keep", action="store_true")
-    parser.add_argument("--export-only", nargs=2, type=int, metavar=("STUDY_ID", "USER_ID"), help=argparse.SUPPRESS)
+    parser.add_argument("--steps", default=",".join(STEPS), help="which exports, comma-separated")
+    parser.add_argument("--export-only", nargs=3, metavar=("STEP", "STUDY_ID", "USER_ID"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     url = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_DB
     # As the export job runs in production: no query log, no debug pages.
@@ -182,14 +214,15 @@ def main() -> int:
         ensure_database(url)
     django_setup(url)
     if args.export_only:
-        return export_only(*args.export_only)
+        step, study_id, user_id = args.export_only
+        return export_only(step, int(study_id), int(user_id))
 
     from django.contrib.auth import get_user_model
 
     from annotator.studies.models import Membership, Study
 
     User = get_user_model()
-    study = Study.objects.create(slug=f"bench-items-csv-{int(time.time())}", name="items CSV benchmark")
+    study = Study.objects.create(slug=f"bench-export-{int(time.time())}", name="export benchmark")
     owner = User.objects.create(username=f"bench-items-{study.pk}-owner")
     raters = [User.objects.create(username=f"bench-items-{study.pk}-r{i}") for i in range(args.raters)]
     Membership.objects.create(study=study, user=owner, is_owner=True, is_arbitrator=True)
@@ -201,17 +234,17 @@ def main() -> int:
         built = build(study, items_n=args.items, raters=raters, owner=owner, pilot_share=args.pilot_share)
         print(f"filled {built['items']:,} sampled posts ({built['pilot']:,} pilot), {built['labels']:,} labels, "
               f"{built['finals']:,} final labels, {built['leaves']} leaves in {time.perf_counter() - t0:.1f} s")
-        child = subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--database-url", url,
-             "--export-only", str(study.pk), str(owner.pk)],
-            cwd=ROOT, check=True, capture_output=True, text=True, env={**os.environ, "DATABASE_URL": url})
-        result = json.loads(child.stdout.strip().splitlines()[-1])
-        ok = result["seconds"] < 10 and result["peak_mb"] < 200
-        print(f"items_csv_write as the owner, to a file, in a fresh process:\n"
-              f"  {result['rows']:,} rows × {result['columns']} columns, {result['bytes'] / 1e6:.1f} MB written "
-              f"in {result['seconds']:.2f} s ({result['progress_calls']} progress reports)\n"
-              f"  peak memory {result['peak_mb']:.0f} MB (the process held {result['before_mb']:.0f} MB before the "
-              f"export)   target < 10 s and < 200 MB: {'ok' if ok else 'MISSED'}")
+        for step in [s.strip() for s in args.steps.split(",") if s.strip()]:
+            child = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), "--database-url", url,
+                 "--export-only", step, str(study.pk), str(owner.pk)],
+                cwd=ROOT, check=True, capture_output=True, text=True, env={**os.environ, "DATABASE_URL": url})
+            result = json.loads(child.stdout.strip().splitlines()[-1])
+            ok = result["seconds"] < 10 and result["peak_mb"] < 200
+            print(f"{step:<13} {result['seconds']:6.2f} s  {result['bytes'] / 1e6:7.1f} MB written  "
+                  f"{result['rows']:>9,} rows  peak {result['peak_mb']:4.0f} MB (held {result['before_mb']:.0f} MB "
+                  f"before; {result['progress_calls']} progress reports)  target < 10 s, < 200 MB: "
+                  f"{'ok' if ok else 'MISSED'}")
     finally:
         if not args.keep:
             delete(study.pk, [owner.pk, *(r.pk for r in raters)])
