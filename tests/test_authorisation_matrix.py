@@ -47,7 +47,7 @@ from taxonomy.labelling.services import label_submit
 from taxonomy.results.services import export_start
 from taxonomy.tree.services import category_add, category_retire
 from tests.blindness import crawl
-from tests.blindness.conftest import SLUG, world  # noqa: F401  (the seeded study, extended here)
+from tests.blindness.conftest import world  # noqa: F401  (the seeded study, extended here)
 from tests.factories import (
     PASSWORD,
     JobFactory,
