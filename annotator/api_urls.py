@@ -1,6 +1,6 @@
 from django.urls import include, path
-from rest_framework.authtoken.views import obtain_auth_token
 
+from annotator.accounts.apis import TokenObtainApi
 from annotator.corpus import apis as corpus_apis
 from annotator.jobs import apis as job_apis
 from annotator.selection import apis as selection_apis
@@ -8,7 +8,7 @@ from annotator.studies import apis as study_apis
 from sampling import apis as sampling_apis
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenObtainApi.as_view(), name="api-token"),
     path("sample-size/", sampling_apis.SampleSizeApi.as_view(), name="api-sample-size"),
     path("studies/", study_apis.StudyListCreateApi.as_view(), name="api-studies"),
     path("studies/<slug:slug>/", study_apis.StudyDetailApi.as_view(), name="api-study"),

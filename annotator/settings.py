@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -30,6 +31,20 @@ def _env_bool(name: str, default: bool = False) -> bool:
 
 PRODUCTION = _env_bool("TAXONOMIST_PRODUCTION")
 DEBUG = _env_bool("DEBUG", default=not PRODUCTION)
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}.") from None
+
+
+def _env_list(name: str, default: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 def _secret_key() -> str:
@@ -59,6 +74,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "django_htmx",
     "rest_framework",
     "rest_framework.authtoken",
@@ -86,6 +102,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Turns a sign-in refused for too many failures into the lock-out page (last, as axes asks).
+    "axes.middleware.AxesMiddleware",
 ]
 
 if PRODUCTION:  # runserver serves static files in development
@@ -131,6 +149,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Axes first: it refuses a locked-out user before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -163,6 +187,38 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# --- Sign-in throttling (django-axes) ------------------------------------------
+# After TAXONOMIST_LOGIN_FAILURE_LIMIT failed sign-ins (page, admin or token endpoint)
+# for one username, or from one address, that username or address is refused until
+# TAXONOMIST_LOGIN_COOLOFF_MINUTES have passed since its last failure (0: until an admin
+# unlocks it with `manage.py axes_reset_username NAME` or `axes_reset_ip ADDRESS`).
+AXES_FAILURE_LIMIT = _env_int("TAXONOMIST_LOGIN_FAILURE_LIMIT", 10)
+_cooloff_minutes = _env_int("TAXONOMIST_LOGIN_COOLOFF_MINUTES", 15)
+AXES_COOLOFF_TIME = timedelta(minutes=_cooloff_minutes) if _cooloff_minutes > 0 else None
+# Comma-separated; "a+b" counts the pair only (e.g. "username,ip_address+username").
+AXES_LOCKOUT_PARAMETERS = [
+    item.split("+") if "+" in item else item
+    for item in _env_list("TAXONOMIST_LOGIN_LOCKOUT_PARAMETERS", "username,ip_address")
+]
+# A success must not wipe the failures: it would wipe those from the same address
+# against other accounts too, so an attacker with an account could reset them at will.
+AXES_RESET_ON_SUCCESS = False
+AXES_LOCKOUT_CALLABLE = "annotator.accounts.lockout.lockout_response"
+AXES_VERBOSE = False  # no banner on the console at each start of a command or worker
+# The client's address: REMOTE_ADDR, or, behind TAXONOMIST_PROXY_COUNT reverse proxies
+# that each append to X-Forwarded-For, the address the outermost of them saw.
+TAXONOMIST_PROXY_COUNT = _env_int("TAXONOMIST_PROXY_COUNT", 0)
+if TAXONOMIST_PROXY_COUNT > 0:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    # ipware counts the proxies listed in X-Forwarded-For; the nearest one is REMOTE_ADDR, not listed.
+    AXES_IPWARE_PROXY_COUNT = TAXONOMIST_PROXY_COUNT - 1
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+
+# --- API tokens ------------------------------------------------------------------
+# A token older than this answers 401; POST /api/auth/token/ then gives a new one. 0: never expires.
+TAXONOMIST_TOKEN_TTL_HOURS = _env_int("TAXONOMIST_TOKEN_TTL_HOURS", 30 * 24)
+
 # --- Uploads and import limits -------------------------------------------------
 # Browser/API uploads above this size are refused before they fill the disk;
 # multi-GB dumps go through `manage.py import_stackexchange`.
@@ -184,7 +240,7 @@ FILE_UPLOAD_TEMP_DIR = None
 # --- REST framework ------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotator.accounts.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

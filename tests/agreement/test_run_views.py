@@ -2,6 +2,7 @@
 page (progress polling, figures, reasons instead of NaN, escaping)."""
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 
 def sign_in(client, user):
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
     return client
 
 

@@ -5,6 +5,7 @@ import csv
 import io
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from annotator.jobs.runner import job_run
@@ -24,7 +25,7 @@ def setup(client):
     server = evaluated_set(study=study, name="Server", posts=questions_bulk(study=study, count=400, first_so_id=1))
     browser = evaluated_set(study=study, name="Browser <b>", posts=questions_bulk(study=study, count=30,
                                                                                   first_so_id=5000))
-    client.login(username="owner", password=PASSWORD)
+    client.login(request=HttpRequest(), username="owner", password=PASSWORD)
     return study, owner, server, browser
 
 
@@ -119,12 +120,12 @@ def test_raters_and_viewers_read_but_cannot_draw_and_strangers_get_404(client, s
     study, owner, server, browser = setup
     client.post(reverse("sampling:draw_new", args=["dl"]), form_data(server, browser))
     client.logout()
-    client.login(username="rater1", password=PASSWORD)
+    client.login(request=HttpRequest(), username="rater1", password=PASSWORD)
     assert client.get(reverse("sampling:draw", args=["dl", 1])).status_code == 200
     assert client.get(reverse("sampling:draw_new", args=["dl"])).status_code == 404
     assert client.post(reverse("sampling:draw_labelling_start", args=["dl", 1])).status_code == 404
     UserFactory(username="stranger")
-    client.login(username="stranger", password=PASSWORD)
+    client.login(request=HttpRequest(), username="stranger", password=PASSWORD)
     for name, args in (("draws", ["dl"]), ("draw", ["dl", 1]), ("draw_items_csv", ["dl", 1])):
         assert client.get(reverse(f"sampling:{name}", args=args)).status_code == 404
     assert client.get(reverse("sampling:draw", args=["dl", 9])).status_code == 404

@@ -1,6 +1,7 @@
 """The tree page, the edit forms (plain POST and htmx), the category and history pages, and who may do what."""
 
 import pytest
+from django.http import HttpRequest
 from django.urls import reverse
 
 from taxonomy.labelling.models import LabelCategory
@@ -16,7 +17,7 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def login(client, user):
-    assert client.login(username=user.username, password=PASSWORD)
+    assert client.login(request=HttpRequest(), username=user.username, password=PASSWORD)
 
 
 def url(name, *args):

@@ -1,0 +1,1 @@
+"""Accounts: API tokens that expire, and sign-in throttling (django-axes) told to the user."""
