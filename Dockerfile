@@ -10,7 +10,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
         > /tmp/requirements.txt \
     && pip install --no-cache-dir -r /tmp/requirements.txt
 COPY . .
-RUN TAXONOMIST_PRODUCTION=1 SECRET_KEY=build-only-collectstatic-key-not-used-at-runtime \
+RUN TAXONOMIST_PRODUCTION=1 SECRET_KEY=build-only-collectstatic-key-never-used-when-the-app-runs \
     TAXONOMIST_DATA_DIR=/tmp/build python manage.py collectstatic --noinput
 RUN useradd --create-home taxonomist && mkdir -p /data && chown taxonomist /data
 USER taxonomist

@@ -4,7 +4,9 @@ With no environment at all this is the *embedded default*: SQLite in ``var/``,
 a Celery broker on the file system (no server to install) and a per-install
 random secret key. ``DATABASE_URL`` / ``CELERY_BROKER_URL`` switch to
 PostgreSQL and Redis. ``TAXONOMIST_PRODUCTION=1`` (set by docker compose)
-turns debug off and refuses to start without a real ``SECRET_KEY``.
+turns debug off, refuses to start without a real ``SECRET_KEY`` and makes
+every transport-security setting (HTTPS redirect, HSTS, secure cookies)
+default to on: ``manage.py check --deploy`` has nothing to warn about.
 """
 
 from __future__ import annotations
@@ -50,8 +52,9 @@ def _env_list(name: str, default: str) -> list[str]:
 def _secret_key() -> str:
     key = os.environ.get("SECRET_KEY", "")
     if key:
-        if PRODUCTION and (len(key) < 32 or key.startswith("django-insecure")):
-            raise ImproperlyConfigured("SECRET_KEY is too weak for production (32+ random characters).")
+        # 50 characters (5 of them distinct) is what `check --deploy` asks of a key.
+        if PRODUCTION and (len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure")):
+            raise ImproperlyConfigured("SECRET_KEY is too weak for production (50+ random characters).")
         return key
     if PRODUCTION:
         raise ImproperlyConfigured("TAXONOMIST_PRODUCTION=1 needs a SECRET_KEY in the environment.")
@@ -94,6 +97,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the body (CsrfViewMiddleware reads the form of every POST).
+    "annotator.middleware.UploadLengthLimitMiddleware",
     "annotator.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -182,10 +187,22 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "studies:list"
 LOGOUT_REDIRECT_URL = "login"
 
-if PRODUCTION:
-    SESSION_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = _env_bool("SECURE_COOKIES", True)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
+# --- Transport security -------------------------------------------------------
+# Each from the environment; on by default in production (behind a TLS proxy),
+# off by default in development (runserver speaks plain HTTP).
+SECURE_SSL_REDIRECT = _env_bool("SECURE_SSL_REDIRECT", PRODUCTION)
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PRODUCTION)
+SECURE_HSTS_PRELOAD = _env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env_bool("SECURE_COOKIES", PRODUCTION)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+# "HTTP_X_FORWARDED_PROTO,https": the TLS proxy in front says which requests came over HTTPS.
+# Only set it when that proxy always sets (or strips) the header: a client could send it too.
+_proxy_ssl_header = _env_list("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured("SECURE_PROXY_SSL_HEADER is 'HEADER,value', e.g. 'HTTP_X_FORWARDED_PROTO,https'.")
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
 
 # --- Sign-in throttling (django-axes) ------------------------------------------
 # After TAXONOMIST_LOGIN_FAILURE_LIMIT failed sign-ins (page, admin or token endpoint)
@@ -247,6 +264,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The browsable API (HTML forms) is for development: production answers JSON only.
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
+    + (["rest_framework.renderers.BrowsableAPIRenderer"] if _env_bool("TAXONOMIST_BROWSABLE_API", DEBUG) else []),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Taxonomist API",

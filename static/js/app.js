@@ -52,3 +52,23 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
   }
 });
+
+// An upload refused for its declared size (413 before the body is read, annotator/middleware.py):
+// the form that sent it says why, and the progress bar goes away. Handled before htmx would
+// treat it as an error: there is nothing to swap.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const form = event.detail.requestConfig.elt;  // the form (event.detail.elt is the target)
+  if (!(form instanceof HTMLFormElement) || event.detail.xhr.status !== 413) return;
+  event.detail.shouldSwap = false;
+  event.detail.isError = false;
+  let note = form.querySelector(".upload-refused");
+  if (!note) {
+    note = document.createElement("p");
+    note.className = "error upload-refused";
+    note.setAttribute("role", "alert");
+    form.prepend(note);
+  }
+  note.textContent = event.detail.xhr.responseText;
+  const box = form.querySelector(".upload-progress");
+  if (box) box.hidden = true;
+});
