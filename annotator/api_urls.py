@@ -22,6 +22,7 @@ urlpatterns = [
     path("studies/<slug:slug>/posts/<int:post_id>/", corpus_apis.PostDetailApi.as_view(), name="api-post"),
     path("studies/<slug:slug>/imports/", corpus_apis.ImportListCreateApi.as_view(), name="api-imports"),
     path("jobs/<int:job_id>/", job_apis.JobDetailApi.as_view(), name="api-job"),
+    path("jobs/<int:job_id>/cancel/", job_apis.JobCancelApi.as_view(), name="api-job-cancel"),
     path("studies/<slug:slug>/sets/", selection_apis.QuestionSetListCreateApi.as_view(), name="api-sets"),
     path("studies/<slug:slug>/sets/compare/", selection_apis.QuestionSetComparisonApi.as_view(),
          name="api-sets-compare"),

@@ -8,11 +8,16 @@ class SamplingConfig(AppConfig):
 
     def ready(self):
         from annotator.jobs.models import JobKind
-        from annotator.jobs.runner import job_handler_register
+        from annotator.jobs.registry import job_handler_register
 
         def run(*, job):
             from .services import sample_draw_job_execute
 
             sample_draw_job_execute(job=job)
 
-        job_handler_register(JobKind.SAMPLE_DRAW, run)
+        def ended(*, job):
+            from .services import sample_draw_job_ended
+
+            sample_draw_job_ended(job=job)
+
+        job_handler_register(JobKind.SAMPLE_DRAW, run, ended=ended)

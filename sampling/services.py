@@ -24,8 +24,8 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotator.dbstats import table_statistics_refresh
-from annotator.jobs.models import Job, JobKind
-from annotator.jobs.services import job_create, job_fail, job_progress, job_succeed
+from annotator.jobs.models import Job, JobKind, JobStatus
+from annotator.jobs.services import job_create, job_fail, job_progress, job_reap_if_stale, job_succeed
 from annotator.selection.models import QuestionSet, QuestionSetMember
 from annotator.studies.models import Study
 
@@ -53,9 +53,10 @@ def sample_draw_start(*, study: Study, design: DrawDesign, user=None, expected_v
     stops a second owner from unknowingly drawing over a draw just made."""
     resolved = design_resolve(study=study, design=design)
     Study.objects.select_for_update().filter(pk=study.pk).first()  # serialises draws of one study
-    running = SampleDraw.objects.filter(study=study, status=DrawStatus.PENDING).select_related("created_by").first()
+    running = _draw_pending(study=study)
     if running:
-        raise ValidationError(f"Another draw is in progress ({_who(running)}); wait for it to finish.")
+        raise ValidationError(f"Another draw is in progress ({_who(running)}); wait for it to finish "
+                              "or cancel it on its page.")
     latest = SampleDraw.objects.filter(study=study).select_related("created_by").order_by("-version").first()
     latest_version = latest.version if latest else 0
     if expected_version is not None and expected_version != latest_version:
@@ -90,6 +91,7 @@ def sample_draw_redistribute_start(*, draw: SampleDraw, pilot_share: float, rate
                                    rater_ids: list[int] | None = None, user=None) -> SampleDraw:
     """Split the same posts again (another pilot share) and/or give the
     reliability items to other raters. Refused once labelling has started."""
+    _draw_pending(study=draw.study)  # releases a draw whose worker stopped
     draw = SampleDraw.objects.select_for_update().get(pk=draw.pk)
     _refuse_if_frozen(draw)
     if draw.status != DrawStatus.READY:
@@ -117,6 +119,16 @@ def sample_draw_redistribute_start(*, draw: SampleDraw, pilot_share: float, rate
                                   "rater_ids": draw.rater_ids})
     draw.save(update_fields=["job"])
     return draw
+
+
+def _draw_pending(*, study: Study) -> SampleDraw | None:
+    """The study's draw being drawn, if any. One whose job's worker stopped is
+    released here (failed with its job), so that it holds the study no longer."""
+    pending = SampleDraw.objects.filter(study=study, status=DrawStatus.PENDING).select_related(
+        "created_by", "job").first()
+    if pending is not None and pending.job is not None and job_reap_if_stale(job=pending.job):
+        return None
+    return pending
 
 
 def _refuse_if_frozen(draw: SampleDraw) -> None:
@@ -159,21 +171,24 @@ def sample_draw_job_execute(*, job: Job) -> dict[str, Any] | None:
     try:
         result = _draw_make(draw=draw, job=job) if step == "draw" else _draw_redistribute(draw=draw, job=job)
     except (ValueError, ValidationError) as exc:
-        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-        # A failed first draw stays as a failed version; a failed redistribution leaves the draw as it was.
-        SampleDraw.objects.filter(pk=draw.pk, status=DrawStatus.PENDING).update(
-            status=DrawStatus.FAILED if step == "draw" else DrawStatus.READY,
-            error=message if step == "draw" else "")
-        job_fail(job=job, error=message)
+        job_fail(job=job, error=" ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc))
         return None
-    except Exception:
-        SampleDraw.objects.filter(pk=draw.pk, status=DrawStatus.PENDING).update(
-            status=DrawStatus.FAILED if step == "draw" else DrawStatus.READY,
-            error="Internal error while drawing; the job shows the details." if step == "draw" else "")
-        raise
     result["seconds"] = round(time.monotonic() - started, 3)
     job_succeed(job=job, result=result)
     return result
+
+
+def sample_draw_job_ended(*, job: Job) -> None:
+    """A draw follows its job: when the job ends without success (an error, a
+    crash, a cancel, a worker that stopped), a first draw becomes a failed
+    version with the job's reason, and a redistribution leaves the draw as it
+    was. Either way the study may draw again."""
+    if job.status == JobStatus.SUCCEEDED:
+        return
+    redistribution = job.params.get("step") == "redistribute"
+    SampleDraw.objects.filter(pk=job.params.get("draw"), job=job, status=DrawStatus.PENDING).update(
+        status=DrawStatus.READY if redistribution else DrawStatus.FAILED,
+        error="" if redistribution else job.error)
 
 
 @dataclass(frozen=True)

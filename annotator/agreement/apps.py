@@ -9,11 +9,16 @@ class AgreementConfig(AppConfig):
 
     def ready(self):
         from annotator.jobs.models import JobKind
-        from annotator.jobs.runner import job_handler_register
+        from annotator.jobs.registry import job_handler_register
 
         def run(*, job):
             from .services import agreement_run_job_execute
 
             agreement_run_job_execute(job=job)
 
-        job_handler_register(JobKind.AGREEMENT, run)
+        def ended(*, job):
+            from .services import agreement_run_job_ended
+
+            agreement_run_job_ended(job=job)
+
+        job_handler_register(JobKind.AGREEMENT, run, ended=ended)

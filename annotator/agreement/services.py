@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from annotator.jobs.models import Job, JobKind
+from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.services import job_create, job_fail, job_progress, job_succeed
 from annotator.studies.models import Study
 from sampling.design import seed_new
@@ -104,16 +104,20 @@ def agreement_run_job_execute(*, job: Job) -> AgreementRun | None:
         job_fail(job=job, error="The agreement run was deleted before it was computed.")
         return None
     started = time.monotonic()
-    try:
-        run = agreement_run_compute(run=run, job=job)
-    except Exception as exc:
-        AgreementRun.objects.filter(pk=run.pk).exclude(status__in=[RunStatus.DONE, RunStatus.FAILED]).update(
-            status=RunStatus.FAILED, finished_at=timezone.now(), error=f"{type(exc).__name__}: {exc}")
-        raise
+    run = agreement_run_compute(run=run, job=job)  # a failure is recorded by the runner, the run follows
     # Only the run's id: /api/jobs/ answers every member of the study, and counts of labels must not reach
     # a rater during labelling (the figures are behind agreement_access).
     job_succeed(job=job, result={"run": run.pk, "seconds": round(time.monotonic() - started, 3)})
     return run
+
+
+def agreement_run_job_ended(*, job: Job) -> None:
+    """A run follows its job: one whose job ended without success (an error, a
+    cancel, a worker that stopped) fails with the job's reason."""
+    if job.status == JobStatus.SUCCEEDED:
+        return
+    AgreementRun.objects.filter(job=job).exclude(status__in=[RunStatus.DONE, RunStatus.FAILED]).update(
+        status=RunStatus.FAILED, finished_at=timezone.now(), error=job.error)
 
 
 def _progress(job: Job | None, **fields) -> None:

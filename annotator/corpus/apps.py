@@ -8,11 +8,16 @@ class CorpusConfig(AppConfig):
 
     def ready(self):
         from annotator.jobs.models import JobKind
-        from annotator.jobs.runner import job_handler_register
+        from annotator.jobs.registry import job_handler_register
 
         def run(*, job):
             from .services import import_job_execute
 
             import_job_execute(job=job)
 
-        job_handler_register(JobKind.IMPORT, run)
+        def ended(*, job):
+            from .services import import_job_ended
+
+            import_job_ended(job=job)
+
+        job_handler_register(JobKind.IMPORT, run, ended=ended)

@@ -27,7 +27,7 @@ from django.db.models import Count, Q
 
 from annotator.dbstats import table_statistics_refresh
 from annotator.jobs.models import Job, JobKind
-from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
+from annotator.jobs.services import JobStopped, ProgressReporter, job_create, job_fail, job_progress, job_succeed
 
 from .dump_parser import (
     DumpError,
@@ -230,7 +230,8 @@ def import_job_start(
     except ValueError as exc:
         raise ValidationError({"only_tags": str(exc)}) from None
 
-    job = job_create(study=study, kind=JobKind.IMPORT, params={}, created_by=user, enqueue=False)
+    # Queued after commit; refused (JobQueueUnavailable, nothing written) if the job queue is down.
+    job = job_create(study=study, kind=JobKind.IMPORT, params={}, created_by=user)
     folder = _upload_dir(job.pk)
     folder.mkdir(parents=True, exist_ok=True)
     described = []
@@ -254,14 +255,7 @@ def import_job_start(
     }
     job.bytes_total = sum(os.path.getsize(f.path) for f in described)
     job.save(update_fields=["params", "bytes_total"])
-    transaction.on_commit(lambda: _enqueue(job.pk))
     return job
-
-
-def _enqueue(job_id: int) -> None:
-    from annotator.jobs.tasks import run_job
-
-    run_job.delay(job_id)
 
 
 def import_job_create_for_cli(*, study, files: Sequence[ImportFile], only_tags: Sequence[str], user=None) -> Job:
@@ -301,12 +295,19 @@ def import_job_execute(*, job: Job, on_progress: Callable[[Job], None] | None = 
     except DumpError as exc:
         job_fail(job=job, error=f"{exc}. Nothing was imported from this run.")
         return None
+    except JobStopped:
+        raise  # cancelled, or taken for dead: the runner records it
     except BaseException as exc:
         job_fail(job=job, error=f"Internal error: {type(exc).__name__}: {exc}. Nothing was imported from this run.")
         raise
-    finally:
-        if job.params.get("uploaded"):  # the dumps were copies made for this job
-            for folder in {Path(f.path).parent for f in files}:
-                shutil.rmtree(folder, ignore_errors=True)
     job_succeed(job=job, result=summary)
     return summary
+
+
+def import_job_ended(*, job: Job) -> None:
+    """Uploaded dumps are copies made for their job: removed however it ended
+    (the command line's own files are left alone)."""
+    if not job.params.get("uploaded"):
+        return
+    for folder in {Path(f["path"]).parent for f in job.params.get("files", [])} | {_upload_dir(job.pk)}:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -4,6 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .selectors import job_get_for_user
+from .services import job_cancel, job_reap_if_stale
 
 
 class JobOutput(serializers.Serializer):
@@ -19,10 +20,12 @@ class JobOutput(serializers.Serializer):
     params = serializers.SerializerMethodField()
     result = serializers.JSONField()
     error = serializers.CharField()
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     created_at = serializers.DateTimeField()
-    started_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    cancel_requested_at = serializers.DateTimeField(allow_null=True)
+    cancel_requested_by = serializers.CharField(source="cancel_requested_by.username", default=None, allow_null=True)
 
     def get_params(self, job) -> dict:
         """Parameters as the user gave them; server-side file paths stay private."""
@@ -35,4 +38,15 @@ class JobOutput(serializers.Serializer):
 class JobDetailApi(APIView):
     @extend_schema(responses=JobOutput)
     def get(self, request, job_id):
-        return Response(JobOutput(job_get_for_user(job_id=job_id, user=request.user)).data)
+        job = job_get_for_user(job_id=job_id, user=request.user)
+        job_reap_if_stale(job=job)  # a job whose worker stopped is answered as failed
+        return Response(JobOutput(job).data)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(request=None, responses=JobOutput,
+                   description="Cancel a queued job (it ends now) or a running one (it stops at its next step). "
+                               "For an owner of the study or the member who started the job.")
+    def post(self, request, job_id):
+        job = job_cancel(job=job_get_for_user(job_id=job_id, user=request.user), user=request.user)
+        return Response(JobOutput(job).data)

@@ -43,11 +43,23 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="last progress written")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="last sign of life of the worker running it (see JOB_STALE_AFTER_SECONDS)"
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="last time it was handed to the job queue")
+    send_attempts = models.PositiveSmallIntegerField(default=0, help_text="times it was handed to the job queue")
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["study", "kind", "-created_at"])]
+        indexes = [
+            models.Index(fields=["study", "kind", "-created_at"]),
+            # What the sweeper reads (annotator/jobs/services.py: job_sweep): the few unfinished jobs.
+            models.Index(fields=["status"], condition=Q(status__in=["queued", "running"]), name="job_unfinished"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=[s.value for s in JobStatus]), name="job_status_valid"
@@ -71,23 +83,23 @@ class Job(models.Model):
     def is_finished(self) -> bool:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
-    # A queued job not taken this long after creation, or a running one that
-    # wrote no progress for this long, probably has no worker behind it.
+    # A queued job not taken this long after creation probably has no worker behind it.
     QUEUED_STALE_AFTER = timedelta(seconds=30)
-    RUNNING_STALE_AFTER = timedelta(minutes=5)
 
     @property
     def stale_warning(self) -> str:
-        now = timezone.now()
-        if self.status == JobStatus.QUEUED and now - self.created_at > self.QUEUED_STALE_AFTER:
+        """A queued job nobody has taken yet. (A running job whose worker stopped
+        does not need a warning: the sweeper fails it, see ``job_sweep``.)"""
+        if self.status == JobStatus.QUEUED and timezone.now() - self.created_at > self.QUEUED_STALE_AFTER:
             return (
                 "No worker has taken this job yet. Is the job worker running? "
                 "(`make run` starts one; with docker compose it is the `worker` service.)"
             )
-        last = self.heartbeat_at or self.started_at
-        if self.status == JobStatus.RUNNING and last and now - last > self.RUNNING_STALE_AFTER:
-            return "No progress for more than 5 minutes: the worker may have stopped. Its log says more."
         return ""
+
+    @property
+    def cancel_requested(self) -> bool:
+        return self.cancel_requested_at is not None
 
     @property
     def percent(self) -> int:

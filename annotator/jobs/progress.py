@@ -2,13 +2,17 @@
 
 from django.shortcuts import render
 
+from .services import job_reap_if_stale
+
 # htmx stops polling when a response has this status.
 HTMX_STOP_POLLING = 286
 
 
 def job_progress_render(request, job, *, context: dict | None = None, refresh_when_done: bool = True):
     """``jobs/_progress.html`` for ``job``; once the job has ended, the status that
-    stops the polling and (``refresh_when_done``) a full reload to show the results."""
+    stops the polling and (``refresh_when_done``) a full reload to show the results.
+    A job whose worker stopped is failed here, as the page polls it."""
+    job_reap_if_stale(job=job)
     response = render(request, "jobs/_progress.html",
                       {"job": job, "poll_url": request.get_full_path(), **(context or {})})
     if job.is_finished:

@@ -1,49 +1,56 @@
-"""Dispatch a claimed job to the service that does its work, and record how it ended.
+"""Run a claimed job with the service its app registered, and record how it ended.
 
 Each app owns its job kinds: it registers the service that runs each of its kinds
-in its ``AppConfig.ready`` (``job_handler_register``), so this module imports no
-domain and a new kind is one line in its own app.
+(and the hook that releases what a job held when it ends) in its
+``AppConfig.ready`` (``annotator.jobs.registry.job_handler_register``), so this
+module imports no domain and a new kind is one call in its own app.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 from .models import Job
-from .services import job_claim, job_fail
+from .registry import job_handler
+from .services import (
+    JobCancelled,
+    JobStopped,
+    job_claim,
+    job_fail,
+    job_heartbeat,
+    job_reap_if_stale,
+)
 
 logger = logging.getLogger(__name__)
-
-_handlers: dict[str, Callable[..., object]] = {}
-
-
-def job_handler_register(kind: str, handler: Callable[..., object]) -> None:
-    """``handler(job=job)`` runs jobs of ``kind`` (one handler per kind)."""
-    if _handlers.get(kind, handler) is not handler:
-        raise RuntimeError(f"Job kind {kind!r} has a handler already.")
-    _handlers[kind] = handler
-
-
-def job_kinds_handled() -> set[str]:
-    return set(_handlers)
 
 
 def job_run(*, job_id: int) -> None:
     job = job_claim(job_id=job_id)
     if job is None:
+        # Not queued: finished, cancelled, or running. A message delivered again because
+        # the worker running the job died (acks_late): fail the job if that is so.
+        running = Job.objects.filter(pk=job_id).first()
+        if running is not None:
+            job_reap_if_stale(job=running)
         logger.info("job %s is not queued; nothing to do", job_id)
         return
-    _run(job)
+    with job_heartbeat(job):
+        _run(job)
 
 
 def _run(job: Job) -> None:
-    handler = _handlers.get(job.kind)
+    handler = job_handler(job.kind)
     if handler is None:
         job_fail(job=job, error=f"Unknown job kind {job.kind!r}: no app runs it.")
         return
     try:
         handler(job=job)
+    except JobCancelled:
+        job_fail(job=job, error="Cancelled.")  # recorded with who cancelled it
+    except JobStopped:
+        logger.info("job %s ended while it was running (taken for dead); stopped", job.pk)
     except Exception as exc:  # the job row must never stay "running" after a crash
         logger.exception("job %s failed", job.pk)
         job_fail(job=job, error=f"Internal error: {type(exc).__name__}: {exc}")
+    else:
+        job_fail(job=job, error="The job ended without recording its result (a bug: its log says more).")

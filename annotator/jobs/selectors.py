@@ -1,6 +1,7 @@
 from django.db.models import QuerySet
 from django.http import Http404
 
+from annotator.studies.models import Membership
 from annotator.studies.selectors import study_get_for_user
 
 from .models import Job
@@ -22,3 +23,12 @@ def job_get_for_user(*, job_id: int, user) -> Job:
         # The same answer as for a missing job, so that its existence does not leak.
         raise Http404("No such job.") from None
     return job
+
+
+def job_can_cancel(*, job: Job, user) -> bool:
+    """An owner of the job's study, or the member who started it."""
+    if not getattr(user, "is_authenticated", False):
+        return False
+    if job.created_by_id == user.pk:
+        return True
+    return Membership.objects.filter(study_id=job.study_id, user=user, is_owner=True).exists()

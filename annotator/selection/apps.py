@@ -9,7 +9,7 @@ class SelectionConfig(AppConfig):
 
     def ready(self):
         from annotator.jobs.models import JobKind
-        from annotator.jobs.runner import job_handler_register
+        from annotator.jobs.registry import job_handler_register
 
         def run(*, job):
             from .services import question_set_job_execute

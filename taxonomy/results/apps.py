@@ -17,11 +17,16 @@ class ResultsConfig(AppConfig):
         final_posts_provider_set(results_final_posts)
 
         from annotator.jobs.models import JobKind
-        from annotator.jobs.runner import job_handler_register
+        from annotator.jobs.registry import job_handler_register
 
         def run(*, job):
             from .services import export_job_execute
 
             export_job_execute(job=job)
 
-        job_handler_register(JobKind.EXPORT, run)
+        def ended(*, job):
+            from .services import export_job_ended
+
+            export_job_ended(job=job)
+
+        job_handler_register(JobKind.EXPORT, run, ended=ended)

@@ -3,9 +3,10 @@ package) runs in the background, streams to a file and reports its progress;
 the page polls the job and then offers the file.
 
 A file is written under ``MEDIA_ROOT/exports/<job id>/`` through a temporary
-name and renamed when complete, so a download never sees half a file; a failed
-job leaves none. Only the member who asked for an export downloads it (what it
-holds was decided by their sight when it was made).
+name and renamed when complete, so a download never sees half a file; a job
+that ends any other way leaves none (``export_job_ended``). Only the member who
+asked for an export downloads it (what it holds was decided by their sight when
+it was made).
 """
 
 from __future__ import annotations
@@ -140,13 +141,16 @@ def export_job_execute(*, job: Job) -> None:
                          excel=job.params.get("excel", False))
         os.replace(partial, final)
     except (ValidationError, PermissionDenied) as exc:
-        shutil.rmtree(directory, ignore_errors=True)
         job_fail(job=job, error=" ".join(getattr(exc, "messages", [str(exc)])))
         return
-    except BaseException:
-        shutil.rmtree(directory, ignore_errors=True)
-        raise
     job_succeed(job=job, result={"filename": final.name, "bytes": final.stat().st_size})
+
+
+def export_job_ended(*, job: Job) -> None:
+    """An export that did not succeed (an error, a crash, a cancel, a worker that
+    stopped) leaves no file, whole or half-written."""
+    if job.status != JobStatus.SUCCEEDED:
+        shutil.rmtree(_directory(job), ignore_errors=True)
 
 
 def export_job_get(*, study: Study, user, job_id) -> Job:

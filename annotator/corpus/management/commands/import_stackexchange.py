@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotator.corpus.dump_parser import parse_tag_list
 from annotator.corpus.services import import_file_describe, import_job_create_for_cli, import_job_execute
-from annotator.jobs.services import job_claim
+from annotator.jobs.services import JobStopped, job_claim, job_fail, job_heartbeat
 from annotator.studies.services import study_get_or_create_for_import
 
 
@@ -57,7 +57,11 @@ class Command(BaseCommand):
                 sys.stderr.flush()
 
         try:
-            summary = import_job_execute(job=job, on_progress=on_progress)
+            with job_heartbeat(job):  # the sweeper would take a silent job's process for dead
+                summary = import_job_execute(job=job, on_progress=on_progress)
+        except JobStopped:  # cancelled from the study's pages (recorded as such), or taken for dead
+            job_fail(job=job, error="Stopped.")
+            summary = None
         finally:
             if show:
                 sys.stderr.write("\n")
