@@ -267,6 +267,8 @@ REST_FRAMEWORK = {
     # The browsable API (HTML forms) is for development: production answers JSON only.
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if _env_bool("TAXONOMIST_BROWSABLE_API", DEBUG) else []),
+    # The services' ValidationError / PermissionDenied / Http404 and a database outage, in one place.
+    "EXCEPTION_HANDLER": "annotator.errors.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Taxonomist API",

@@ -20,3 +20,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
 ]
+
+# JSON under /api/, pages elsewhere; a database outage is a 503 (annotator/errors.py).
+handler400 = "annotator.errors.bad_request"
+handler403 = "annotator.errors.permission_denied"
+handler404 = "annotator.errors.page_not_found"
+handler500 = "annotator.errors.server_error"

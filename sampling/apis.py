@@ -3,13 +3,12 @@ start, design table, items, per-rater progress, redistribution, freezing).
 
 Owners draw; every member reads; everyone else gets 404."""
 
-from django.core.exceptions import ValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate, query_params
 from annotator.jobs.apis import JobOutput
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
@@ -49,10 +48,8 @@ class SampleSizeApi(APIView):
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request):
-        data = self.InputSerializer(data=request.query_params)
-        data.is_valid(raise_exception=True)
         try:
-            result = sample_size(**data.validated_data)
+            result = sample_size(**query_params(self.InputSerializer, request))
         except ValueError as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from None
         return Response(self.OutputSerializer(result).data)
@@ -191,11 +188,8 @@ class DrawListCreateApi(APIView):
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         data = DrawStartInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            draw = services.sample_draw_start(study=access.study, design=data.design(), user=request.user,
-                                              expected_version=data.validated_data.get("expected_version"))
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        draw = services.sample_draw_start(study=access.study, design=data.design(), user=request.user,
+                                          expected_version=data.validated_data.get("expected_version"))
         return Response({**DrawOutput(draw).data, "job_detail": JobOutput(draw.job).data},
                         status=status.HTTP_202_ACCEPTED)
 
@@ -232,10 +226,7 @@ class DrawPreviewApi(APIView):
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         data = DesignInput(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            resolved = design_resolve(study=access.study, design=data.design())
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        resolved = design_resolve(study=access.study, design=data.design())
         return Response(self.PreviewOutput(selectors.draw_design_preview(resolved=resolved)).data)
 
 
@@ -259,13 +250,10 @@ class DrawRedistributeApi(APIView):
         draw = selectors.draw_get(study=access.study, version=version)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            draw = services.sample_draw_redistribute_start(draw=draw, user=request.user,
-                                                           pilot_share=data.validated_data["pilot_share"],
-                                                           raters_per_item=data.validated_data["raters_per_item"],
-                                                           rater_ids=data.validated_data.get("raters"))
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        draw = services.sample_draw_redistribute_start(draw=draw, user=request.user,
+                                                       pilot_share=data.validated_data["pilot_share"],
+                                                       raters_per_item=data.validated_data["raters_per_item"],
+                                                       rater_ids=data.validated_data.get("raters"))
         return Response(DrawOutput(draw).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -275,10 +263,7 @@ class DrawLabellingStartApi(APIView):
         """Start labelling: the draw is frozen from now on."""
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         draw = selectors.draw_get(study=access.study, version=version)
-        try:
-            draw = services.sample_draw_labelling_start(draw=draw, user=request.user)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        draw = services.sample_draw_labelling_start(draw=draw, user=request.user)
         return Response(DrawOutput(draw).data)
 
 
@@ -291,21 +276,23 @@ class DrawItemListApi(APIView):
         stratum = serializers.CharField(source="stratum.name")
         part = serializers.CharField()
 
-    @extend_schema(parameters=[OpenApiParameter("stratum", int, description="stratum position (0 = first)"),
-                               OpenApiParameter("part", str, enum=ItemPart.values)],
-                   responses=ItemOutput(many=True))
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "DrawItemQuery"
+
+        stratum = serializers.IntegerField(required=False, min_value=0, help_text="stratum position (0 = first)")
+        part = serializers.ChoiceField(choices=ItemPart.values, required=False)
+
+    @extend_schema(parameters=[QuerySerializer], responses=ItemOutput(many=True))
     def get(self, request, slug, version):
         access = study_get_for_user(slug=slug, user=request.user)
         draw = selectors.draw_get(study=access.study, version=version)
+        query = query_params(self.QuerySerializer, request)
         stratum_id = None
-        position = request.query_params.get("stratum")
-        if position not in (None, ""):
-            stratum = draw.strata.filter(position=position).first() if position.isdigit() else None
+        if "stratum" in query:
+            stratum = draw.strata.filter(position=query["stratum"]).first()
             if stratum is None:
                 raise serializers.ValidationError({"stratum": "No stratum at that position in this draw."})
             stratum_id = stratum.pk
-        part = request.query_params.get("part") or None
-        if part and part not in ItemPart.values:
-            raise serializers.ValidationError({"part": f"One of {', '.join(ItemPart.values)}."})
-        return paginate(queryset=selectors.draw_items(draw=draw, stratum_id=stratum_id, part=part),
+        return paginate(queryset=selectors.draw_items(draw=draw, stratum_id=stratum_id, part=query.get("part")),
                         serializer_class=self.ItemOutput, request=request, view=self)

@@ -2,13 +2,12 @@
 202); owners, arbitrators and viewers read; a member who only rates gets 404
 while labelling goes on, like everyone outside the study."""
 
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate
 from annotator.jobs.apis import JobOutput
 from annotator.studies.models import Role
 
@@ -77,15 +76,12 @@ class AgreementRunListCreateApi(APIView):
         data = AgreementStartInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            draw, stratum = selectors.agreement_scope_objects(study=access.study, draw_version=values.get("draw"),
-                                                              stratum_id=values.get("stratum"))
-            run = services.agreement_run_start(
-                study=access.study, scope=values["scope"], draw=draw, stratum=stratum,
-                resamples=values["resamples"], seed=values.get("seed"), confidence=values["confidence"],
-                user=request.user)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        draw, stratum = selectors.agreement_scope_objects(study=access.study, draw_version=values.get("draw"),
+                                                          stratum_id=values.get("stratum"))
+        run = services.agreement_run_start(
+            study=access.study, scope=values["scope"], draw=draw, stratum=stratum,
+            resamples=values["resamples"], seed=values.get("seed"), confidence=values["confidence"],
+            user=request.user)
         return Response({**AgreementRunOutput(run).data, "job_detail": JobOutput(run.job).data},
                         status=status.HTTP_202_ACCEPTED)
 

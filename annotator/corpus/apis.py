@@ -1,12 +1,10 @@
-from django.core.exceptions import ValidationError
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate, query_params
 from annotator.jobs.apis import JobOutput
 from annotator.jobs.models import JobKind
 from annotator.jobs.selectors import job_list
@@ -61,26 +59,22 @@ class PostDetailOutput(PostSummaryOutput):
 
 
 class PostListApi(APIView):
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("q", OpenApiTypes.STR, description="words in title or body"),
-            OpenApiParameter("tag", OpenApiTypes.STR),
-            OpenApiParameter("year", OpenApiTypes.INT),
-            OpenApiParameter("type", OpenApiTypes.INT, description="1 questions (default), 2 answers, 0 both"),
-        ],
-        responses=PostSummaryOutput(many=True),
-    )
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PostListQuery"
+
+        q = serializers.CharField(required=False, allow_blank=True, default="", help_text="words in title or body")
+        tag = serializers.CharField(required=False, allow_blank=True, default="")
+        year = serializers.IntegerField(required=False, min_value=1, max_value=9999, help_text="year of creation")
+        type = serializers.ChoiceField(choices=[0, *PostType.values], default=PostType.QUESTION,
+                                       help_text="1 questions (default), 2 answers, 0 both")
+
+    @extend_schema(parameters=[QuerySerializer], responses=PostSummaryOutput(many=True))
     def get(self, request, slug):
         access = study_get_for_user(slug=slug, user=request.user)
-        params = request.query_params
-        try:
-            year = int(params["year"]) if params.get("year") else None
-            post_type = int(params.get("type", PostType.QUESTION)) or None
-        except ValueError:
-            raise serializers.ValidationError({"detail": "year and type must be whole numbers"}) from None
-        filters = selectors.PostFilters(
-            q=params.get("q", ""), tag=params.get("tag", ""), year=year, post_type=post_type
-        )
+        query = query_params(self.QuerySerializer, request)
+        filters = selectors.PostFilters(q=query["q"], tag=query["tag"], year=query.get("year"),
+                                        post_type=query["type"] or None)
         return paginate(
             queryset=selectors.post_list(study=access.study, filters=filters),
             serializer_class=PostSummaryOutput, request=request, view=self,
@@ -132,14 +126,11 @@ class ImportListCreateApi(APIView):
             "site": request.data.get("site", ""),
         })
         data.is_valid(raise_exception=True)
-        try:
-            job = services.import_job_start(
-                study=access.study,
-                uploads=data.validated_data["files"],
-                only_tags=data.validated_data["only_tags"],
-                site=data.validated_data["site"],
-                user=request.user,
-            )
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        job = services.import_job_start(
+            study=access.study,
+            uploads=data.validated_data["files"],
+            only_tags=data.validated_data["only_tags"],
+            site=data.validated_data["site"],
+            user=request.user,
+        )
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)

@@ -6,14 +6,12 @@ a set that does not exist."""
 
 import math
 
-from django.core.exceptions import ValidationError
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate, query_params
 from annotator.corpus.models import Post
 from annotator.corpus.selectors import post_get
 from annotator.jobs.apis import JobOutput
@@ -245,10 +243,7 @@ class _RuleInput(serializers.Serializer):
 
 def _rule_save(*, data: _RuleInput, study, question_set: QuestionSet | None = None, user=None) -> QuestionSet:
     data.is_valid(raise_exception=True)
-    try:
-        saved = services.question_set_save(study=study, rule=data.rule(), question_set=question_set, user=user)
-    except ValidationError as exc:
-        raise as_drf_error(exc) from None
+    saved = services.question_set_save(study=study, rule=data.rule(), question_set=question_set, user=user)
     return selectors.question_set_get(study=study, set_id=saved.pk)  # fresh, with its references
 
 
@@ -295,10 +290,7 @@ class QuestionSetDetailApi(APIView):
     def delete(self, request, slug, set_id):
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
-        try:
-            services.question_set_delete(question_set=question_set)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        services.question_set_delete(question_set=question_set)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -350,13 +342,10 @@ class ManualDecisionListCreateApi(APIView):
         post = Post.objects.filter(study=access.study, pk=data.validated_data["post"]).first()
         if post is None:
             raise serializers.ValidationError({"post": ["No such question in this study."]})
-        try:
-            decision = services.manual_decision_set(
-                question_set=question_set, post=post, action=data.validated_data["action"],
-                reason=data.validated_data["reason"], user=request.user,
-            )
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        decision = services.manual_decision_set(
+            question_set=question_set, post=post, action=data.validated_data["action"],
+            reason=data.validated_data["reason"], user=request.user,
+        )
         return Response(ManualDecisionOutput(decision).data, status=status.HTTP_201_CREATED)
 
 
@@ -390,10 +379,7 @@ class QuestionSetComparisonApi(APIView):
         b = serializers.IntegerField(help_text="id of the second set")
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("a", OpenApiTypes.INT, required=True, description="id of the first set"),
-            OpenApiParameter("b", OpenApiTypes.INT, required=True, description="id of the second set"),
-        ],
+        parameters=[InputSerializer],
         responses=QuestionSetComparisonOutput,
         description="χ² test (with and without Yates' correction) of the shares of questions without an "
                     "accepted answer, and both sets' response times. Undefined figures are null, with the reason. "
@@ -403,12 +389,8 @@ class QuestionSetComparisonApi(APIView):
     )
     def get(self, request, slug):
         access = study_get_for_user(slug=slug, user=request.user)
-        query = self.InputSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        first = selectors.question_set_get(study=access.study, set_id=query.validated_data["a"])
-        second = selectors.question_set_get(study=access.study, set_id=query.validated_data["b"])
-        try:
-            comparison = selectors.question_set_comparison(first=first, second=second)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        query = query_params(self.InputSerializer, request)
+        first = selectors.question_set_get(study=access.study, set_id=query["a"])
+        second = selectors.question_set_get(study=access.study, set_id=query["b"])
+        comparison = selectors.question_set_comparison(first=first, second=second)
         return Response(QuestionSetComparisonOutput(comparison).data)

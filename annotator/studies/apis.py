@@ -1,10 +1,9 @@
-from django.core.exceptions import ValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate
 
 from . import selectors, services
 from .models import Role
@@ -50,10 +49,7 @@ class StudyListCreateApi(APIView):
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            study = services.study_create(owner=request.user, **data.validated_data)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        study = services.study_create(owner=request.user, **data.validated_data)
         return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
 
 
@@ -74,10 +70,7 @@ class StudyDetailApi(APIView):
         access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        try:
-            study = services.study_update(study=access.study, **data.validated_data)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        study = services.study_update(study=access.study, **data.validated_data)
         return Response(StudyOutput(study).data)
 
 
@@ -103,12 +96,9 @@ class MembershipListCreateApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         roles = [r for r in data.validated_data["roles"] if r != Role.VIEWER]
-        try:
-            membership = services.membership_add(
-                study=access.study, user_identifier=data.validated_data["user"], roles=roles
-            )
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        membership = services.membership_add(
+            study=access.study, user_identifier=data.validated_data["user"], roles=roles
+        )
         return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
@@ -131,18 +121,12 @@ class MembershipDetailApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         roles = [r for r in data.validated_data["roles"] if r != Role.VIEWER]
-        try:
-            membership = services.membership_set_roles(membership=membership, roles=roles)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        membership = services.membership_set_roles(membership=membership, roles=roles)
         return Response(MembershipOutput(membership).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, slug, membership_id):
         access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         membership = selectors.membership_get(study=access.study, membership_id=membership_id)
-        try:
-            services.membership_remove(membership=membership)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        services.membership_remove(membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -8,13 +8,13 @@ them (anyone else who tries gets 404)."""
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate, query_params
 from annotator.studies.models import Role
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.selectors import draw_get
@@ -81,22 +81,23 @@ class ArbitrationStartApi(APIView):
         draw = draw_get(study=access.study, version=version)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            started = services.arbitration_start(draw=draw, user=request.user, **data.validated_data)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        started = services.arbitration_start(draw=draw, user=request.user, **data.validated_data)
         return Response(self.OutputSerializer(started).data)
 
 
 class ArbitrationQueueApi(APIView):
-    @extend_schema(responses=QueueItemOutput(many=True),
-                   parameters=[OpenApiParameter("stratum", int, description="a stratum id")])
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ArbitrationQueueQuery"
+
+        stratum = serializers.IntegerField(required=False, help_text="a stratum id")
+
+    @extend_schema(responses=QueueItemOutput(many=True), parameters=[QuerySerializer])
     def get(self, request, slug):
         access = _access(request, slug)
         mine = request.user if access.can(Role.ARBITRATOR) else None
-        stratum = request.query_params.get("stratum")
-        items = selectors.arbitration_queue(study=access.study, user=mine,
-                                            stratum_id=int(stratum) if stratum and stratum.isdigit() else None)
+        stratum_id = query_params(self.QuerySerializer, request).get("stratum")
+        items = selectors.arbitration_queue(study=access.study, user=mine, stratum_id=stratum_id)
         return paginate(queryset=items, serializer_class=QueueItemOutput, request=request, view=self)
 
 
@@ -165,7 +166,7 @@ class ArbitrationItemApi(APIView):
         except ValidationError as exc:
             if FinalLabel.objects.filter(item=item).exists():  # someone else decided first
                 return Response({"detail": exc.messages, **self._output(item)}, status=status.HTTP_409_CONFLICT)
-            raise as_drf_error(exc) from None
+            raise
         return Response(self._output(item), status=status.HTTP_201_CREATED)
 
 
@@ -217,13 +218,10 @@ class PendingResolveApi(APIView):
         target = {"items": items, "arbitrator": request.user, "category": existing, "new_name": d["new_name"],
                   "new_parent": category(d["new_parent"]), "new_definition": d["new_definition"]}
         finals, requests = [], 0
-        try:
-            if d["action"] == "relabel":
-                made, requests = services.pending_relabel(message=d["reason"], **target)
-            else:
-                made, finals = services.pending_resolve(reason=d["reason"], **target)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        if d["action"] == "relabel":
+            made, requests = services.pending_relabel(message=d["reason"], **target)
+        else:
+            made, finals = services.pending_resolve(reason=d["reason"], **target)
         return Response({"category": made.pk, "created": existing is None, "relabel_requests": requests,
                          "finals": FinalLabelOutput(finals, many=True).data}, status=status.HTTP_201_CREATED)
 
@@ -273,14 +271,6 @@ class PilotRowOutput(serializers.Serializer):
     final = FinalLabelOutput(allow_null=True)
 
 
-def _draw_param(value) -> int | None:
-    if value in (None, ""):
-        return None
-    if not str(value).isdigit():
-        raise serializers.ValidationError({"draw": "A draw version number."})
-    return int(value)
-
-
 class PilotDecisionListApi(APIView):
     class ConfirmSerializer(serializers.Serializer):
         class Meta:
@@ -298,13 +288,19 @@ class PilotDecisionListApi(APIView):
         confirmed = FinalLabelOutput(many=True)
         skipped = serializers.ListField(child=serializers.DictField(), help_text="{item, reason}: left undecided")
 
-    @extend_schema(parameters=[OpenApiParameter("draw", int, description="a drawn version (default: all)"),
-                               OpenApiParameter("undecided", bool, description="only items without a decision")],
-                   responses=PilotRowOutput(many=True))
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PilotDecisionQuery"
+
+        draw = serializers.IntegerField(required=False, min_value=1, help_text="a drawn version (default: all)")
+        undecided = serializers.BooleanField(default=False, help_text="only items without a decision")
+
+    @extend_schema(parameters=[QuerySerializer], responses=PilotRowOutput(many=True))
     def get(self, request, slug):
         access = _pilot_access(request, slug)
-        items = selectors.pilot_item_list(study=access.study, version=_draw_param(request.query_params.get("draw")),
-                                          undecided=request.query_params.get("undecided") in ("1", "true", "on"))
+        query = query_params(self.QuerySerializer, request)
+        items = selectors.pilot_item_list(study=access.study, version=query.get("draw"),
+                                          undecided=query["undecided"])
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(items, request, view=self)
         rows = selectors.pilot_rows(study=access.study, items=page)
@@ -320,11 +316,8 @@ class PilotDecisionListApi(APIView):
         d = data.validated_data
         if d["draw"] is not None and d["items"] is not None:
             raise serializers.ValidationError({"items": "Give either draw or items, not both."})
-        try:
-            done = services.pilot_proposals_confirm(study=access.study, actor=request.user, version=d["draw"],
-                                                    item_ids=d["items"])
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        done = services.pilot_proposals_confirm(study=access.study, actor=request.user, version=d["draw"],
+                                                item_ids=d["items"])
         return Response({"confirmed": FinalLabelOutput(done.confirmed, many=True).data,
                          "skipped": [{"item": item.pk, "reason": why} for item, why in done.skipped]})
 
@@ -343,10 +336,7 @@ class PilotDecisionItemApi(APIView):
 
     def _item(self, request, slug, item_id, *, write: bool = False):
         access = _pilot_access(request, slug, write=write)
-        try:
-            return selectors.pilot_item_for_decision(study=access.study, item_id=item_id)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        return selectors.pilot_item_for_decision(study=access.study, item_id=item_id)
 
     @extend_schema(responses=PilotRowOutput)
     def get(self, request, slug, item_id):
@@ -369,7 +359,5 @@ class PilotDecisionItemApi(APIView):
         except services.DecisionConflict as exc:
             return Response({"detail": exc.messages, **PilotRowOutput(selectors.pilot_row(item=item)).data},
                             status=status.HTTP_409_CONFLICT)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
         return Response(PilotRowOutput(selectors.pilot_row(item=item)).data,
                         status=status.HTTP_200_OK if had_decision else status.HTTP_201_CREATED)

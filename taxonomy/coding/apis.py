@@ -3,26 +3,18 @@ renaming (merging) and grouping codes into categories.
 
 Raters, owners and arbitrators write; every member reads; everyone else gets 404."""
 
-from django.core.exceptions import ValidationError
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate, query_params
 
 from . import selectors, services
 
 
-def _version(request) -> int | None:
-    value = request.query_params.get("draw") or None
-    if value is None:
-        return None
-    if not value.isdigit():
-        raise serializers.ValidationError({"draw": "A draw version number."})
-    return int(value)
 
 
 class CategoryRefOutput(serializers.Serializer):
@@ -52,11 +44,18 @@ class PilotItemListApi(APIView):
         stratum = serializers.CharField(source="stratum.name")
         code_count = serializers.IntegerField()
 
-    @extend_schema(parameters=[OpenApiParameter("draw", int, description="draw version (default: the latest drawn)")],
-                   responses=OutputSerializer(many=True))
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "PilotItemQuery"
+
+        draw = serializers.IntegerField(required=False, min_value=1, help_text="draw version (default: the latest "
+                                                                               "drawn)")
+
+    @extend_schema(parameters=[QuerySerializer], responses=OutputSerializer(many=True))
     def get(self, request, slug):
         access = selectors.coding_access_get(slug=slug, user=request.user)
-        draw = selectors.pilot_draw_get(study=access.study, version=_version(request))
+        version = query_params(self.QuerySerializer, request).get("draw")
+        draw = selectors.pilot_draw_get(study=access.study, version=version)
         if draw is None:
             raise Http404("No drawn sample yet.")
         return paginate(queryset=selectors.pilot_item_list(draw=draw).select_related("draw"),
@@ -85,10 +84,7 @@ class PilotItemCodesApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         before = set(selectors.item_code_uses(item=item).values_list("id", flat=True))
-        try:
-            use = services.code_use_add(item=item, author=request.user, text=data.validated_data["text"])
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        use = services.code_use_add(item=item, author=request.user, text=data.validated_data["text"])
         created = use.pk not in before
         return Response(CodeUseOutput(use).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -119,13 +115,18 @@ class CodeOutput(serializers.Serializer):
 
 
 class CodeListApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="case-insensitive substring"),
-                               OpenApiParameter("ungrouped", bool, description="only codes in no category")],
-                   responses=CodeOutput(many=True))
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CodeListQuery"
+
+        q = serializers.CharField(required=False, allow_blank=True, default="", help_text="case-insensitive substring")
+        ungrouped = serializers.BooleanField(default=False, help_text="only codes in no category")
+
+    @extend_schema(parameters=[QuerySerializer], responses=CodeOutput(many=True))
     def get(self, request, slug):
         access = selectors.coding_access_get(slug=slug, user=request.user)
-        codes = selectors.code_list(study=access.study, q=request.query_params.get("q", ""),
-                                    ungrouped=request.query_params.get("ungrouped") in ("1", "true", "on"))
+        query = query_params(self.QuerySerializer, request)
+        codes = selectors.code_list(study=access.study, q=query["q"], ungrouped=query["ungrouped"])
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(codes, request, view=self)
         context = {"items": selectors.code_items(codes=page)}
@@ -156,10 +157,7 @@ class CodeDetailApi(APIView):
         code = selectors.code_get(study=access.study, code_id=code_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            survivor = services.code_rename(code=code, text=data.validated_data["text"], actor=request.user)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        survivor = services.code_rename(code=code, text=data.validated_data["text"], actor=request.user)
         survivor = selectors.code_list(study=access.study).get(pk=survivor.pk)
         context = {"items": selectors.code_items(codes=[survivor]), "renamed_id": code_id}
         return Response(self.OutputSerializer(survivor, context=context).data)
@@ -201,16 +199,13 @@ class CodeGroupApi(APIView):
         data.is_valid(raise_exception=True)
         codes = selectors.code_list_by_ids(study=study, code_ids=data.validated_data["codes"])
         new = data.validated_data.get("new_category")
-        try:
-            if new:
-                parent = (selectors.category_get_live(study=study, category_id=new["parent"])
-                          if new.get("parent") else None)
-                category = services.codes_group_new_category(codes=codes, name=new["name"], parent=parent,
-                                                             actor=request.user)
-            else:
-                category = selectors.category_get_live(study=study, category_id=data.validated_data["category"])
-                services.codes_group(codes=codes, category=category, actor=request.user)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        if new:
+            parent = (selectors.category_get_live(study=study, category_id=new["parent"])
+                      if new.get("parent") else None)
+            category = services.codes_group_new_category(codes=codes, name=new["name"], parent=parent,
+                                                         actor=request.user)
+        else:
+            category = selectors.category_get_live(study=study, category_id=data.validated_data["category"])
+            services.codes_group(codes=codes, category=category, actor=request.user)
         out = {"category": category, "created": bool(new), "codes": sorted(c.pk for c in codes)}
         return Response(self.OutputSerializer(out).data, status=status.HTTP_201_CREATED if new else status.HTTP_200_OK)

@@ -2,14 +2,13 @@
 and labels only: another rater's item is a 404, whether it exists or not.
 Listings go through ``label_list_visible``, the one blindness rule."""
 
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate
 from annotator.corpus.apis import PostDetailOutput
 from annotator.corpus.selectors import post_thread
 from annotator.studies.models import Role
@@ -134,8 +133,6 @@ class LabellingItemApi(APIView):
                                           note=data.validated_data["note"])
         except Assignment.DoesNotExist:
             raise Http404("No such item in your queue.") from None
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
         assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
         return Response(AssignmentOutput(assignment).data)
 

@@ -4,7 +4,6 @@ Every member reads, through the blindness rule; ``draw`` and ``stratum`` narrow 
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiTypes, extend_schema
 from rest_framework import serializers, status
@@ -12,7 +11,6 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error
 from annotator.csv_output import csv_response
 from annotator.jobs.apis import JobOutput
 from annotator.studies.selectors import study_get_for_user
@@ -70,11 +68,8 @@ class ResultsOutput(serializers.Serializer):
 
 def _results(request, slug):
     access = study_get_for_user(slug=slug, user=request.user)
-    try:
-        arguments = selectors.results_scope_arguments(request.query_params)
-        return selectors.results_get(study=access.study, user=request.user, **arguments)
-    except ValidationError as exc:
-        raise as_drf_error(exc) from None
+    arguments = selectors.results_scope_arguments(request.query_params)
+    return selectors.results_get(study=access.study, user=request.user, **arguments)
 
 
 class ResultsApi(APIView):
@@ -112,12 +107,9 @@ class ExportStartApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            job = services.export_start(study=access.study, user=request.user, kind=values["kind"],
-                                        draw_version=values.get("draw"), stratum_name=values.get("stratum") or None,
-                                        excel=values["excel"])
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        job = services.export_start(study=access.study, user=request.user, kind=values["kind"],
+                                    draw_version=values.get("draw"), stratum_name=values.get("stratum") or None,
+                                    excel=values["excel"])
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -169,10 +161,7 @@ class CodebookApi(APIView):
     def get(self, request, slug):
         """The tree the caller sees, with definitions, as a REFI-QDA codebook (.qdc); 400 when the tree is empty."""
         access = study_get_for_user(slug=slug, user=request.user)
-        try:
-            content = codebook.codebook_qdc(study=access.study, user=request.user)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        content = codebook.codebook_qdc(study=access.study, user=request.user)
         return figure.download_response(content, content_type=codebook.CONTENT_TYPE,
                                         filename=codebook.codebook_filename(study=access.study))
 
@@ -188,10 +177,7 @@ class TaxonomyFigureApi(APIView):
                    responses={(200, media): OpenApiTypes.BINARY for media in figure.FIGURE_FORMATS.values()})
     def get(self, request, slug, fmt=None):
         """The taxonomy figure: a column per root, each category with its percentage of its root."""
-        try:
-            fmt = figure.figure_format(fmt or request.query_params.get("format"))
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        fmt = figure.figure_format(fmt or request.query_params.get("format"))
         results = _results(request, slug)
         return figure.download_response(figure.taxonomy_figure(results=results, fmt=fmt),
                                         content_type=figure.FIGURE_FORMATS[fmt],
@@ -200,11 +186,8 @@ class TaxonomyFigureApi(APIView):
 
 def _saturation(request, slug):
     access = study_get_for_user(slug=slug, user=request.user)
-    try:
-        return saturation.saturation_curve(study=access.study, user=request.user,
-                                           **selectors.results_scope_arguments(request.query_params))
-    except ValidationError as exc:
-        raise as_drf_error(exc) from None
+    return saturation.saturation_curve(study=access.study, user=request.user,
+                                       **selectors.results_scope_arguments(request.query_params))
 
 
 class SaturationApi(APIView):
@@ -235,10 +218,7 @@ class SaturationFigureApi(APIView):
                               for fmt in saturation.SATURATION_FORMATS})
     def get(self, request, slug, fmt):
         """The saturation curve as a figure (svg, png, pdf)."""
-        try:
-            fmt = figure.figure_format(fmt, formats=saturation.SATURATION_FORMATS)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        fmt = figure.figure_format(fmt, formats=saturation.SATURATION_FORMATS)
         curve = _saturation(request, slug)
         return figure.download_response(saturation.saturation_figure(curve, fmt=fmt),
                                         content_type=figure.FIGURE_FORMATS[fmt],

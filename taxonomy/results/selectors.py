@@ -54,8 +54,11 @@ class ResultsScope:
 def results_scope_arguments(params) -> dict:
     """``draw_version`` and ``stratum_name`` from a query string (``draw``, ``stratum``)."""
     draw, stratum = (params.get("draw") or "").strip(), (params.get("stratum") or "").strip()
-    if draw and not draw.isdigit():
+    # ASCII digits only: "²".isdigit() holds, and int() refuses it.
+    if draw and not (draw.isascii() and draw.isdigit() and len(draw) <= 9):
         raise ValidationError({"draw": "A draw is given by its version number (e.g. 1)."})
+    if "\x00" in stratum:  # PostgreSQL refuses NUL in text
+        raise ValidationError({"stratum": "A stratum name has no NUL character."})
     return {"draw_version": int(draw) if draw else None, "stratum_name": stratum or None}
 
 

@@ -7,15 +7,14 @@ may POST a category only as a proposal; everyone else gets 404.
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import as_drf_error, paginate
+from annotator.api_utils import paginate, query_params
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 
@@ -77,13 +76,19 @@ class CategoryListCreateApi(APIView):
         proposed = serializers.BooleanField(default=False,
                                             help_text="a rater's proposal (raters may only propose)")
 
-    @extend_schema(parameters=[OpenApiParameter("retired", bool, description="include retired categories")],
-                   responses=CategoryOutput(many=True))
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CategoryListQuery"
+
+        retired = serializers.BooleanField(default=False, help_text="include retired categories")
+
+    @extend_schema(parameters=[QuerySerializer], responses=CategoryOutput(many=True))
     def get(self, request, slug):
         """Every category the caller may see, flat, in tree order (parents before children)."""
         access = study_get_for_user(slug=slug, user=request.user)
+        retired = query_params(self.QuerySerializer, request)["retired"]
         tree = selectors.taxonomy_tree(study=access.study, user=request.user, with_final=True)
-        nodes = tree.flat() if request.query_params.get("retired") in ("1", "true") else tree.live
+        nodes = tree.flat() if retired else tree.live
         return Response(CategoryOutput(nodes, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: CategoryOutput})
@@ -96,12 +101,9 @@ class CategoryListCreateApi(APIView):
             raise Http404("No such study.")
         parent_id = data.validated_data.get("parent")
         parent = _category_field(access, request.user, parent_id, "parent") if parent_id is not None else None
-        try:
-            category = services.category_add(
-                study=access.study, actor=request.user, parent=parent, proposed=proposed,
-                **{k: data.validated_data[k] for k in ("name", "definition", "inclusion", "exclusion")})
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        category = services.category_add(
+            study=access.study, actor=request.user, parent=parent, proposed=proposed,
+            **{k: data.validated_data[k] for k in ("name", "definition", "inclusion", "exclusion")})
         return Response(_output(request, access, category), status=status.HTTP_201_CREATED)
 
 
@@ -140,15 +142,12 @@ class CategoryDetailApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            with transaction.atomic():
-                if "name" in values:
-                    category = services.category_rename(category=category, name=values["name"], actor=request.user)
-                described = {k: values[k] for k in ("definition", "inclusion", "exclusion", "examples") if k in values}
-                if described:
-                    services.category_describe(category=category, actor=request.user, **described)
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        with transaction.atomic():
+            if "name" in values:
+                category = services.category_rename(category=category, name=values["name"], actor=request.user)
+            described = {k: values[k] for k in ("definition", "inclusion", "exclusion", "examples") if k in values}
+            if described:
+                services.category_describe(category=category, actor=request.user, **described)
         return Response(self.DetailOutput(_node(access=access, user=request.user, category_id=category.pk)).data)
 
 
@@ -169,11 +168,8 @@ class CategoryMoveApi(APIView):
         data.is_valid(raise_exception=True)
         parent_id = data.validated_data["parent"]
         parent = _category_field(access, request.user, parent_id, "parent") if parent_id is not None else None
-        try:
-            category = services.category_move(category=category, parent=parent, actor=request.user,
-                                              position=data.validated_data.get("position"))
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        category = services.category_move(category=category, parent=parent, actor=request.user,
+                                          position=data.validated_data.get("position"))
         return Response(_output(request, access, category))
 
 
@@ -219,10 +215,7 @@ def _labels_to_target(request, slug, category_id, move):
     data = TargetInput(data=request.data)
     data.is_valid(raise_exception=True)
     target = _target(access, request.user, data.validated_data["target"])
-    try:
-        result = move(category, target)
-    except ValidationError as exc:
-        raise as_drf_error(exc) from None
+    result = move(category, target)
     return Response(MergeOutput(result).data)
 
 
@@ -276,13 +269,10 @@ class CategorySplitApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            result = services.category_split(source=category, name=values["name"], actor=request.user,
-                                             label_ids=values["labels"], code_ids=values["codes"],
-                                             final_label_ids=values["final_labels"],
-                                             definition=values["definition"])
-        except ValidationError as exc:
-            raise as_drf_error(exc) from None
+        result = services.category_split(source=category, name=values["name"], actor=request.user,
+                                         label_ids=values["labels"], code_ids=values["codes"],
+                                         final_label_ids=values["final_labels"],
+                                         definition=values["definition"])
         return Response(self.OutputSerializer(result).data, status=status.HTTP_201_CREATED)
 
 
@@ -292,10 +282,7 @@ def _simple_action(service_name: str, doc: str):
         def post(self, request, slug, category_id):
             access = _editor(slug, request.user)
             category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
-            try:
-                category = getattr(services, service_name)(category=category, actor=request.user)
-            except ValidationError as exc:
-                raise as_drf_error(exc) from None
+            category = getattr(services, service_name)(category=category, actor=request.user)
             return Response(_output(request, access, category))
 
     ActionApi.__name__ = ActionApi.__qualname__ = "Category" + service_name.split("_")[1].title() + "Api"
@@ -319,15 +306,21 @@ class CategorySearchApi(APIView):
         status = serializers.CharField()
         is_leaf = serializers.BooleanField()
 
-    @extend_schema(parameters=[OpenApiParameter("q", str, description="words to find in the name or path"),
-                               OpenApiParameter("leaves_only", bool, description="default true")],
-                   responses=OutputSerializer(many=True))
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CategorySearchQuery"
+
+        q = serializers.CharField(required=False, allow_blank=True, default="",
+                                  help_text="words to find in the name or path")
+        leaves_only = serializers.BooleanField(default=True)
+
+    @extend_schema(parameters=[QuerySerializer], responses=OutputSerializer(many=True))
     def get(self, request, slug):
         """Type-ahead: live leaves (and proposals the caller may see) matching ``q``."""
         access = study_get_for_user(slug=slug, user=request.user)
-        leaves_only = request.query_params.get("leaves_only", "true").lower() not in ("0", "false", "no")
-        hits = selectors.category_search(study=access.study, user=request.user,
-                                         q=request.query_params.get("q", ""), leaves_only=leaves_only)
+        query = query_params(self.QuerySerializer, request)
+        hits = selectors.category_search(study=access.study, user=request.user, q=query["q"],
+                                         leaves_only=query["leaves_only"])
         return Response(self.OutputSerializer(hits, many=True).data)
 
 
@@ -354,14 +347,19 @@ class TaxonomyChangeListApi(APIView):
         def get_moved(self, change) -> dict[str, int]:
             return selectors.change_moved_shown(change)
 
-    @extend_schema(parameters=[OpenApiParameter("category", int, description="only this category's changes")],
-                   responses=OutputSerializer(many=True))
+    class QuerySerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CategoryChangeQuery"
+
+        category = serializers.IntegerField(required=False, help_text="only this category's changes")
+
+    @extend_schema(parameters=[QuerySerializer], responses=OutputSerializer(many=True))
     def get(self, request, slug):
         """Every change to the tree, newest first (paginated)."""
         access = study_get_for_user(slug=slug, user=request.user)
+        category_id = query_params(self.QuerySerializer, request).get("category")
         category = None
-        if request.query_params.get("category"):
-            category = selectors.category_get(study=access.study, category_id=request.query_params["category"],
-                                              user=request.user)
+        if category_id is not None:
+            category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
         changes = selectors.category_change_list(study=access.study, user=request.user, category=category)
         return paginate(queryset=changes, serializer_class=self.OutputSerializer, request=request, view=self)

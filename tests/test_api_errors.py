@@ -1,0 +1,321 @@
+"""Errors are answered in one place (annotator/errors.py): the services' errors through the
+one DRF exception handler, JSON for every error under /api/ (Django's own 404 and 500 too),
+a database outage as a 503 (JSON on the API, a plain page elsewhere), and query strings that
+are malformed, out of range or hold a NUL byte as 400s naming the parameter."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.handlers.wsgi import WSGIHandler
+from django.db import OperationalError, connection, connections
+from django.http import Http404
+from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient, APIRequestFactory
+
+from annotator.errors import DATABASE_UNAVAILABLE, api_exception_handler, server_error
+from taxonomy.labelling.models import Label
+from taxonomy.tree.services import category_add
+from tests.factories import MembershipFactory, PostFactory, StudyFactory, UserFactory, labelling_draw
+
+JSON = "application/json"
+
+
+def _handled(exc):
+    request = APIRequestFactory().get("/api/studies/")
+    return api_exception_handler(exc, {"request": request, "view": None})
+
+
+# -- the one exception handler ---------------------------------------------------------------
+
+
+def test_a_services_field_error_is_a_400_under_its_field_names():
+    response = _handled(ValidationError({"name": ["Taken."], "slug": ["Bad slug."]}))
+
+    assert response.status_code == 400
+    assert response.data == {"name": ["Taken."], "slug": ["Bad slug."]}
+
+
+def test_a_services_plain_error_is_a_400_listing_its_messages():
+    response = _handled(ValidationError(["First problem.", "Second problem."]))
+
+    assert response.status_code == 400
+    assert response.data == {"detail": ["First problem.", "Second problem."]}
+
+
+def test_permission_denied_is_a_403_and_http404_a_404_with_their_message():
+    denied = _handled(PermissionDenied("Only the author."))
+    missing = _handled(Http404("No such study."))
+
+    assert denied.status_code == 403 and denied.data == {"detail": "Only the author."}
+    assert missing.status_code == 404 and missing.data == {"detail": "No such study."}
+
+
+def test_a_database_outage_is_a_503_saying_so():
+    response = _handled(OperationalError("server closed the connection unexpectedly"))
+
+    assert response.status_code == 503
+    assert response.data == {"detail": DATABASE_UNAVAILABLE}
+
+
+def test_any_other_exception_is_left_to_django():
+    assert _handled(RuntimeError("a bug")) is None
+
+
+@pytest.mark.django_db
+def test_a_services_permission_denied_reaches_the_client_as_a_403():
+    """coding's code_use_remove refuses a rater who is not the code's author: 403, and the code stays."""
+    from taxonomy.coding.models import CodeUse
+    from taxonomy.coding.services import code_use_add
+
+    study = StudyFactory(slug="deploy")
+    ana, bo = UserFactory(), UserFactory()
+    for user in (ana, bo):
+        MembershipFactory(study=study, user=user, is_rater=True)
+    draw = labelling_draw(study=study, raters=[ana, bo], pilot=1, reliability=0)
+    item = draw.items.get()
+    use = code_use_add(item=item, author=ana, text="slow start")
+    api = APIClient()
+    api.force_authenticate(bo)
+
+    response = api.delete(f"/api/studies/deploy/pilot/items/{item.pk}/codes/{use.code_id}/")
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Only the code's author or an owner can remove it from this item."}
+    assert CodeUse.objects.filter(pk=use.pk).exists()
+
+
+# -- JSON under /api/ for Django's own errors, pages elsewhere --------------------------------
+
+
+@pytest.mark.django_db
+def test_an_unknown_api_path_is_a_json_404_and_an_unknown_page_is_html(client):
+    client.force_login(UserFactory())
+
+    api = client.get("/api/no-such-thing/")
+    page = client.get("/no-such-page/")
+
+    assert api.status_code == 404 and api["Content-Type"] == JSON
+    assert api.json() == {"detail": "Not found."}
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.django_db
+def test_an_unhandled_error_under_api_is_a_json_500(monkeypatch):
+    user = UserFactory()
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("annotator.studies.selectors.study_list_for_user", broken)
+    response = client.get("/api/studies/")
+
+    assert response.status_code == 500 and response["Content-Type"] == JSON
+    assert response.json() == {"detail": "Server error."}
+    assert "a bug" not in response.content.decode()
+
+
+# -- a database outage -----------------------------------------------------------------------
+
+
+def _database_down(execute, sql, params, many, context):
+    raise OperationalError("could not connect to server: Connection refused")
+
+
+@pytest.mark.django_db
+def test_with_the_database_down_the_api_answers_a_json_503():
+    user = UserFactory()
+    token = Token.objects.create(user=user)
+    client = Client(raise_request_exception=False)
+
+    with connection.execute_wrapper(_database_down):
+        response = client.get("/api/studies/", headers={"Authorization": f"Token {token.key}"})
+
+    assert response.status_code == 503 and response["Content-Type"] == JSON
+    assert response.json() == {"detail": DATABASE_UNAVAILABLE}
+
+
+@pytest.mark.django_db
+def test_with_the_database_down_a_page_is_a_plain_503_page_not_a_traceback():
+    user = UserFactory()
+    client = Client(raise_request_exception=False)
+    client.force_login(user)
+
+    with connection.execute_wrapper(_database_down):
+        response = client.get("/")  # the session and the user are read from the database
+
+    assert response.status_code == 503 and response["Content-Type"].startswith("text/html")
+    body = response.content.decode()
+    assert "The database is unavailable" in body
+    assert "Traceback" not in body and "OperationalError" not in body and "connection refused" not in body.lower()
+
+
+def test_an_outage_that_reaches_django_s_500_handler_under_api_is_a_json_503(rf):
+    """Every /api/ view is DRF's, but a middleware (the session's, say) is not: its outage ends here."""
+    try:
+        raise OperationalError("server closed the connection unexpectedly")
+    except OperationalError:
+        api = server_error(rf.get("/api/studies/"))
+        page = server_error(rf.get("/studies/"))
+
+    assert api.status_code == 503 and api["Content-Type"] == JSON
+    assert json.loads(api.content) == {"detail": DATABASE_UNAVAILABLE}
+    assert page.status_code == 503 and b"The database is unavailable" in page.content
+
+
+# -- the connection drops during labelling ------------------------------------------------------
+
+
+def _wsgi(method: str, path: str, *, token: str, body: dict | None = None) -> tuple[int, dict]:
+    """One request through Django's real WSGI handler, as a server makes it: unlike the test
+    client, it closes a broken database connection when the request ends."""
+    data = json.dumps(body).encode() if body is not None else b""
+    environ: dict = {}
+    setup_testing_defaults(environ)
+    environ.update({
+        "REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
+        "HTTP_AUTHORIZATION": f"Token {token}", "HTTP_ACCEPT": JSON,
+        "CONTENT_TYPE": JSON, "CONTENT_LENGTH": str(len(data)), "wsgi.input": io.BytesIO(data),
+    })
+    status = []
+    result = WSGIHandler()(environ, lambda line, headers, exc_info=None: status.append(line))
+    try:
+        content = b"".join(result)
+    finally:
+        result.close()  # request_finished: Django closes a connection that broke
+    return int(status[0].split()[0]), json.loads(content)
+
+
+def _terminate_own_backend() -> None:
+    """PostgreSQL ends this connection's server process, as a restart does."""
+    pid = connection.connection.info.backend_pid
+    other = connections.create_connection("default")
+    try:
+        with other.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [pid])
+                if cursor.fetchone()[0] == 0:
+                    break
+                time.sleep(0.05)
+    finally:
+        other.close()
+
+
+class _DropOnFirstWrite:
+    """An execute wrapper: the first INSERT or UPDATE finds the connection gone (mid-transaction,
+    after the assignment was locked). On PostgreSQL the server process is really ended;
+    SQLite has no server, so there the error is raised as the driver would."""
+
+    def __init__(self):
+        self.dropped = False
+
+    def __call__(self, execute, sql, params, many, context):
+        if not self.dropped and sql.lstrip().upper().startswith(("INSERT", "UPDATE")):
+            self.dropped = True
+            if connection.vendor == "postgresql":
+                _terminate_own_backend()
+            else:
+                raise OperationalError("disk I/O error")
+        return execute(sql, params, many, context)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_connection_drops_during_labelling_json_503_then_the_next_request_works_and_nothing_is_lost():
+    study = StudyFactory(slug="dl")
+    ana, bo = UserFactory(username="ana"), UserFactory(username="bo")
+    for user in (ana, bo):
+        MembershipFactory(study=study, user=user, is_rater=True)
+    owner = MembershipFactory(study=study, is_owner=True).user
+    root = category_add(study=study, name="Deployment", actor=owner)
+    serving = category_add(study=study, name="Serving", actor=owner, parent=root)
+    export = category_add(study=study, name="Export", actor=owner, parent=root)
+    draw = labelling_draw(study=study, raters=[ana, bo], pilot=0, reliability=2, per_item=2)
+    first, second = sorted(draw.items.values_list("pk", flat=True))
+    token = Token.objects.create(user=ana).key
+    url = "/api/studies/dl/labelling/items/{}/"
+
+    status, saved = _wsgi("PUT", url.format(first), token=token,
+                          body={"kind": "categories", "categories": [serving.pk], "note": "kept"})
+    assert status == 200, saved
+
+    dropper = _DropOnFirstWrite()
+    with connection.execute_wrapper(dropper):
+        status, body = _wsgi("PUT", url.format(second), token=token,
+                             body={"kind": "categories", "categories": [export.pk], "note": "lost?"})
+    assert dropper.dropped
+    assert status == 503 and body == {"detail": DATABASE_UNAVAILABLE}
+
+    status, retried = _wsgi("PUT", url.format(second), token=token,
+                            body={"kind": "categories", "categories": [export.pk], "note": "again"})
+    assert status == 200, retried
+    assert retried["label"]["note"] == "again"
+
+    labels = {label.assignment.item_id: label for label in Label.objects.filter(assignment__rater=ana)
+              .select_related("assignment").prefetch_related("categories")}
+    assert sorted(labels) == [first, second]  # one label each: the dropped attempt left nothing
+    assert labels[first].note == "kept" and [c.category_id for c in labels[first].categories.all()] == [serving.pk]
+    assert labels[second].note == "again" and labels[second].revision == 1
+    status, progress = _wsgi("GET", "/api/studies/dl/labelling/next/", token=token)
+    assert status == 200 and progress["progress"] == {"labelled": 2, "assigned": 2}
+
+
+# -- no query string makes a 5xx ---------------------------------------------------------------
+
+
+@pytest.fixture
+def owner_api(db):
+    study = StudyFactory(slug="deploy")
+    owner = MembershipFactory(study=study, is_owner=True).user
+    PostFactory(study=study, title="Serving a model", tags="|tensorflow|serving|")
+    api = APIClient()
+    api.force_authenticate(owner)
+    return api
+
+
+@pytest.mark.parametrize(("query", "parameter"), [
+    ({"year": "10000"}, "year"), ({"year": "-1"}, "year"), ({"year": "0"}, "year"), ({"year": "²"}, "year"),
+    ({"year": "1" * 5000}, "year"), ({"q": "a\x00b"}, "q"), ({"tag": "\x00"}, "tag"), ({"type": "3"}, "type"),
+    ({"type": "x"}, "type"),
+])
+def test_a_bad_post_filter_is_a_400_naming_it(owner_api, query, parameter):
+    response = owner_api.get("/api/studies/deploy/posts/", query)
+
+    assert response.status_code == 400
+    assert list(response.json()) == [parameter]
+
+
+def test_good_post_filters_still_filter(owner_api):
+    assert owner_api.get("/api/studies/deploy/posts/", {"q": "serving", "tag": "serving", "year": ""}).json()[
+        "count"] == 1
+    assert owner_api.get("/api/studies/deploy/posts/", {"year": "1999"}).json()["count"] == 0
+    assert owner_api.get("/api/studies/deploy/posts/", {"type": "2"}).json()["count"] == 0
+
+
+@pytest.mark.parametrize(("path", "query", "parameter"), [
+    ("codes/", {"q": "\x00"}, "q"),
+    ("codes/", {"ungrouped": "perhaps"}, "ungrouped"),
+    ("pilot/items/", {"draw": "²"}, "draw"),
+    ("categories/", {"retired": "\x00"}, "retired"),
+    ("categories/search/", {"q": "\x00"}, "q"),
+    ("taxonomy/changes/", {"category": "x"}, "category"),
+    ("results/", {"draw": "²"}, "draw"),
+    ("results/", {"stratum": "\x00"}, "stratum"),
+    ("arbitration/pilot/", {"draw": "0"}, "draw"),
+    ("arbitration/pilot/", {"undecided": "\x00"}, "undecided"),
+    ("sets/compare/", {"a": "1", "b": "\x00"}, "b"),
+])
+def test_every_list_api_refuses_a_malformed_parameter_with_a_400_naming_it(owner_api, path, query, parameter):
+    response = owner_api.get(f"/api/studies/deploy/{path}", query)
+
+    assert response.status_code == 400, response.content
+    assert parameter in response.json()
