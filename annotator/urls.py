@@ -14,6 +14,7 @@ urlpatterns = [
     path("studies/<slug:slug>/", include("taxonomy.arbitration.urls")),
     path("studies/<slug:slug>/", include("taxonomy.results.urls")),
     path("studies/<slug:slug>/", include("annotator.agreement.urls")),
+    path("", include("annotator.jobs.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("annotator.api_urls")),
