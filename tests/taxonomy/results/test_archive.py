@@ -9,6 +9,8 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import pytest
@@ -149,7 +151,25 @@ def test_a_text_file_works_as_well_as_a_binary_one(rich):
     text = io.StringIO()
     study_archive_write(study=rich.study, out=text, exported_at=rich.study.created_at)
     data = export(rich.study, exported_at=rich.study.created_at)
-    assert text.getvalue().encode("ascii") == data
+    assert text.getvalue().encode("utf-8") == data
+
+
+def test_times_are_written_in_utc_as_python_formats_them_on_either_database():
+    """On PostgreSQL the database writes the times as text; it must be the text Python's
+    ``isoformat`` gives in UTC, which is what SQLite's path writes: six digits of fraction,
+    none when the microseconds are zero."""
+    study = StudyFactory()
+    times = [datetime(2025, 1, 31, 12, 0, tzinfo=UTC), datetime(2025, 1, 31, 12, 0, 0, 100000, tzinfo=UTC),
+             datetime(2024, 2, 29, 23, 59, 59, 1, tzinfo=UTC),
+             datetime(2000, 1, 1, 1, 30, 5, 123456, tzinfo=dt_timezone(timedelta(hours=2))),
+             datetime(999, 3, 4, 5, 6, 7, tzinfo=UTC)]
+    for when in times:
+        PostFactory(study=study, creation_date=when, closed_date=None)
+    rows = json.loads(export(study))["posts"]
+    assert [row["creation_date"] for row in rows] == [when.astimezone(UTC).isoformat() for when in times]
+    assert rows[0]["creation_date"] == "2025-01-31T12:00:00+00:00"
+    assert rows[3]["creation_date"] == "1999-12-31T23:30:05.123456+00:00"
+    assert {row["closed_date"] for row in rows} == {None}
 
 
 # -- round trips ------------------------------------------------------------------------------
