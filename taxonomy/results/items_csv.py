@@ -55,6 +55,7 @@ from taxonomy.tree.models import Category
 from taxonomy.tree.paths import TreeShape, tree_shape
 from taxonomy.tree.selectors import category_visible_q
 
+from .archive import IsoUtc
 from .selectors import results_scope
 from .taxonomy_csv import PATH_SEPARATOR
 
@@ -193,8 +194,11 @@ def items_csv_table(*, study: Study, user, sight: Sight | None = None, draw: Sam
                  .values_list("rank", "pk", "draw__version", "stratum__name", "part", "post__site", "post__so_id",
                               "post__title"))
     label_rows = labels.values(**{alias: F(path) for alias, path in LABEL_FIELDS.items()})
-    final_rows = FinalLabel.objects.filter(final_label_visible_q(sight), item__in=items).values(
-        **{alias: F(path) for alias, path in FINAL_FIELDS.items()})
+    final_fields = {alias: F(path) for alias, path in FINAL_FIELDS.items()}
+    server_times = connection.vendor == "postgresql"
+    if server_times:  # the time as the text the file holds, made by the database
+        final_fields["decided"] = IsoUtc(FINAL_FIELDS["decided"])
+    final_rows = FinalLabel.objects.filter(final_label_visible_q(sight), item__in=items).values(**final_fields)
 
     def generate() -> Iterator[list]:
         rated = _Follower(_in_item_order(label_rows, columns=list(LABEL_FIELDS), items=items))
@@ -211,7 +215,8 @@ def items_csv_table(*, study: Study, user, sight: Sight | None = None, draw: Sam
             final = decided.take(rank, item_id)
             if final:
                 (_, kind, method, decided_by, decided_at, reason), category_ids = final[0]
-                row += [kind, texts.text(kind, category_ids), method, decided_by, _utc(decided_at), reason]
+                row += [kind, texts.text(kind, category_ids), method, decided_by,
+                        decided_at if server_times else _utc(decided_at), reason]
             else:
                 row += blank_final
             yield row
