@@ -107,6 +107,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # A job started while the job queue is unreachable: a 503 with a message, page or JSON.
+    "annotator.jobs.middleware.JobQueueUnavailableMiddleware",
     # Turns a sign-in refused for too many failures into the lock-out page (last, as axes asks).
     "axes.middleware.AxesMiddleware",
 ]
