@@ -5,6 +5,7 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -120,3 +121,47 @@ def test_a_package_of_an_empty_study_says_what_it_leaves_out(db, queued):
     assert "codebook.qdc" not in package.namelist() and "taxonomy.csv" in package.namelist()
     assert "codebook.qdc:" in package.read("README.txt").decode() and "NOT INCLUDED" in package.read(
         "README.txt").decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_package_whose_slow_parts_are_written_ahead_in_another_thread_is_the_same_file(coded, monkeypatch):
+    """On PostgreSQL, outside a transaction, the items CSV, the saturation curve and the methods
+    report are written meanwhile by another thread with its own connection; the zip is the same
+    as when every part is written in turn (the archive's volatile time aside)."""
+    import json
+    import zipfile
+
+    from django.db import connection
+
+    from taxonomy.results import package
+
+    arbitration_start(draw=coded["draw"], user=coded["owner"], allow_incomplete=True)
+    ahead = []
+    written_ahead = package._written_ahead
+
+    def spy(part, arguments):
+        ahead.append(part.name)
+        return written_ahead(part, arguments)
+
+    monkeypatch.setattr(package, "_written_ahead", spy)
+
+    def write() -> zipfile.ZipFile:
+        out = io.BytesIO()
+        package.replication_package_write(study=coded["study"], user=coded["owner"], out=out)
+        return zipfile.ZipFile(io.BytesIO(out.getvalue()))
+
+    meanwhile = write()
+    assert sorted(ahead) == (["items.csv", "methods-report.md", "saturation.csv"]
+                             if connection.vendor == "postgresql" else [])
+    monkeypatch.setattr(package, "_ahead_possible", lambda: False)
+    in_turn = write()
+    assert meanwhile.namelist() == in_turn.namelist()
+    for name in in_turn.namelist():
+        if name == "study.json":
+            one, two = (json.loads(z.read(name)) for z in (meanwhile, in_turn))
+            for volatile in one["volatile"]:
+                one.pop(volatile), two.pop(volatile)
+            assert one == two
+        else:
+            assert meanwhile.read(name) == in_turn.read(name), name
+    assert len(list(csv.DictReader(io.StringIO(meanwhile.read("items.csv").decode())))) == 6
