@@ -1,9 +1,9 @@
 """How errors are answered, in one place.
 
 The API: one DRF exception handler (``REST_FRAMEWORK["EXCEPTION_HANDLER"]``) turns the
-services' errors into API errors — Django's ``ValidationError`` → 400, ``PermissionDenied``
-→ 403, ``Http404`` → 404 — and a database outage into a JSON 503, so no API view wraps a
-service in ``try/except``.
+services' errors into API errors — Django's ``ValidationError`` → 400, ``Conflict`` (one
+of them: someone else decided first) → 409, ``PermissionDenied`` → 403, ``Http404`` → 404 —
+and a database outage into a JSON 503, so no API view wraps a service in ``try/except``.
 
 Django's own error views (``handler400`` … ``handler500`` in ``annotator/urls.py``) answer
 JSON under ``/api/`` and a page elsewhere. A database outage on a page is a 503 with a plain
@@ -21,7 +21,8 @@ from django.http import HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, serializers
-from rest_framework.views import exception_handler
+from rest_framework.response import Response
+from rest_framework.views import exception_handler, set_rollback
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,13 @@ class DatabaseUnavailable(exceptions.APIException):
     default_code = "database_unavailable"
 
 
+class Conflict(DjangoValidationError):
+    """A service's refusal because someone else changed the thing first (theirs stands).
+    Pages show it like any ``ValidationError``; the API answers 409 with the messages under
+    ``detail`` and, when the view has ``conflict_body(request, **kwargs)``, what stands now
+    (e.g. the decision that was made first)."""
+
+
 def validation_error_as_drf(exc: DjangoValidationError) -> serializers.ValidationError:
     """Field errors keep their field names; others are listed under ``detail``."""
     if hasattr(exc, "error_dict"):
@@ -45,7 +53,18 @@ def validation_error_as_drf(exc: DjangoValidationError) -> serializers.Validatio
     return serializers.ValidationError({"detail": exc.messages})
 
 
+def _conflict_response(exc: Conflict, context) -> Response:
+    set_rollback()
+    body = {"detail": exc.messages}
+    view = context.get("view")
+    if hasattr(view, "conflict_body"):
+        body.update(view.conflict_body(context["request"], **context.get("kwargs", {})))
+    return Response(body, status=409)
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, Conflict):
+        return _conflict_response(exc, context)
     if isinstance(exc, DjangoValidationError):
         exc = validation_error_as_drf(exc)
     elif isinstance(exc, DATABASE_OUTAGE):

@@ -283,6 +283,12 @@ SPECTACULAR_SETTINGS = {
         "FinalKindEnum": "taxonomy.arbitration.models.FinalKind",
         "LabelKindEnum": "taxonomy.labelling.models.LabelKind",
     },
+    # Request bodies apart from responses: "minLength: 1" where blank is refused, and so on.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The API is documented as JSON (the forms DRF also parses are for the browsable API and tests).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # The errors every operation shares (400/401/403/404/503), documented in one place.
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "annotator.api_schema.error_responses"],
 }
 
 # --- Celery --------------------------------------------------------------------

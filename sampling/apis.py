@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate, query_params
+from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.jobs.apis import JobOutput
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
@@ -16,10 +16,11 @@ from annotator.studies.selectors import study_get_for_user
 from . import selectors, services
 from .design import MAX_SEED, DrawDesign, StratumChoice, design_resolve
 from .models import ItemPart, StratumMode
-from .sample_size import ROUNDINGS, sample_size
+from .sample_size import ROUNDINGS
 
 
 class SampleSizeApi(APIView):
+    # Not QueryParams: the population is no row's id, and any size is computed (no database).
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "SampleSizeInput"
@@ -48,17 +49,14 @@ class SampleSizeApi(APIView):
 
     @extend_schema(parameters=[InputSerializer], responses=OutputSerializer)
     def get(self, request):
-        try:
-            result = sample_size(**query_params(self.InputSerializer, request))
-        except ValueError as exc:
-            raise serializers.ValidationError({"detail": str(exc)}) from None
+        result = selectors.sample_size_get(**query_params(self.InputSerializer, request))
         return Response(self.OutputSerializer(result).data)
 
 
 # -- draws ------------------------------------------------------------------------------
 
 
-class StratumInput(serializers.Serializer):
+class StratumInput(StrictInput):
     question_set = serializers.IntegerField(help_text="id of an evaluated question set of the study")
     mode = serializers.ChoiceField(choices=StratumMode.values, default=StratumMode.CALCULATED)
     n = serializers.IntegerField(required=False, allow_null=True, min_value=1, help_text="only for mode=override")
@@ -66,7 +64,7 @@ class StratumInput(serializers.Serializer):
                                    help_text="why n is set by hand (required for mode=override)")
 
 
-class DesignInput(serializers.Serializer):
+class DesignInput(StrictInput):
     strata = StratumInput(many=True, help_text="in order: a post in several strata counts in the first")
     confidence = serializers.FloatField(default=0.95)
     margin = serializers.FloatField(default=0.05)
@@ -145,7 +143,7 @@ class DrawOutput(serializers.Serializer):
     frozen = serializers.BooleanField(source="is_frozen")
     error = serializers.CharField()
     job = serializers.IntegerField(source="job_id", allow_null=True)
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     created_at = serializers.DateTimeField()
     drawn_at = serializers.DateTimeField(allow_null=True)
     labelling_started_at = serializers.DateTimeField(allow_null=True)
@@ -175,7 +173,7 @@ def _draw_detail(draw, *, access) -> dict:
     return DrawDetailOutput(draw, context={"strata": selectors.draw_strata(draw=draw), "access": access}).data
 
 
-class DrawListCreateApi(APIView):
+class DrawListCreateApi(PaginatedApi):
     @extend_schema(responses=DrawOutput(many=True))
     def get(self, request, slug):
         access = study_get_for_user(slug=slug, user=request.user)
@@ -238,7 +236,7 @@ class DrawDetailApi(APIView):
 
 
 class DrawRedistributeApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         pilot_share = serializers.FloatField()
         raters_per_item = serializers.IntegerField()
         raters = serializers.ListField(child=serializers.IntegerField(), required=False, allow_null=True)
@@ -267,7 +265,7 @@ class DrawLabellingStartApi(APIView):
         return Response(DrawOutput(draw).data)
 
 
-class DrawItemListApi(APIView):
+class DrawItemListApi(PaginatedApi):
     class ItemOutput(serializers.Serializer):
         post = serializers.IntegerField(source="post_id")
         so_id = serializers.IntegerField(source="post.so_id")
@@ -276,7 +274,7 @@ class DrawItemListApi(APIView):
         stratum = serializers.CharField(source="stratum.name")
         part = serializers.CharField()
 
-    class QuerySerializer(serializers.Serializer):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "DrawItemQuery"
 

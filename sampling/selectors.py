@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import Http404
 
@@ -16,7 +17,7 @@ from .design import LARGE_CENSUS, DrawDesign, ResolvedDesign, StratumChoice
 from .draw import Key, Keys, StratumSpec, key_order, pilot_round, pilot_split, stratified_draw
 from .models import (Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode,
                      StratumPopulation)
-from .sample_size import sample_size
+from .sample_size import SampleSize, sample_size
 from .snapshot import ids_unpack, keys_unpack_by_site
 
 
@@ -54,6 +55,15 @@ class DesignPreview:
     @property
     def errors(self) -> list[str]:
         return [row.error for row in self.rows if row.error]
+
+
+def sample_size_get(**arguments) -> SampleSize:
+    """``sample_size`` (pure, sample_size.py) for a page or the API: an input out of range is a
+    ``ValidationError`` with its sentence (the API's one exception handler answers 400)."""
+    try:
+        return sample_size(**arguments)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
 
 
 def draw_design_preview(*, resolved: ResolvedDesign) -> DesignPreview:

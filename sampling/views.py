@@ -14,7 +14,7 @@ from annotator.jobs.models import Job
 from annotator.selection.selectors import question_set_list
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
-from annotator.form_utils import form_errors_add
+from annotator.form_utils import form_errors_add, query_id
 from annotator.jobs.progress import job_progress_render
 
 from . import selectors, services
@@ -97,16 +97,15 @@ def draw_detail(request, slug, version):
     access = study_get_for_user(slug=slug, user=request.user)
     draw = selectors.draw_get(study=access.study, version=version)
     if request.htmx and request.GET.get("job"):
-        job = Job.objects.filter(study=access.study, pk=request.GET["job"]).first() if request.GET[
-            "job"].isdigit() else None
+        job_id = query_id(request.GET["job"])
+        job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id is not None else None
         if job is None:
             raise Http404("No such job.")
         return job_progress_render(request, job)
     if request.htmx and request.GET.get("check") == "reproduce":
         return render(request, "sampling/_reproduce.html", {"reproduces": selectors.draw_reproduces(draw=draw)})
     strata = selectors.draw_strata(draw=draw)
-    stratum_id = request.GET.get("stratum")
-    stratum_id = int(stratum_id) if stratum_id and stratum_id.isdigit() else None
+    stratum_id = query_id(request.GET.get("stratum"))
     part = request.GET.get("part") or None
     items = Paginator(selectors.draw_items(draw=draw, stratum_id=stratum_id, part=part), 50).get_page(
         request.GET.get("page"))

@@ -285,7 +285,7 @@ def owner_api(db):
 @pytest.mark.parametrize(("query", "parameter"), [
     ({"year": "10000"}, "year"), ({"year": "-1"}, "year"), ({"year": "0"}, "year"), ({"year": "²"}, "year"),
     ({"year": "1" * 5000}, "year"), ({"q": "a\x00b"}, "q"), ({"tag": "\x00"}, "tag"), ({"type": "3"}, "type"),
-    ({"type": "x"}, "type"),
+    ({"type": "x"}, "type"), ({"year": ""}, "year"),
 ])
 def test_a_bad_post_filter_is_a_400_naming_it(owner_api, query, parameter):
     response = owner_api.get("/api/studies/deploy/posts/", query)
@@ -295,7 +295,7 @@ def test_a_bad_post_filter_is_a_400_naming_it(owner_api, query, parameter):
 
 
 def test_good_post_filters_still_filter(owner_api):
-    assert owner_api.get("/api/studies/deploy/posts/", {"q": "serving", "tag": "serving", "year": ""}).json()[
+    assert owner_api.get("/api/studies/deploy/posts/", {"q": "serving", "tag": "serving"}).json()[
         "count"] == 1
     assert owner_api.get("/api/studies/deploy/posts/", {"year": "1999"}).json()["count"] == 0
     assert owner_api.get("/api/studies/deploy/posts/", {"type": "2"}).json()["count"] == 0
@@ -319,3 +319,182 @@ def test_every_list_api_refuses_a_malformed_parameter_with_a_400_naming_it(owner
 
     assert response.status_code == 400, response.content
     assert parameter in response.json()
+
+
+# -- request bodies: a value of the wrong JSON type is refused, not converted ----------------------
+
+
+@pytest.mark.parametrize(("body", "field", "message"), [
+    ({"name": 0}, "name", "Not a valid string."),
+    ({"name": 1.5}, "name", "Not a valid string."),
+    ({"name": "Fine", "slug": 7}, "slug", "Not a valid string."),
+    ({"name": "Fine", "description": True}, "description", "Not a valid string."),
+])
+def test_a_number_or_boolean_for_a_string_is_refused_and_nothing_is_saved(owner_api, body, field, message):
+    from annotator.studies.models import Study
+
+    before = Study.objects.count()
+    response = owner_api.post("/api/studies/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {field: [message]}
+    assert Study.objects.count() == before
+
+
+def test_a_string_for_a_number_or_a_boolean_is_refused_too(owner_api):
+    draw = owner_api.post("/api/studies/deploy/draws/preview/", {"strata": [{"question_set": "1"}]}, format="json")
+    resamples = owner_api.post("/api/studies/deploy/agreement/", {"scope": "draw", "resamples": "5"}, format="json")
+    flag = owner_api.post("/api/studies/deploy/sets/", {"name": "S", "whole_words": "yes"}, format="json")
+    listed = owner_api.post("/api/studies/deploy/codes/group/", {"codes": ["1"], "category": 1}, format="json")
+
+    assert draw.status_code == 400
+    assert draw.json() == {"strata": {"0": {"question_set": ["A valid integer is required."]}}}
+    assert resamples.status_code == 400 and resamples.json() == {"resamples": ["A valid integer is required."]}
+    assert flag.status_code == 400 and flag.json() == {"whole_words": ["Must be a valid boolean."]}
+    assert listed.status_code == 400 and listed.json() == {"codes": {"0": ["A valid integer is required."]}}
+
+
+def test_a_whole_number_beyond_64_bits_is_a_400_not_a_driver_error(owner_api):
+    response = owner_api.post("/api/studies/deploy/draws/preview/", {"strata": [{"question_set": 2**70}]},
+                              format="json")
+
+    assert response.status_code == 400
+    assert "question_set" in response.json()["strata"]["0"]
+
+
+def test_form_data_is_still_read_as_text():
+    """Forms (the browsable API, tests) carry text only: the strict check leaves them to DRF."""
+    from annotator.studies.apis import StudyListCreateApi
+    from django.http import QueryDict
+
+    form = StudyListCreateApi.InputSerializer(data=QueryDict("name=From+a+form&slug=form"))
+    assert form.is_valid(), form.errors
+
+
+# -- the schema documents the errors, the pages and the nulls ---------------------------------------
+
+
+@pytest.fixture(scope="module")
+def openapi():
+    from drf_spectacular.generators import SchemaGenerator
+
+    return SchemaGenerator().get_schema(request=None, public=True)
+
+
+def _operations(openapi):
+    for path, operations in openapi["paths"].items():
+        for method, operation in operations.items():
+            yield path, method, operation
+
+
+def test_every_operation_documents_the_errors_it_may_answer(openapi):
+    for path, method, operation in _operations(openapi):
+        codes = set(operation["responses"])
+        where = f"{method.upper()} {path}: {sorted(codes)}"
+        assert "503" in codes, where
+        if "{" in path:
+            assert "404" in codes, where
+        if method != "get":
+            assert {"400", "403"} <= codes, where
+        if {} not in operation.get("security", [{}]):
+            assert "401" in codes, where
+        for code in codes - {"200", "201", "202", "204"}:
+            content = operation["responses"][code].get("content", {})
+            assert content, f"{where}: {code} has no body documented"
+
+
+def test_every_paginated_list_is_documented_as_a_page(openapi):
+    from annotator.api_utils import PaginatedApi
+
+    paginated = []
+    for path, method, operation in _operations(openapi):
+        ok = operation["responses"].get("200", {}).get("content", {}).get("application/json", {})
+        ref = ok.get("schema", {}).get("$ref", "")
+        if ref.split("/")[-1].startswith("Paginated"):
+            page = openapi["components"]["schemas"][ref.split("/")[-1]]
+            assert {"count", "results"} <= set(page["required"]) and page["properties"]["next"]["nullable"]
+            paginated.append(f"{method} {path}")
+    views = {cls for cls in _subclasses(PaginatedApi)}
+    assert len(paginated) == len(views) >= 18, (paginated, views)
+
+
+def _subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _subclasses(sub)
+
+
+@pytest.mark.parametrize(("component", "field"), [
+    ("JobOutput", "started_at"), ("JobOutput", "finished_at"), ("JobOutput", "created_by"),
+    ("AgreementRunOutput", "draw"), ("AgreementRunOutput", "stratum"), ("DrawOutput", "job"),
+])
+def test_fields_that_can_be_null_are_documented_as_nullable(openapi, component, field):
+    assert openapi["components"]["schemas"][component]["properties"][field].get("nullable") is True
+
+
+# -- pages: no query string makes a 5xx either ---------------------------------------------------
+
+
+def _page_routes(resolver=None, prefix=""):
+    from django.urls import URLResolver, get_resolver
+
+    for pattern in (resolver or get_resolver()).url_patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _page_routes(pattern, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern)
+
+
+def _query_names_read_by_views() -> set[str]:
+    """Every name a view or selector reads from a query string, found in the source, so that a
+    new parameter is tried as soon as it is read."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    names = set()
+    for source in [*root.glob("annotator/**/*.py"), *root.glob("sampling/**/*.py"), *root.glob("taxonomy/**/*.py")]:
+        text = source.read_text()
+        names |= set(re.findall(r'request\.(?:GET|query_params)(?:\.get\(|\[)"(\w+)"', text))
+    return names | {"page", "q", "tag", "year", "type", "draw", "stratum", "part", "show"}
+
+
+@pytest.mark.django_db
+def test_no_query_string_makes_a_page_fail_with_a_server_error():
+    """Every page of a study with something in every section, with every parameter a view reads
+    set to a NUL byte, a digit that is not ASCII (isdigit() takes '²', int() refuses it) or a
+    number no database column holds; as a plain request and as htmx's."""
+    import re
+
+    from sampling.models import Assignment
+    from taxonomy.coding.models import CodeUse
+    from tests.taxonomy.results.archive_study import SLUG, rich_study_build
+
+    rich = rich_study_build()
+    study = rich.study
+    ids = {
+        "version": rich.draw.version, "set_id": study.question_sets.get(name="C server").pk,
+        "item_id": Assignment.objects.filter(draw=rich.draw).order_by("pk").first().item_id,
+        "category_id": study.categories.get(name="Model quantization").pk, "run_id": study.agreement_runs.get().pk,
+        "job_id": rich.draw.job_id, "post_id": study.posts.order_by("pk").first().pk,
+        "code_id": CodeUse.objects.order_by("pk").first().code_id, "fmt": "svg", "chart": "years",
+    }
+    names = _query_names_read_by_views()
+    client = Client(raise_request_exception=False)
+    client.force_login(rich.owner)
+    failures, pages = [], 0
+    for route in _page_routes():
+        if route.startswith(("api/", "admin/")) or "<slug:slug>" not in route:
+            continue
+        path = "/" + route.replace("<slug:slug>", SLUG)
+        path = re.sub(r"<\w+:(\w+)>", lambda m: str(ids.get(m.group(1), m.group(0))), path)
+        if "<" in path:
+            continue
+        pages += 1
+        for value in ("\x00", "²", "9" * 30):
+            for headers in ({}, {"HX-Request": "true"}):
+                response = client.get(path, {name: value for name in names}, headers=headers)
+                if response.status_code >= 500:
+                    failures.append((path, repr(value), headers, response.status_code))
+    assert pages >= 40
+    assert failures == []

@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate
+from annotator.api_utils import PaginatedApi, StrictInput, paginate
 from annotator.jobs.apis import JobOutput
 from annotator.studies.models import Role
 
@@ -15,7 +15,7 @@ from . import selectors, services
 from .models import AgreementScope
 
 
-class AgreementStartInput(serializers.Serializer):
+class AgreementStartInput(StrictInput):
     scope = serializers.ChoiceField(choices=AgreementScope.values)
     draw = serializers.IntegerField(required=False, allow_null=True, min_value=1,
                                     help_text="draw version (scope draw; optional for stratum)")
@@ -31,8 +31,8 @@ class AgreementStartInput(serializers.Serializer):
 class AgreementRunOutput(serializers.Serializer):
     id = serializers.IntegerField()
     scope = serializers.CharField()
-    draw = serializers.IntegerField(source="draw.version", default=None, help_text="draw version")
-    stratum = serializers.CharField(source="stratum.name", default=None)
+    draw = serializers.IntegerField(source="draw.version", default=None, allow_null=True, help_text="draw version")
+    stratum = serializers.CharField(source="stratum.name", default=None, allow_null=True)
     stratum_id = serializers.IntegerField(allow_null=True)
     status = serializers.CharField()
     job = serializers.IntegerField(source="job_id", allow_null=True)
@@ -46,7 +46,7 @@ class AgreementRunOutput(serializers.Serializer):
     labels = serializers.IntegerField()
     message = serializers.CharField(help_text="why there is no coefficient, when there is none")
     error = serializers.CharField()
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 
@@ -62,7 +62,7 @@ class AgreementRunDetailOutput(AgreementRunOutput):
         return selectors.agreement_taxonomy_changed(run=run)
 
 
-class AgreementRunListCreateApi(APIView):
+class AgreementRunListCreateApi(PaginatedApi):
     @extend_schema(responses=AgreementRunOutput(many=True))
     def get(self, request, slug):
         access = selectors.agreement_access(slug=slug, user=request.user)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 
 from annotator.jobs.models import Job
 from annotator.studies.models import Role
-from annotator.form_utils import form_errors_add
+from annotator.form_utils import form_errors_add, query_id
 from annotator.jobs.progress import job_progress_render
 
 from . import selectors, services
@@ -52,8 +52,8 @@ def run_detail(request, slug, run_id):
     access = selectors.agreement_access(slug=slug, user=request.user)
     run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
     if request.htmx and request.GET.get("job"):
-        job_id = request.GET["job"]
-        job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id.isdigit() else None
+        job_id = query_id(request.GET["job"])
+        job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id is not None else None
         if job is None:
             raise Http404("No such job.")
         return job_progress_render(request, job)

@@ -4,7 +4,7 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate, query_params
+from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.jobs.apis import JobOutput
 from annotator.jobs.models import JobKind
 from annotator.jobs.selectors import job_list
@@ -58,8 +58,8 @@ class PostDetailOutput(PostSummaryOutput):
         return CommentOutput(self.context["thread"].comments.get(post.so_id, []), many=True).data
 
 
-class PostListApi(APIView):
-    class QuerySerializer(serializers.Serializer):
+class PostListApi(PaginatedApi):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "PostListQuery"
 
@@ -94,10 +94,10 @@ class PostDetailApi(APIView):
         return Response(data)
 
 
-class ImportListCreateApi(APIView):
+class ImportListCreateApi(PaginatedApi):
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ImportUploadInput"
 

@@ -11,7 +11,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate, query_params
+from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.corpus.models import Post
 from annotator.corpus.selectors import post_get
 from annotator.jobs.apis import JobOutput
@@ -67,7 +67,7 @@ class QuestionSetOutput(serializers.Serializer):
     member_count = serializers.IntegerField(allow_null=True, help_text="null until the set is evaluated")
     evaluated_at = serializers.DateTimeField(allow_null=True)
     funnel = FunnelStepOutput(many=True)
-    created_by = serializers.CharField(source="created_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     rule_text = serializers.SerializerMethodField(help_text="the rule in words, in the order its steps apply")
@@ -107,7 +107,7 @@ class ManualDecisionOutput(serializers.Serializer):
     title = serializers.CharField(source="post.title")
     action = serializers.ChoiceField(choices=ManualDecision.Action.choices)
     reason = serializers.CharField()
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    decided_by = serializers.CharField(source="decided_by.username", default=None, allow_null=True)
     decided_at = serializers.DateTimeField()
 
 
@@ -213,7 +213,7 @@ def _names(help_text: str) -> serializers.ListField:
     return serializers.ListField(child=serializers.CharField(), required=False, default=list, help_text=help_text)
 
 
-class _RuleInput(serializers.Serializer):
+class _RuleInput(StrictInput):
     """A whole rule; a field left out takes its default (PUT replaces the rule)."""
 
     name = serializers.CharField(max_length=100)
@@ -250,7 +250,7 @@ def _rule_save(*, data: _RuleInput, study, question_set: QuestionSet | None = No
 # -- endpoints ----------------------------------------------------------------------
 
 
-class QuestionSetListCreateApi(APIView):
+class QuestionSetListCreateApi(PaginatedApi):
     class InputSerializer(_RuleInput):
         class Meta:
             ref_name = "QuestionSetCreateInput"
@@ -305,7 +305,7 @@ class QuestionSetEvaluateApi(APIView):
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class QuestionSetMemberListApi(APIView):
+class QuestionSetMemberListApi(PaginatedApi):
     @extend_schema(responses=QuestionSetMemberOutput(many=True),
                    description="The members of the last evaluation, newest first.")
     def get(self, request, slug, set_id):
@@ -315,8 +315,8 @@ class QuestionSetMemberListApi(APIView):
                         serializer_class=QuestionSetMemberOutput, request=request, view=self)
 
 
-class ManualDecisionListCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+class ManualDecisionListCreateApi(PaginatedApi):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ManualDecisionInput"
 
@@ -371,7 +371,7 @@ class QuestionSetStatisticsApi(APIView):
 
 
 class QuestionSetComparisonApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(QueryParams):
         class Meta:
             ref_name = "QuestionSetCompareQuery"
 

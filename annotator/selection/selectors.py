@@ -20,6 +20,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import ExtractYear
 
 from annotator.corpus.models import Post, PostType
+from annotator.form_utils import query_id
 
 from .models import QuestionSet, QuestionSetMember
 from .statistics import DurationSummary, ProportionTest, summarise_durations, two_proportion_test
@@ -365,7 +366,7 @@ def question_set_job(*, question_set: QuestionSet, job_id: str | None = None):
     jobs = Job.objects.filter(study_id=question_set.study_id, kind=JobKind.QUESTION_SET,
                               params__question_set=question_set.pk)
     if job_id:
-        return jobs.filter(pk=job_id).first() if str(job_id).isdigit() else None
+        return jobs.filter(pk=pk).first() if (pk := query_id(job_id)) is not None else None
     return jobs.order_by("-created_at", "-id").first()
 
 

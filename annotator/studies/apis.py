@@ -3,7 +3,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate
+from annotator.api_utils import PaginatedApi, StrictInput, paginate
 
 from . import selectors, services
 from .models import Role
@@ -29,8 +29,8 @@ ROLE_FIELD = serializers.ListField(
 )
 
 
-class StudyListCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+class StudyListCreateApi(PaginatedApi):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "StudyCreateInput"
 
@@ -54,7 +54,7 @@ class StudyListCreateApi(APIView):
 
 
 class StudyDetailApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "StudyUpdateInput"
 
@@ -74,8 +74,8 @@ class StudyDetailApi(APIView):
         return Response(StudyOutput(study).data)
 
 
-class MembershipListCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+class MembershipListCreateApi(PaginatedApi):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "MemberAddInput"
 
@@ -103,7 +103,7 @@ class MembershipListCreateApi(APIView):
 
 
 class MembershipDetailApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "MemberRolesInput"
 

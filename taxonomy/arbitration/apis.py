@@ -6,15 +6,13 @@ Raters, viewers and strangers get 404: the queues show other raters' labels.
 The pilot is joint: every member reads its decisions; owners and arbitrators take
 them (anyone else who tries gets 404)."""
 
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate, query_params
+from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.studies.models import Role
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.selectors import draw_get
@@ -59,7 +57,7 @@ class FinalLabelOutput(serializers.Serializer):
 
 
 class ArbitrationStartApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ArbitrationStartInput"
 
@@ -85,8 +83,8 @@ class ArbitrationStartApi(APIView):
         return Response(self.OutputSerializer(started).data)
 
 
-class ArbitrationQueueApi(APIView):
-    class QuerySerializer(serializers.Serializer):
+class ArbitrationQueueApi(PaginatedApi):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "ArbitrationQueueQuery"
 
@@ -101,7 +99,7 @@ class ArbitrationQueueApi(APIView):
         return paginate(queryset=items, serializer_class=QueueItemOutput, request=request, view=self)
 
 
-class PendingQueueApi(APIView):
+class PendingQueueApi(PaginatedApi):
     @extend_schema(responses=QueueItemOutput(many=True))
     def get(self, request, slug):
         access = _access(request, slug)
@@ -130,7 +128,7 @@ class ArbitrationItemApi(APIView):
         labels = serializers.ListField(child=serializers.DictField(), help_text="each rater's kind, categories, note")
         final = FinalLabelOutput(allow_null=True)
 
-    class DecideSerializer(serializers.Serializer):
+    class DecideSerializer(StrictInput):
         class Meta:
             ref_name = "ArbitrationDecision"
 
@@ -147,6 +145,10 @@ class ArbitrationItemApi(APIView):
         return {"item": QueueItemOutput(item).data, "labels": labels,
                 "final": (FinalLabelOutput(final).data if (final := selectors.final_label_for(item=item)) else None)}
 
+    def conflict_body(self, request, slug, item_id) -> dict:
+        """The 409's body beside ``detail`` (annotator/errors.py): the decision that stands."""
+        return self._output(self._item(request, slug, item_id)[1])
+
     @extend_schema(responses=OutputSerializer)
     def get(self, request, slug, item_id):
         _, item = self._item(request, slug, item_id)
@@ -160,18 +162,13 @@ class ArbitrationItemApi(APIView):
         data = self.DecideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
-        try:
-            services.arbitration_decide(item=item, arbitrator=request.user, kind=d["kind"],
-                                        category_ids=d["categories"], reason=d["reason"])
-        except ValidationError as exc:
-            if FinalLabel.objects.filter(item=item).exists():  # someone else decided first
-                return Response({"detail": exc.messages, **self._output(item)}, status=status.HTTP_409_CONFLICT)
-            raise
+        services.arbitration_decide(item=item, arbitrator=request.user, kind=d["kind"],
+                                    category_ids=d["categories"], reason=d["reason"])
         return Response(self._output(item), status=status.HTTP_201_CREATED)
 
 
 class PendingResolveApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "PendingResolveInput"
 
@@ -195,7 +192,7 @@ class PendingResolveApi(APIView):
         finals = FinalLabelOutput(many=True)
         relabel_requests = serializers.IntegerField()
 
-    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 409: None})
     def post(self, request, slug):
         access = _access(request, slug)
         if not access.can(Role.ARBITRATOR):
@@ -226,7 +223,7 @@ class PendingResolveApi(APIView):
                          "finals": FinalLabelOutput(finals, many=True).data}, status=status.HTTP_201_CREATED)
 
 
-class FinalLabelListApi(APIView):
+class FinalLabelListApi(PaginatedApi):
     @extend_schema(responses=FinalLabelOutput(many=True))
     def get(self, request, slug):
         access = _access(request, slug)
@@ -271,8 +268,8 @@ class PilotRowOutput(serializers.Serializer):
     final = FinalLabelOutput(allow_null=True)
 
 
-class PilotDecisionListApi(APIView):
-    class ConfirmSerializer(serializers.Serializer):
+class PilotDecisionListApi(PaginatedApi):
+    class ConfirmSerializer(StrictInput):
         class Meta:
             ref_name = "PilotConfirmInput"
 
@@ -288,7 +285,7 @@ class PilotDecisionListApi(APIView):
         confirmed = FinalLabelOutput(many=True)
         skipped = serializers.ListField(child=serializers.DictField(), help_text="{item, reason}: left undecided")
 
-    class QuerySerializer(serializers.Serializer):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "PilotDecisionQuery"
 
@@ -301,7 +298,7 @@ class PilotDecisionListApi(APIView):
         query = query_params(self.QuerySerializer, request)
         items = selectors.pilot_item_list(study=access.study, version=query.get("draw"),
                                           undecided=query["undecided"])
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(items, request, view=self)
         rows = selectors.pilot_rows(study=access.study, items=page)
         return paginator.get_paginated_response(PilotRowOutput(rows, many=True).data)
@@ -323,7 +320,7 @@ class PilotDecisionListApi(APIView):
 
 
 class PilotDecisionItemApi(APIView):
-    class DecideSerializer(serializers.Serializer):
+    class DecideSerializer(StrictInput):
         class Meta:
             ref_name = "PilotDecision"
 
@@ -337,6 +334,10 @@ class PilotDecisionItemApi(APIView):
     def _item(self, request, slug, item_id, *, write: bool = False):
         access = _pilot_access(request, slug, write=write)
         return selectors.pilot_item_for_decision(study=access.study, item_id=item_id)
+
+    def conflict_body(self, request, slug, item_id) -> dict:
+        """The 409's body beside ``detail`` (annotator/errors.py): the decision that stands."""
+        return PilotRowOutput(selectors.pilot_row(item=self._item(request, slug, item_id))).data
 
     @extend_schema(responses=PilotRowOutput)
     def get(self, request, slug, item_id):
@@ -353,11 +354,7 @@ class PilotDecisionItemApi(APIView):
         data.is_valid(raise_exception=True)
         d = data.validated_data
         had_decision = FinalLabel.objects.filter(item=item).exists()
-        try:
-            services.pilot_decision_set(item=item, actor=request.user, kind=d["kind"], category_ids=d["categories"],
-                                        reason=d["reason"], replaces=d["replaces"])
-        except services.DecisionConflict as exc:
-            return Response({"detail": exc.messages, **PilotRowOutput(selectors.pilot_row(item=item)).data},
-                            status=status.HTTP_409_CONFLICT)
+        services.pilot_decision_set(item=item, actor=request.user, kind=d["kind"], category_ids=d["categories"],
+                                    reason=d["reason"], replaces=d["replaces"])
         return Response(PilotRowOutput(selectors.pilot_row(item=item)).data,
                         status=status.HTTP_200_OK if had_decision else status.HTTP_201_CREATED)

@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from annotator.errors import Conflict
 from annotator.studies.models import Membership
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
 from taxonomy.coding.selectors import PILOT_DRAW_STATUSES
@@ -160,9 +161,13 @@ def _final_categories(*, study_id: int, kind: str, category_ids: Sequence[int]) 
     return [found[cid] for cid in ids]
 
 
-def _final_exists_error(final: FinalLabel) -> ValidationError:
+class DecisionConflict(Conflict):
+    """Someone else decided the item, or changed its decision, first: theirs stands (the API answers 409)."""
+
+
+def _final_exists_error(final: FinalLabel) -> DecisionConflict:
     who = _who(final.decided_by) if final.method != FinalMethod.AGREED else "the raters (agreed)"
-    return ValidationError(
+    return DecisionConflict(
         f"This item was already decided by {who} at {timezone.localtime(final.decided_at):%H:%M:%S}: "
         f"{final.get_method_display().lower()}. Their decision stands."
     )
@@ -303,10 +308,6 @@ def arbitrator_roots_set(*, study, user, roots: Sequence[Category]) -> None:
 
 
 # -- the pilot's decisions (DESIGN.md step 5) ------------------------------------------------------
-
-
-class DecisionConflict(ValidationError):
-    """Someone else decided the item, or changed its decision, first: theirs stands (the API answers 409)."""
 
 
 # The line a change adds to the reason, naming the decision it replaced; dropped from a reason

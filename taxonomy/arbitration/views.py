@@ -23,7 +23,7 @@ from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.selectors import draw_get
 from taxonomy.coding.selectors import pilot_item_get
 from taxonomy.tree.models import Category, CategoryStatus
-from annotator.form_utils import form_errors_add
+from annotator.form_utils import form_errors_add, query_id
 
 from . import selectors, services
 from .forms import DecideForm, PendingResolveForm, PilotDecisionForm, RootsForm, StartForm
@@ -200,9 +200,9 @@ def _may_decide(access: StudyAccess) -> bool:
 def _draw_version(value) -> int | None:
     if not value:
         return None
-    if not str(value).isdigit():
+    if query_id(value) is None:
         raise Http404("No such drawn version.")
-    return int(value)
+    return query_id(value)
 
 
 @login_required

@@ -6,15 +6,12 @@ Raters, owners and arbitrators write; every member reads; everyone else gets 404
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate, query_params
+from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 
 from . import selectors, services
-
-
 
 
 class CategoryRefOutput(serializers.Serializer):
@@ -30,7 +27,7 @@ class CodeUseOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PilotItemListApi(APIView):
+class PilotItemListApi(PaginatedApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "PilotItem"
@@ -44,7 +41,7 @@ class PilotItemListApi(APIView):
         stratum = serializers.CharField(source="stratum.name")
         code_count = serializers.IntegerField()
 
-    class QuerySerializer(serializers.Serializer):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "PilotItemQuery"
 
@@ -63,7 +60,7 @@ class PilotItemListApi(APIView):
 
 
 class PilotItemCodesApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CodeUseInput"
 
@@ -114,8 +111,8 @@ class CodeOutput(serializers.Serializer):
         return [item.pk for item in self.context["items"].get(code.pk, [])]
 
 
-class CodeListApi(APIView):
-    class QuerySerializer(serializers.Serializer):
+class CodeListApi(PaginatedApi):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "CodeListQuery"
 
@@ -127,14 +124,14 @@ class CodeListApi(APIView):
         access = selectors.coding_access_get(slug=slug, user=request.user)
         query = query_params(self.QuerySerializer, request)
         codes = selectors.code_list(study=access.study, q=query["q"], ungrouped=query["ungrouped"])
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(codes, request, view=self)
         context = {"items": selectors.code_items(codes=page)}
         return paginator.get_paginated_response(CodeOutput(page, many=True, context=context).data)
 
 
 class CodeDetailApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CodeRenameInput"
 
@@ -163,13 +160,13 @@ class CodeDetailApi(APIView):
         return Response(self.OutputSerializer(survivor, context=context).data)
 
 
-class NewCategoryInput(serializers.Serializer):
+class NewCategoryInput(StrictInput):
     name = serializers.CharField(max_length=200)
     parent = serializers.IntegerField(required=False, allow_null=True, help_text="a live category; none for a root")
 
 
 class CodeGroupApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CodeGroupInput"
 

@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
+from annotator.form_utils import query_id
+
 from . import selectors, services
 from .forms import CodeFilterForm, CodesGroupForm, CodeTextForm
 
@@ -22,9 +24,9 @@ def _version(request) -> int | None:
     value = request.GET.get("draw") or None
     if value is None:
         return None
-    if not value.isdigit():
+    if query_id(value) is None:
         raise Http404("No such drawn version.")
-    return int(value)
+    return query_id(value)
 
 
 @login_required

@@ -2,18 +2,16 @@
 and labels only: another rater's item is a 404, whether it exists or not.
 Listings go through ``label_list_visible``, the one blindness rule."""
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate
+from annotator.api_utils import PaginatedApi, StrictInput, paginate
 from annotator.corpus.apis import PostDetailOutput
 from annotator.corpus.selectors import post_thread
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
-from sampling.models import Assignment
 
 from . import selectors, services
 from .models import LabelKind
@@ -104,7 +102,7 @@ class LabellingNextApi(APIView):
 
 
 class LabellingItemApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "LabelInput"
 
@@ -126,18 +124,15 @@ class LabellingItemApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The service finds the caller's assignment on the item as it locks it.
-        try:
-            services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
-                                          kind=data.validated_data["kind"],
-                                          category_ids=data.validated_data["categories"],
-                                          note=data.validated_data["note"])
-        except Assignment.DoesNotExist:
-            raise Http404("No such item in your queue.") from None
+        services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
+                                      kind=data.validated_data["kind"],
+                                      category_ids=data.validated_data["categories"],
+                                      note=data.validated_data["note"])
         assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
         return Response(AssignmentOutput(assignment).data)
 
 
-class LabelListApi(APIView):
+class LabelListApi(PaginatedApi):
     class ListOutput(serializers.Serializer):
         class Meta:
             ref_name = "VisibleLabel"

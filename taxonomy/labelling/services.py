@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.http import Http404
 from django.utils import timezone
 
 from annotator.studies.models import Study
@@ -79,14 +80,14 @@ def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iter
 def label_submit_on_item(*, study: Study, rater, item_id: int, kind: str, category_ids: Iterable[int] = (),
                          note: str = "") -> Label:
     """``label_submit`` on the rater's own assignment on this item, found and locked in one
-    query (what a page posts: the item, not the assignment). Raises
-    ``Assignment.DoesNotExist`` where the rater has no open assignment on it."""
+    query (what a page posts: the item, not the assignment). Raises ``Http404`` where the
+    rater has no open assignment on it (pages and the API answer 404 alike)."""
     assignment = (assignment_open_list(study=study, user=rater).filter(item_id=item_id)
                   .select_for_update(of=("self",)).select_related("draw")
                   .only("draw_id", "item_id", "rater_id", "submitted_at", "draw__study_id", "draw__status",
                         "draw__arbitration_started_at").first())
     if assignment is None:
-        raise Assignment.DoesNotExist("No such item in your queue.")
+        raise Http404("No such item in your queue.")
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
 
 

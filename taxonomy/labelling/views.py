@@ -7,7 +7,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -16,7 +15,6 @@ from annotator.corpus.selectors import post_thread_display
 from annotator.form_utils import form_errors_add
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
-from sampling.models import Assignment
 
 from . import selectors, services
 from .forms import LabelForm, ProposeForm
@@ -118,8 +116,6 @@ def item(request, slug, item_id):
             services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
                                           kind=form.cleaned_data["kind"], category_ids=form.cleaned_data["categories"],
                                           note=form.cleaned_data["note"])
-        except Assignment.DoesNotExist:
-            raise Http404("No such item in your queue.") from None
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:

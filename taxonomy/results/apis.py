@@ -11,6 +11,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api_utils import QueryParams, StrictInput, query_params
 from annotator.csv_output import csv_response
 from annotator.jobs.apis import JobOutput
 from annotator.studies.selectors import study_get_for_user
@@ -79,18 +80,24 @@ class ResultsApi(APIView):
         return Response(ResultsOutput(_results(request, slug)).data)
 
 
+class CsvQuery(QueryParams):
+    """``?excel=`` of a CSV download, checked (``csv_response`` reads it)."""
+
+    excel = serializers.BooleanField(default=False, help_text="UTF-8 with a BOM")
+
+
 class TaxonomyCsvApi(APIView):
-    @extend_schema(parameters=[*SCOPE_PARAMETERS, OpenApiParameter("excel", bool, description="UTF-8 with a BOM")],
-                   responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(parameters=[*SCOPE_PARAMETERS, CsvQuery], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, slug):
         """The taxonomy CSV (the same file as the page's download and ``manage.py export_taxonomy``)."""
+        query_params(CsvQuery, request)
         results = _results(request, slug)
         return csv_response(request, header=TAXONOMY_COLUMNS, rows=taxonomy_csv_rows(results=results),
                             filename=taxonomy_csv_filename(results=results))
 
 
 class ExportStartApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ExportStartInput"
 
@@ -201,10 +208,10 @@ class SaturationApi(APIView):
 class SaturationCsvApi(APIView):
     content_negotiation_class = FileNegotiation
 
-    @extend_schema(parameters=[*SCOPE_PARAMETERS, OpenApiParameter("excel", bool, description="UTF-8 with a BOM")],
-                   responses={(200, "text/csv"): OpenApiTypes.STR})
+    @extend_schema(parameters=[*SCOPE_PARAMETERS, CsvQuery], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, slug):
         """The saturation curve's data: one row per decided item in coding order."""
+        query_params(CsvQuery, request)
         curve = _saturation(request, slug)
         return csv_response(request, header=saturation.SATURATION_COLUMNS, rows=saturation.saturation_rows(curve),
                             filename=saturation.saturation_csv_filename(study=curve.scope.study))

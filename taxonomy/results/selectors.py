@@ -16,6 +16,7 @@ from itertools import groupby
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, QuerySet
 
+from annotator.form_utils import query_id
 from annotator.studies.models import Study
 from sampling.models import DrawStatus, SampleDraw, SampleItem, SampleStratum
 from taxonomy.arbitration.models import FinalLabel
@@ -54,12 +55,11 @@ class ResultsScope:
 def results_scope_arguments(params) -> dict:
     """``draw_version`` and ``stratum_name`` from a query string (``draw``, ``stratum``)."""
     draw, stratum = (params.get("draw") or "").strip(), (params.get("stratum") or "").strip()
-    # ASCII digits only: "²".isdigit() holds, and int() refuses it.
-    if draw and not (draw.isascii() and draw.isdigit() and len(draw) <= 9):
+    if draw and query_id(draw) is None:
         raise ValidationError({"draw": "A draw is given by its version number (e.g. 1)."})
     if "\x00" in stratum:  # PostgreSQL refuses NUL in text
         raise ValidationError({"stratum": "A stratum name has no NUL character."})
-    return {"draw_version": int(draw) if draw else None, "stratum_name": stratum or None}
+    return {"draw_version": query_id(draw), "stratum_name": stratum or None}
 
 
 def results_scope(*, study: Study, draw_version: int | None = None, stratum_name: str | None = None) -> ResultsScope:

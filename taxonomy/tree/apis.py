@@ -14,7 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import paginate, query_params
+from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 
@@ -64,7 +64,7 @@ def _editor(slug, user):
 
 
 class CategoryListCreateApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CategoryAddInput"
 
@@ -76,7 +76,7 @@ class CategoryListCreateApi(APIView):
         proposed = serializers.BooleanField(default=False,
                                             help_text="a rater's proposal (raters may only propose)")
 
-    class QuerySerializer(serializers.Serializer):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "CategoryListQuery"
 
@@ -108,7 +108,7 @@ class CategoryListCreateApi(APIView):
 
 
 class CategoryDetailApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CategoryUpdateInput"
 
@@ -152,7 +152,7 @@ class CategoryDetailApi(APIView):
 
 
 class CategoryMoveApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CategoryMoveInput"
 
@@ -189,7 +189,7 @@ class MergeOutput(serializers.Serializer):
     moved = serializers.DictField(child=serializers.IntegerField(), help_text=MOVED_HELP)
 
 
-class TargetInput(serializers.Serializer):
+class TargetInput(StrictInput):
     class Meta:
         ref_name = "CategoryTargetInput"
 
@@ -237,7 +237,7 @@ class CategoryRejectApi(APIView):
 
 
 class CategorySplitApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CategorySplitInput"
 
@@ -306,7 +306,7 @@ class CategorySearchApi(APIView):
         status = serializers.CharField()
         is_leaf = serializers.BooleanField()
 
-    class QuerySerializer(serializers.Serializer):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "CategorySearchQuery"
 
@@ -324,7 +324,7 @@ class CategorySearchApi(APIView):
         return Response(self.OutputSerializer(hits, many=True).data)
 
 
-class TaxonomyChangeListApi(APIView):
+class TaxonomyChangeListApi(PaginatedApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "CategoryChange"
@@ -347,7 +347,7 @@ class TaxonomyChangeListApi(APIView):
         def get_moved(self, change) -> dict[str, int]:
             return selectors.change_moved_shown(change)
 
-    class QuerySerializer(serializers.Serializer):
+    class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "CategoryChangeQuery"
 

@@ -26,7 +26,7 @@ from sampling import selectors
 from sampling.draw import StratumSpec, stratified_draw
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleItem
 from sampling.snapshot import ids_digest, ids_pack
-from tests.sampling.reproducibility import RATERS, SEED, SITES, draw_describe, draw_make, dump_write, study_prepare
+from tests.sampling.reproducibility import RATERS, SEED, draw_describe, draw_make, dump_write, study_prepare
 
 ROOT = Path(__file__).resolve().parents[2]
 

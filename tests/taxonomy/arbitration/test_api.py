@@ -80,7 +80,7 @@ def test_pending_resolve_with_a_new_category(started):
     assert response.status_code == 201 and response.json()["created"] is True
     assert FinalLabel.objects.get(item=s["items"][2]).method == "from_pending"
     again = api(s["arbitrator"]).post(url, {**body, "new_name": "Other"}, format="json")
-    assert again.status_code == 400
+    assert again.status_code == 409 and "already decided" in again.json()["detail"][0]  # decided meanwhile
     assert api(s["arbitrator"]).post(url, {**body, "items": [999999]}, format="json").status_code == 404
 
 
