@@ -1,5 +1,6 @@
 """`make run`'s last step: the job worker in the background, the web server in
-the foreground, the URL and the demo logins on screen. Ctrl-C stops both."""
+the foreground, the URL on screen (``make run``'s ``load_demo`` has just
+listed the demo logins). Ctrl-C stops both."""
 
 import os
 import subprocess
@@ -8,8 +9,6 @@ import sys
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-
-from annotator.corpus.management.commands.load_demo import DEMO_SLUG, DEMO_USERS
 
 
 class Command(BaseCommand):
@@ -31,9 +30,7 @@ class Command(BaseCommand):
         jobs = "CELERY_BROKER_URL" if os.environ.get("CELERY_BROKER_URL") else "file-system queue, no server"
         self.stdout.write(f"\n  Taxonomist is running:  http://{host}:{port}/")
         self.stdout.write(f"  Database: {db}; jobs: {jobs}; worker log: {log_path}")
-        self.stdout.write(f"  Demo study “{DEMO_SLUG}”; demo logins:")
-        for username, (password, _roles) in DEMO_USERS.items():
-            self.stdout.write(f"    {username:<11} {password}")
+        self.stdout.write("  Sign in with a demo login listed above (python manage.py load_demo lists them again).")
         self.stdout.write(f"  API: http://{host}:{port}/api/ (OpenAPI schema at /api/schema/). Stop with Ctrl-C.\n")
         try:
             call_command("runserver", f"{host}:{port}", use_reloader=False)
