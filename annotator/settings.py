@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "django_htmx",
+    "template_partials",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
