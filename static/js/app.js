@@ -45,12 +45,26 @@ document.addEventListener("htmx:responseError", (event) => {
   }
 });
 
-// Forms that change something for good ask first: <form data-confirm="…">.
+// A button with data-disabled-while="<selector>" is disabled while the page has a match: the
+// draw form's Draw while its preview reports a stratum that cannot be drawn. Only a hint: the
+// server refuses such a form anyway.
+function disabledWhileUpdate() {
+  for (const button of document.querySelectorAll("[data-disabled-while]")) {
+    button.disabled = document.querySelector(button.dataset.disabledWhile) !== null;
+  }
+}
+document.addEventListener("DOMContentLoaded", disabledWhileUpdate);
+document.addEventListener("htmx:afterSettle", disabledWhileUpdate);
+
+// Forms that change something for good ask first: <form data-confirm="…">, or
+// <button data-confirm="…"> for one button of a form. Dismissing the dialog sends nothing.
+// Forms sent by htmx ask with htmx's own hx-confirm="…" instead (htmx sends them before this
+// listener on the document would hear the submit).
 document.addEventListener("submit", (event) => {
   const form = event.target;
-  if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
-    event.preventDefault();
-  }
+  if (!(form instanceof HTMLFormElement)) return;
+  const question = (event.submitter && event.submitter.dataset.confirm) || form.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
 });
 
 // An upload refused for its declared size (413 before the body is read, annotator/middleware.py):
