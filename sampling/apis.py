@@ -14,7 +14,7 @@ from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
-from .design import MAX_SEED, DrawDesign, StratumChoice, design_resolve
+from .design import MAX_SEED, DrawDesign, StratumChoice
 from .models import ItemPart, StratumMode
 from .sample_size import ROUNDINGS
 
@@ -182,7 +182,8 @@ class DrawListCreateApi(PaginatedApi):
 
     @extend_schema(request=DrawStartInput, responses={202: DrawOutput})
     def post(self, request, slug):
-        """Start a draw (a background job); poll ``/api/jobs/{job}/`` or this draw."""
+        """Start a draw (a background job); poll ``/api/jobs/{job}/`` or this draw. A design the
+        preview says cannot be drawn is refused (400, the reasons under ``strata``); no version is used."""
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         data = DrawStartInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -214,18 +215,21 @@ class DrawPreviewApi(APIView):
         raters = serializers.IntegerField()
         raters_per_item = serializers.IntegerField()
         per_rater = serializers.FloatField()
+        drawable = serializers.BooleanField(help_text="false when a row has an error: starting this draw is refused "
+                                                      "(400) with the same reasons")
 
         def get_rows(self, preview) -> list[dict]:
             return DrawPreviewApi.PreviewRowOutput(preview.rows, many=True).data
 
     @extend_schema(request=DesignInput, responses=PreviewOutput)
     def post(self, request, slug):
-        """The design table (N after overlap, n exact, n) without drawing."""
+        """The design table (N after overlap, n exact, n) without drawing; a stratum that cannot be
+        drawn has its reason in ``error`` (and ``drawable`` is false)."""
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         data = DesignInput(data=request.data)
         data.is_valid(raise_exception=True)
-        resolved = design_resolve(study=access.study, design=data.design())
-        return Response(self.PreviewOutput(selectors.draw_design_preview(resolved=resolved)).data)
+        _, preview = selectors.draw_design_check(study=access.study, design=data.design())
+        return Response(self.PreviewOutput(preview).data)
 
 
 class DrawDetailApi(APIView):

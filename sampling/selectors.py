@@ -13,7 +13,7 @@ from annotator.corpus.models import Post
 from annotator.csv_output import row_batches
 from annotator.selection.models import QuestionSetMember
 
-from .design import LARGE_CENSUS, DrawDesign, ResolvedDesign, StratumChoice
+from .design import LARGE_CENSUS, DrawDesign, ResolvedDesign, StratumChoice, design_resolve
 from .draw import Key, Keys, StratumSpec, key_order, pilot_round, pilot_split, stratified_draw
 from .models import (Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum, StratumMode,
                      StratumPopulation)
@@ -56,6 +56,23 @@ class DesignPreview:
     def errors(self) -> list[str]:
         return [row.error for row in self.rows if row.error]
 
+    @property
+    def drawable(self) -> bool:
+        return not self.errors
+
+
+def draw_design_check(*, study, design: DrawDesign, drawable: bool = False) -> tuple[ResolvedDesign, DesignPreview]:
+    """The one check of a design, shown by the preview (page and API) and required by the
+    start: ``design_resolve`` (a design the study does not allow raises ``ValidationError``
+    per field), then the design table, whose rows say why a stratum cannot be drawn (no
+    posts left after the overlap, an n above its N). With ``drawable`` such a row raises
+    too (under ``strata``, naming the stratum): a draw that would fail is never started."""
+    resolved = design_resolve(study=study, design=design)
+    preview = draw_design_preview(resolved=resolved)
+    if drawable and preview.errors:
+        raise ValidationError({"strata": preview.errors})
+    return resolved, preview
+
 
 def sample_size_get(**arguments) -> SampleSize:
     """``sample_size`` (pure, sample_size.py) for a page or the API: an input out of range is a
@@ -82,8 +99,8 @@ def draw_design_preview(*, resolved: ResolvedDesign) -> DesignPreview:
         n_exact = n = None
         error = warning = ""
         if population == 0:
-            error = (f"“{qs.name}” has no posts left: all {set_size:,} are counted in earlier strata."
-                     if set_size else f"“{qs.name}” is empty.")
+            error = (f"“{qs.name}” has no posts left: all {set_size:,} are counted in earlier strata. "
+                     "Remove it or put it first." if set_size else f"“{qs.name}” is empty.")
         elif choice.mode == StratumMode.CENSUS:
             n = population
             if population > LARGE_CENSUS:

@@ -29,12 +29,13 @@ from annotator.jobs.services import job_create, job_fail, job_progress, job_reap
 from annotator.selection.models import QuestionSet, QuestionSetMember
 from annotator.studies.models import Study
 
-from .design import DrawDesign, assignment_errors, design_resolve, seed_new, study_raters
+from .design import DrawDesign, assignment_errors, seed_new, study_raters
 from .draw import (ALGORITHM, Draw, Key, Keys, StratumDraw, StratumSpec, balanced_assignment, key_order, pilot_split,
                    stratified_draw)
 from .models import (Assignment, DrawStatus, ItemPart, RaterTally, SampleDraw, SampleItem, SampleStratum,
                      StratumMode, StratumPopulation)
 from .sample_size import sample_size
+from .selectors import draw_design_check
 from .snapshot import ids_digest, ids_pack, keys_digest, keys_pack
 
 WRITE_BATCH = 5000
@@ -50,8 +51,9 @@ def sample_draw_start(*, study: Study, design: DrawDesign, user=None, expected_v
                       ) -> SampleDraw:
     """Record the draw (next version) and queue its job. One draw per study is
     drawn at a time; ``expected_version`` (the latest version the owner saw)
-    stops a second owner from unknowingly drawing over a draw just made."""
-    resolved = design_resolve(study=study, design=design)
+    stops a second owner from unknowingly drawing over a draw just made. A design the
+    preview says cannot be drawn is refused here, before any version is used."""
+    resolved, _ = draw_design_check(study=study, design=design, drawable=True)
     Study.objects.select_for_update().filter(pk=study.pk).first()  # serialises draws of one study
     running = _draw_pending(study=study)
     if running:

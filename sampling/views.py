@@ -18,7 +18,7 @@ from annotator.form_utils import form_errors_add, query_id
 from annotator.jobs.progress import job_progress_render
 
 from . import selectors, services
-from .design import design_resolve, study_raters
+from .design import study_raters
 from .forms import DEFAULTS, DrawDesignForm, RedistributeForm, SampleSizeForm
 from .models import ItemPart
 from .sample_size import sample_size
@@ -74,11 +74,9 @@ def draw_new(request, slug):
         context["preview"] = None
         if form.is_valid() and form.to_design().strata:  # nothing ticked yet: a hint, not an error
             try:
-                resolved = design_resolve(study=study, design=form.to_design())
+                _, context["preview"] = selectors.draw_design_check(study=study, design=form.to_design())
             except ValidationError as exc:
                 form_errors_add(form, exc)
-            else:
-                context["preview"] = selectors.draw_design_preview(resolved=resolved)
         return render(request, "sampling/_design_preview.html", context)
     if request.method == "POST" and form.is_valid():
         try:
@@ -89,7 +87,8 @@ def draw_new(request, slug):
         else:
             messages.success(request, f"Drawing version {draw.version} (seed {draw.seed}).")
             return redirect(f"{reverse('sampling:draw', args=[slug, draw.version])}?job={draw.job_id}")
-    return render(request, "sampling/draw_form.html", context)
+    # A refused start shows the form again with the reasons, as a 400 (nothing was drawn).
+    return render(request, "sampling/draw_form.html", context, status=400 if request.method == "POST" else 200)
 
 
 @login_required

@@ -198,6 +198,11 @@ PAYLOADS: dict[tuple[str, str], object] = {
     ("POST", "/studies/{slug}/pilot/{item_id}/"): lambda o: ("form", {"text": "slow cold start"}),
     ("POST", "/studies/{slug}/arbitration/pilot/{item_id}/"): lambda o: (
         "form", {"kind": "categories", "categories": [o["leaf"]], "reason": "Scope."}),
+    ("POST", "/studies/{slug}/draws/new/"): lambda o: ("form", {
+        "confidence": "0.95", "margin": "0.05", "proportion": "0.5", "rounding": "ceil", "pilot_share": "0.3",
+        "raters_per_item": "2", "expected_version": o["last_version"], "raters": o["design"]["raters"],
+        f"s{o['subset']}_use": "on", f"s{o['subset']}_order": "1", f"s{o['subset']}_mode": "calculated",
+        f"s{o['set']}_mode": "calculated"}),
     # the API
     ("POST", "/accounts/login/"): lambda o: ("form", {"username": "olga", "password": PASSWORD}),
     ("POST", "/api/auth/token/"): lambda o: ("form", {"username": "olga", "password": PASSWORD}),

@@ -67,6 +67,19 @@ def test_owner_designs_draws_splits_and_assigns(page: Page, live_server, celery_
     expect(preview).to_contain_text("The margin of error must be between 0 and 1")
     page.get_by_label("Margin of error").fill("0.05")
     expect(preview.locator(".design-summary")).to_contain_text("232 posts")
+    # A design the preview says cannot be drawn cannot be started: n by hand above the 35
+    # posts Browser has after the overlap. The server refuses it too (tests/sampling).
+    browser_row = page.locator('tr[data-set="Browser"]')
+    browser_row.locator("select").select_option("override")
+    browser_row.locator('input[name$="_n"]').fill("38")
+    browser_row.locator('input[name$="_reason"]').fill("all of them")
+    expect(preview.locator("[data-blocks-draw]")).to_contain_text("n = 38 is larger than N = 35")
+    expect(page.get_by_role("button", name="Draw", exact=True)).to_be_disabled()
+    browser_row.locator('input[name$="_n"]').fill("")
+    browser_row.locator('input[name$="_reason"]').fill("")
+    browser_row.locator("select").select_option("census")
+    expect(preview.locator(".design-summary")).to_contain_text("232 posts")
+    expect(page.get_by_role("button", name="Draw", exact=True)).to_be_enabled()
     page.get_by_label("Seed").fill("20200608")
     page.screenshot(path="/tmp/draw_form.png", full_page=True)
 

@@ -98,6 +98,21 @@ def test_bad_designs_are_refused_with_a_clear_message(setup, change, field, text
     assert not SampleDraw.objects.exists()
 
 
+def test_a_design_that_cannot_be_drawn_is_previewed_as_such_and_refused_without_a_version(setup, queued):
+    study, api, raters, mobile, browser = setup
+    subset = evaluated_set(study=study, name="Subset", posts=[m.post for m in browser.members.all()[:4]])
+    design = {"strata": [{"question_set": browser.pk, "mode": "census"}, {"question_set": subset.pk}], "seed": 5}
+    preview = api.post("/api/studies/dl/draws/preview/", design, format="json").json()
+    reason = "“Subset” has no posts left: all 4 are counted in earlier strata. Remove it or put it first."
+    assert preview["drawable"] is False and [r["error"] for r in preview["rows"]] == ["", reason]
+    refused = api.post("/api/studies/dl/draws/", {**design, "expected_version": 0}, format="json")
+    assert refused.status_code == 400 and refused.json() == {"strata": [reason]}
+    assert not SampleDraw.objects.exists() and queued == []
+    assert api.post("/api/studies/dl/draws/preview/", body(mobile, browser), format="json").json()["drawable"]
+    assert api.post("/api/studies/dl/draws/", body(mobile, browser, expected_version=0),
+                    format="json").json()["version"] == 1
+
+
 def test_only_owners_draw_and_strangers_see_nothing(setup, queued):
     study, api, raters, mobile, browser = setup
     api.post("/api/studies/dl/draws/", body(mobile, browser), format="json")

@@ -159,11 +159,38 @@ def test_a_stratum_emptied_before_the_job_ran_fails_the_draw_clearly(study_with_
     assert not SampleItem.objects.exists() and not Assignment.objects.exists()
 
 
-def test_a_stratum_whose_posts_all_count_earlier_is_named(study_with_sets, queued):
+def test_a_design_the_preview_says_cannot_be_drawn_is_refused_before_a_version_is_used(study_with_sets, queued):
+    """The preview's reasons (no posts left after the overlap, n above N) refuse the start
+    itself: no draw row, no job, and the next draw is still version 1."""
+    study, owner, _, server_set, browser_set = study_with_sets
+    subset = evaluated_set(study=study, name="Subset", posts=[m.post for m in server_set.members.all()[:10]])
+    all_earlier = DrawDesign(strata=(StratumChoice(server_set.pk), StratumChoice(subset.pk, mode="census")), seed=1)
+    _, preview = selectors.draw_design_check(study=study, design=all_earlier)
+    assert not preview.drawable and preview.errors == [
+        "“Subset” has no posts left: all 10 are counted in earlier strata. Remove it or put it first."]
+    with pytest.raises(ValidationError) as err:
+        sample_draw_start(study=study, design=all_earlier, user=owner)
+    assert err.value.message_dict == {"strata": preview.errors}
+    # n by hand above the N left after the overlap (160 of the browser set's 165 posts)
+    above_n = DrawDesign(strata=(StratumChoice(server_set.pk),
+                                 StratumChoice(browser_set.pk, mode="override", n=163, reason="all of them")))
+    with pytest.raises(ValidationError) as err:
+        sample_draw_start(study=study, design=above_n, user=owner)
+    assert err.value.message_dict["strata"] == ["“Browser”: n = 163 is larger than N = 160; take a census instead."]
+    assert not SampleDraw.objects.exists() and not Job.objects.exists() and queued == []
+    assert sample_draw_start(study=study, design=design(server_set, browser_set), user=owner).version == 1
+
+
+def test_a_stratum_whose_posts_come_to_count_earlier_after_the_start_fails_the_draw_named(study_with_sets, queued):
+    """The job checks again: the sets may change between the start and the draw."""
     study, owner, _, server_set, _ = study_with_sets
     subset = evaluated_set(study=study, name="Subset", posts=[m.post for m in server_set.members.all()[:10]])
-    draw = run(sample_draw_start(study=study, design=DrawDesign(
-        strata=(StratumChoice(server_set.pk), StratumChoice(subset.pk, mode="census")), seed=1), user=owner))
+    other = evaluated_set(study=study, name="Other", posts=[m.post for m in server_set.members.all()[10:20]])
+    draw = sample_draw_start(study=study, design=DrawDesign(
+        strata=(StratumChoice(other.pk), StratumChoice(subset.pk, mode="census")), seed=1), user=owner)
+    QuestionSetMember.objects.bulk_create(QuestionSetMember(question_set=other, post=m.post)
+                                          for m in subset.members.all())
+    draw = run(draw)
     assert draw.status == DrawStatus.FAILED and "“Subset” has no posts left: all 10" in draw.error
 
 

@@ -105,8 +105,32 @@ def test_a_stale_form_is_refused_with_the_reason(client, setup, queued):
     client.post(reverse("sampling:draw_new", args=["dl"]), form_data(server, browser))
     job_run(job_id=SampleDraw.objects.get().job_id)
     page = client.post(reverse("sampling:draw_new", args=["dl"]), form_data(server, browser))
-    assert page.status_code == 200 and "A new draw was made since you opened this form" in page.content.decode()
+    assert page.status_code == 400 and "A new draw was made since you opened this form" in page.content.decode()
     assert SampleDraw.objects.count() == 1
+
+
+def test_a_design_the_preview_says_will_fail_cannot_be_started(client, setup, queued):
+    """The preview marks the reason (the Draw button is disabled while it shows one: app.js's
+    data-disabled-while); a start sent anyway is refused with the same reason, as a 400, and
+    uses no version."""
+    study, owner, server, browser = setup
+    subset = evaluated_set(study=study, name="Subset", posts=[m.post for m in server.members.all()[:10]])
+    data = form_data(server, browser, **{f"s{subset.pk}_use": "on", f"s{subset.pk}_order": "3",
+                                         f"s{subset.pk}_mode": "census"})
+    reason = "“Subset” has no posts left: all 10 are counted in earlier strata. Remove it or put it first."
+    preview = client.get(reverse("sampling:draw_new", args=["dl"]), {"preview": "1", **data},
+                         HTTP_HX_REQUEST="true").content.decode()
+    assert f'class="error" data-blocks-draw>{reason}<' in preview and "cannot be drawn as it is" in preview
+    page = client.post(reverse("sampling:draw_new", args=["dl"]), data)
+    assert page.status_code == 400 and reason in page.content.decode()
+    assert 'data-disabled-while="#design-preview [data-blocks-draw]"' in page.content.decode()
+    assert not SampleDraw.objects.exists() and queued == []
+    good_data = form_data(server, browser, **{f"s{subset.pk}_mode": "census"})  # not ticked
+    good = client.get(reverse("sampling:draw_new", args=["dl"]), {"preview": "1", **good_data},
+                      HTTP_HX_REQUEST="true").content.decode()
+    assert "design-table" in good and "data-blocks-draw" not in good
+    assert client.post(reverse("sampling:draw_new", args=["dl"]), good_data).status_code == 302
+    assert SampleDraw.objects.get().version == 1
 
 
 def test_new_version_form_starts_from_an_earlier_design(client, setup, queued):
