@@ -274,7 +274,7 @@ def test_post_detail_has_a_sanitised_body_answers_and_comments(api, owner):
     body = data["body_html"]
     assert body.startswith("<p>Hi</p>")
     assert "<script" not in body and "onerror" not in body and "javascript:" not in body
-    assert '<pre><code>if a &lt; b: print("ok")</code></pre>' in body
+    assert '<pre tabindex="0"><code>if a &lt; b: print("ok")</code></pre>' in body
     assert data["is_accepted"] is False and data["question_id"] == question.pk
     assert [c["text"] for c in data["comments"]] == ["<b>why?</b>"]  # JSON is data; clients escape it
     assert [(a["so_id"], a["is_accepted"]) for a in data["answers"]] == [(79, True), (78, False)]
