@@ -4,6 +4,8 @@ all without a page load; a rater sees the same tree read-only."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -67,3 +69,47 @@ def test_owner_builds_the_tree_in_place(page: Page, live_server):
     expect(page.locator(f"#cat-{server.pk}")).to_contain_text("Model Export")
     expect(page.get_by_role("link", name="Edit")).to_have_count(0)
     expect(page.locator("form.add-category")).to_have_count(0)
+
+
+def test_dismissing_a_confirmation_changes_nothing(page: Page, live_server):
+    """Retire (an htmx form: hx-confirm) and removing a member (a plain form's button:
+    data-confirm, static/js/app.js) ask first; dismissed, nothing is sent; accepted, it is done."""
+    from annotator.studies.models import Membership
+    from taxonomy.tree.services import category_add
+
+    owner, rater = UserFactory(username="owner"), UserFactory(username="ana")
+    study = StudyFactory(name="Deployment study", slug="deploy")
+    MembershipFactory(study=study, user=owner, is_owner=True)
+    MembershipFactory(study=study, user=rater, is_rater=True)
+    leaf = category_add(study=study, name="Lambda", parent=None, actor=owner)
+    questions, posts, accept = [], [], []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message),
+                                      dialog.accept() if accept else dialog.dismiss()))
+    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    _sign_in(page, owner)
+
+    page.goto("/studies/deploy/taxonomy/")
+    node = page.locator(f"#cat-{leaf.pk}")
+    node.locator(":scope > .node-head").get_by_role("link", name="Edit").click()
+    retire = node.locator("form.edit-retire")
+    retire.get_by_role("button", name="Retire").click()
+    page.wait_for_load_state("networkidle")
+    assert questions == ["Retire “Lambda”? It is no longer offered for labelling; it can be restored."]
+    assert not [url for url in posts if "/retire/" in url]
+    expect(retire).to_be_visible()
+    assert Category.objects.get(pk=leaf.pk).status == "active"
+
+    page.goto("/studies/deploy/members/")
+    row = page.locator("tr", has_text="ana")
+    row.get_by_role("button", name="Remove").click()
+    page.wait_for_load_state("networkidle")
+    assert questions[-1].startswith("Remove ana from this study?")
+    assert not [url for url in posts if "/members/" in url]
+    expect(page).to_have_url(re.compile(r"/studies/deploy/members/$"))
+    assert Membership.objects.filter(study=study, user=rater).exists()
+
+    accept.append(True)
+    row.get_by_role("button", name="Remove").click()
+    expect(page.locator("tr", has_text="ana")).to_have_count(0)
+    assert not Membership.objects.filter(study=study, user=rater).exists()
+    _assert_no_script_errors(page)
