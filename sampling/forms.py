@@ -47,13 +47,22 @@ class DrawDesignForm(forms.Form):
         if not self.is_bound:
             self.initial.setdefault("raters", [str(u.pk) for u in raters])
         for index, qs in enumerate(self.sets, start=1):
+            # In the design table a row's fields sit under the column heads, with no label of their own:
+            # each is named for assistive technology (aria-label) with its column and its set.
+            def named(what: str, qs=qs) -> dict:
+                return {"aria-label": f"{what} of “{qs.name}”"}
+
             self.fields[f"s{qs.pk}_use"] = forms.BooleanField(required=False, label=f"Use “{qs.name}” as a stratum")
-            self.fields[f"s{qs.pk}_order"] = forms.IntegerField(required=False, initial=index, min_value=1,
-                                                                label="Order")
-            self.fields[f"s{qs.pk}_mode"] = forms.ChoiceField(choices=StratumMode.choices, label="Size",
-                                                              initial=StratumMode.CALCULATED)
-            self.fields[f"s{qs.pk}_n"] = forms.IntegerField(required=False, min_value=1, label="n")
-            self.fields[f"s{qs.pk}_reason"] = forms.CharField(required=False, max_length=500, label="Reason")
+            self.fields[f"s{qs.pk}_order"] = forms.IntegerField(
+                required=False, initial=index, min_value=1, label="Order",
+                widget=forms.NumberInput(attrs=named("Order")))
+            self.fields[f"s{qs.pk}_mode"] = forms.ChoiceField(
+                choices=StratumMode.choices, label="Size", initial=StratumMode.CALCULATED,
+                widget=forms.Select(attrs=named("Size")))
+            self.fields[f"s{qs.pk}_n"] = forms.IntegerField(required=False, min_value=1, label="n",
+                                                            widget=forms.NumberInput(attrs=named("n (by hand)")))
+            self.fields[f"s{qs.pk}_reason"] = forms.CharField(required=False, max_length=500, label="Reason",
+                                                              widget=forms.TextInput(attrs=named("Reason for n")))
 
     def rows(self):
         """(set, bound fields) for the design table of the form."""

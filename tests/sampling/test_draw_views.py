@@ -3,6 +3,7 @@ per-rater assignment, items, freezing, and who may do what."""
 
 import csv
 import io
+import re
 
 import pytest
 from django.http import HttpRequest
@@ -158,3 +159,13 @@ def test_raters_and_viewers_read_but_cannot_draw_and_strangers_get_404(client, s
 def test_empty_states(client, setup):
     page = client.get(reverse("sampling:draws", args=["dl"])).content.decode()
     assert "No draws yet" in page and "Design the first draw" in page
+
+
+def test_every_field_of_the_design_table_is_named(client, setup):
+    """The per-stratum fields sit under the table's column heads: each carries its own name."""
+    study, owner, server, browser = setup
+    page = client.get(reverse("sampling:draw_new", args=["dl"])).content.decode()
+    for field, name in (("order", "Order"), ("mode", "Size"), ("n", "n (by hand)"), ("reason", "Reason for n")):
+        for qs, shown in ((browser, "Browser &lt;b&gt;"), (server, "Server")):
+            assert re.search(f'name="s{qs.pk}_{field}"[^>]* aria-label="{re.escape(name)} of “{shown}”"', page)
+    assert f'<label for="id_s{server.pk}_use">Server</label>' in page
