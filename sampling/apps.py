@@ -7,6 +7,12 @@ class SamplingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from annotator.studies.stages import DRAW, stage_register
+
+        from .stage import draw_stage
+
+        stage_register(DRAW, draw_stage)  # its step on the study home
+
         from annotator.jobs.models import JobKind
         from annotator.jobs.registry import job_handler_register
 

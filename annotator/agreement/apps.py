@@ -8,6 +8,12 @@ class AgreementConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from annotator.studies.stages import AGREEMENT, stage_register
+
+        from .stage import agreement_stage
+
+        stage_register(AGREEMENT, agreement_stage)  # its step on the study home
+
         from annotator.jobs.models import JobKind
         from annotator.jobs.registry import job_handler_register
 

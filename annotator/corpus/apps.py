@@ -7,6 +7,12 @@ class CorpusConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from annotator.studies.stages import CORPUS, stage_register
+
+        from .stage import corpus_stage
+
+        stage_register(CORPUS, corpus_stage)  # its step on the study home
+
         from annotator.jobs.models import JobKind
         from annotator.jobs.registry import job_handler_register
 

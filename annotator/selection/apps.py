@@ -8,6 +8,12 @@ class SelectionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from annotator.studies.stages import QUESTION_SETS, stage_register
+
+        from .stage import question_sets_stage
+
+        stage_register(QUESTION_SETS, question_sets_stage)  # its step on the study home
+
         from annotator.jobs.models import JobKind
         from annotator.jobs.registry import job_handler_register
 

@@ -29,7 +29,10 @@ class StudyAccess:
 def study_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
     if not user.is_authenticated:
         return Study.objects.none()
-    return Study.objects.filter(memberships__user=user).annotate(member_count=Count("memberships", distinct=True))
+    # Filtered through a subquery: filtering on ``memberships__user`` would make the count
+    # read the same join, and count the user's own membership only ("Members 1").
+    mine = Membership.objects.filter(user=user).values("study_id")
+    return Study.objects.filter(pk__in=mine).annotate(member_count=Count("memberships"))
 
 
 def study_get_for_user(*, slug: str, user: AbstractBaseUser | AnonymousUser, role: str = Role.VIEWER) -> StudyAccess:

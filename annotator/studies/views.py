@@ -4,13 +4,12 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from annotator.corpus.services import study_totals
-from annotator.jobs.selectors import job_list
 from annotator.form_utils import form_errors_add
 
 from . import selectors, services
 from .forms import MemberAddForm, MemberRolesForm, StudyForm
 from .models import Role
+from .stages import stages_for
 
 
 @login_required
@@ -36,6 +35,8 @@ def study_create(request):
 
 @login_required
 def study_detail(request, slug):
+    """The study as the method's stages, each with its state, numbers and the viewer's next step
+    (each app describes its own stage: ``.stages``)."""
     access = selectors.study_get_for_user(slug=slug, user=request.user)
     return render(
         request,
@@ -43,9 +44,8 @@ def study_detail(request, slug):
         {
             "access": access,
             "study": access.study,
-            "totals": study_totals(study=access.study),
-            "jobs": job_list(study=access.study)[:5],
-            "members": selectors.membership_list(study=access.study),
+            "stages": stages_for(access, request.user),
+            "member_count": selectors.membership_list(study=access.study).count(),
         },
     )
 

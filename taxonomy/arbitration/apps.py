@@ -8,6 +8,12 @@ class ArbitrationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from annotator.studies.stages import ARBITRATION, stage_register
+
+        from .stage import arbitration_stage
+
+        stage_register(ARBITRATION, arbitration_stage)  # its step on the study home
+
         # How final labels, arbitrators' root restrictions and the record of categories
         # made from Pending follow a merge, split or retirement (taxonomy.tree.dependents).
         from taxonomy.tree import dependents

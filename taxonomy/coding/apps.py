@@ -8,6 +8,12 @@ class CodingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from annotator.studies.stages import PILOT, stage_register
+
+        from .stage import pilot_stage
+
+        stage_register(PILOT, pilot_stage)  # its step on the study home
+
         # How codes follow a merge, split or retirement of their category (taxonomy.tree.dependents).
         from taxonomy.tree import dependents
 

@@ -8,6 +8,12 @@ class LabellingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from annotator.studies.stages import LABELLING, stage_register
+
+        from .stage import labelling_stage
+
+        stage_register(LABELLING, labelling_stage)  # its step on the study home
+
         # How labels and re-label requests follow a merge, split or retirement of their
         # category (taxonomy.tree.dependents).
         from django.db.models import Q

@@ -8,6 +8,12 @@ class ResultsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from annotator.studies.stages import RESULTS, stage_register
+
+        from .stage import results_stage
+
+        stage_register(RESULTS, results_stage)  # its step on the study home
+
         # The tree page shows the posts each category holds by final label: the tree cannot
         # import this later step, so the count is handed to it here.
         from taxonomy.tree.selectors import final_posts_provider_set

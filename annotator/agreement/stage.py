@@ -1,0 +1,60 @@
+"""The agreement stage of the study home: the runs the viewer may see (the blindness rule:
+a run over a round the viewer rates in does not exist for them) and the latest headline figure."""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from annotator.studies.stages import Action, JobLink, Stage, StageContext, State, count_text
+from sampling.models import DrawStatus
+from sampling.stage import study_draws
+from taxonomy.labelling.stage import stage_sight
+
+from .models import RunStatus
+from .selectors import agreement_run_coefficients, agreement_run_list
+
+# A run's status as the job-status class the page styles (queued, running, succeeded, failed).
+_JOB_STATUS = {RunStatus.QUEUED: "queued", RunStatus.RUNNING: "running", RunStatus.DONE: "succeeded",
+               RunStatus.FAILED: "failed"}
+
+
+def agreement_stage(context: StageContext) -> Stage:
+    study, slug, membership = context.study, context.study.slug, context.membership
+    stage = Stage(key="agreement", title="Agreement", url=reverse("agreement:runs", args=[slug]))
+    in_labelling = [d for d in study_draws(context) if d.status == DrawStatus.LABELLING]
+    only_rater = membership.is_rater and not membership.is_owner and not membership.is_arbitrator
+    if not in_labelling:
+        stage.state, stage.blocker = State.BLOCKED, "Agreement is computed over the reliability round's labels."
+        return stage
+    if only_rater and any(d.arbitration_started_at is None for d in in_labelling):
+        # agreement_access: a member who only rates reads no figure while a round runs (nor the page).
+        stage.state, stage.url = State.IN_PROGRESS, ""
+        stage.numbers.append("figures are shown to raters after the round")
+        return stage
+    runs = list(agreement_run_list(study=study, user=context.user, sight=stage_sight(context))
+                .order_by("-created_at", "-pk")[:3])
+    stage.jobs = [JobLink(title=f"Run #{run.pk} ({run.get_scope_display().lower()})", status=_JOB_STATUS[run.status],
+                          status_display=run.get_status_display(), url=reverse("agreement:run", args=[slug, run.pk]),
+                          when=run.created_at) for run in runs]
+    stage.jobs_url = stage.url
+    done = next((run for run in runs if run.status == RunStatus.DONE), None)
+    if any(run.status in (RunStatus.QUEUED, RunStatus.RUNNING) for run in runs):
+        stage.state = State.IN_PROGRESS
+    elif done is not None:
+        stage.state = State.DONE
+    if done is not None:
+        headline = next((c for c in agreement_run_coefficients(run=done) if not c.share and c.value is not None),
+                        None)
+        if headline is not None:
+            interval = f" [{headline.low:.2f}, {headline.high:.2f}]" if headline.low is not None \
+                and headline.high is not None else ""
+            stage.numbers.append(f"{headline.title}: {headline.value:.2f}{interval}")
+        stage.numbers.append(f"run #{done.pk}: {count_text(done.items, 'item')}, "
+                             f"{count_text(done.raters, 'rater')}")
+    elif not stage_sight(context).sees_all:
+        stage.numbers.append("runs over a round you rate in are shown after arbitration starts")
+    if membership.is_owner and stage_sight(context).sees_all:
+        stage.actions.append(Action("Compute agreement", stage.url, primary=stage.state != State.DONE))
+    elif runs:
+        stage.actions.append(Action("See the runs", stage.url, primary=False))
+    return stage
