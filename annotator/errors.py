@@ -6,8 +6,13 @@ of them: someone else decided first) → 409, ``PermissionDenied`` → 403, ``Ht
 and a database outage into a JSON 503, so no API view wraps a service in ``try/except``.
 
 Django's own error views (``handler400`` … ``handler500`` in ``annotator/urls.py``) answer
-JSON under ``/api/`` and a page elsewhere. A database outage on a page is a 503 with a plain
-page that needs no database (no session, no user, no context processor).
+JSON under ``/api/`` and a page elsewhere (``templates/errors/``). A database outage on a page
+is a 503 with a plain page that needs no database (no session, no user, no context processor).
+
+With DEBUG on, Django answers a 404 with its technical page instead of ``handler404``: it lists
+every URL pattern (a refused study is a 404 too) and its inline styles are blocked by the
+CSP, a console error per page. ``NotFoundPageMiddleware`` answers it with the project's page
+then as well; Django's technical 500 page stays (it is what DEBUG is for).
 """
 
 from __future__ import annotations
@@ -15,9 +20,10 @@ from __future__ import annotations
 import logging
 import sys
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.template import loader
 from django.views import defaults
 from rest_framework import exceptions, serializers
@@ -94,19 +100,19 @@ def database_unavailable_page() -> HttpResponse:
 def bad_request(request, exception):
     if _is_api(request):
         return _json(400, "Bad request.")
-    return defaults.bad_request(request, exception)
+    return defaults.bad_request(request, exception, template_name="errors/400.html")
 
 
 def permission_denied(request, exception):
     if _is_api(request):
         return _json(403, "You do not have permission to perform this action.")
-    return defaults.permission_denied(request, exception)
+    return defaults.permission_denied(request, exception, template_name="errors/403.html")
 
 
 def page_not_found(request, exception):
     if _is_api(request):
         return _json(404, "Not found.")
-    return defaults.page_not_found(request, exception)
+    return defaults.page_not_found(request, exception, template_name="errors/404.html")
 
 
 def server_error(request):
@@ -117,4 +123,26 @@ def server_error(request):
         return database_unavailable_page()
     if _is_api(request):
         return _json(500, "Server error.")
-    return defaults.server_error(request)
+    return defaults.server_error(request, template_name="errors/500.html")
+
+
+class NotFoundPageMiddleware:
+    """With DEBUG on, a 404 answered by ``page_not_found`` as with DEBUG off, instead of Django's
+    technical 404 page: a view's ``Http404`` (``process_exception``), and a path no URL pattern
+    matches (no ``resolver_match``: Django's handler has already made the technical page, this
+    replaces it). Does nothing with DEBUG off. After the authentication middleware, so that the
+    page is rendered for the user."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if settings.DEBUG and response.status_code == 404 and request.resolver_match is None:
+            return page_not_found(request, Http404())
+        return response
+
+    def process_exception(self, request, exception):
+        if settings.DEBUG and isinstance(exception, Http404):
+            return page_not_found(request, exception)
+        return None

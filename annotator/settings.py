@@ -110,6 +110,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # A job started while the job queue is unreachable: a 503 with a message, page or JSON.
     "annotator.jobs.middleware.JobQueueUnavailableMiddleware",
+    # With DEBUG on, the project's 404 page instead of Django's technical one (annotator/errors.py).
+    "annotator.errors.NotFoundPageMiddleware",
     # Turns a sign-in refused for too many failures into the lock-out page (last, as axes asks).
     "axes.middleware.AxesMiddleware",
 ]
