@@ -2,16 +2,23 @@
 202); owners, arbitrators and viewers read; a member who only rates gets 404
 while labelling goes on, like everyone outside the study."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiTypes, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import PaginatedApi, StrictInput, paginate
+from annotator.api_utils import (
+    PaginatedApi,
+    QueryParams,
+    StrictInput,
+    paginate,
+    query_params,
+)
+from annotator.csv_output import csv_response
 from annotator.jobs.apis import JobOutput
 from annotator.studies.models import Role
 
-from . import selectors, services
+from . import exports, selectors, services
 from .models import AgreementScope
 
 
@@ -89,6 +96,23 @@ class AgreementRunListCreateApi(PaginatedApi):
 class AgreementRunDetailApi(APIView):
     @extend_schema(responses=AgreementRunDetailOutput)
     def get(self, request, slug, run_id):
-        access = selectors.agreement_access(slug=slug, user=request.user)
-        run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
+        """The run's figures (the page's JSON download is this document)."""
+        _, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
         return Response(AgreementRunDetailOutput(run).data)
+
+
+class AgreementCsvQuery(QueryParams):
+    """``?excel=`` of the CSV download, checked (``csv_response`` reads it)."""
+
+    excel = serializers.BooleanField(default=False, help_text="UTF-8 with a BOM")
+
+
+class AgreementRunCsvApi(APIView):
+    @extend_schema(parameters=[AgreementCsvQuery], responses={(200, "text/csv"): OpenApiTypes.STR})
+    def get(self, request, slug, run_id):
+        """The run as CSV, one row per figure (the same file as the page's download; columns in the README)."""
+        query_params(AgreementCsvQuery, request)
+        _, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
+        return csv_response(request, header=exports.AGREEMENT_CSV_COLUMNS,
+                            rows=exports.agreement_run_csv_rows(run=run),
+                            filename=exports.agreement_run_filename(run=run, extension="csv"))

@@ -32,7 +32,13 @@ from .selectors import (
     agreement_scope_check_visible,
     agreement_scope_labels,
 )
-from .statistics import AgreementReport, RatingTable, agreement_report
+from .statistics import (
+    AgreementReport,
+    PairConfusion,
+    RatingTable,
+    agreement_report,
+    pairwise_confusion,
+)
 
 DEFAULT_RESAMPLES = 1000
 MAX_RESAMPLES = 10_000
@@ -141,9 +147,10 @@ def agreement_run_compute(*, run: AgreementRun, job: Job | None = None) -> Agree
     if not message:
         resamples = run.resamples
         _progress(job, phase=f"computing the coefficients and {resamples:,} bootstrap resamples", rows_read=1)
-        report = agreement_report(table=RatingTable.from_triples(data.triples), resamples=resamples,
-                                  seed=int(run.seed or 0), level=run.confidence)
+        table = RatingTable.from_triples(data.triples)
+        report = agreement_report(table=table, resamples=resamples, seed=int(run.seed or 0), level=run.confidence)
         result = agreement_result(report=report, names=names)
+        result["confusion_matrix"] = agreement_confusion_matrix(pairs=pairwise_confusion(table=table), names=names)
     result["rater_summary"] = _rater_summary(data, names)
     result["input"] = {"labels_read": data.labels_read, "empty_labels": data.empty_labels,
                        "triples": len(data.triples)}
@@ -219,3 +226,28 @@ def agreement_result(*, report: AgreementReport, names: dict[str, str]) -> dict[
     result["confusion"] = [{"a": named(a), "b": named(b), "count": count}
                            for (a, b), count in sorted(pairs.items(), key=lambda p: (-p[1], p[0]))]
     return result
+
+
+def agreement_confusion_matrix(*, pairs: tuple[PairConfusion, ...], names: dict[str, str]) -> dict[str, Any]:
+    """The pairwise confusion matrices as stored JSON: ``sets`` lists every label set used
+    (its keys, its name, whether it holds a verdict such as Unclear), categories by name and
+    verdicts last; each pair's ``cells`` are ``[row, column, items]`` indexes into ``sets``,
+    the row being rater ``a``'s answer and the column rater ``b``'s."""
+    used = {tuple(str(label) for label in labels) for pair in pairs for cell in pair.cells for labels in cell[:2]}
+
+    def name(keys: tuple[str, ...]) -> str:
+        return " + ".join(sorted(names.get(key, key) for key in keys))
+
+    ordered = sorted(used, key=lambda keys: (any(k in SPECIAL_KINDS for k in keys), name(keys).casefold(), keys))
+    index = {keys: i for i, keys in enumerate(ordered)}
+
+    def at(labels) -> int:
+        return index[tuple(str(label) for label in labels)]
+
+    return {
+        "sets": [{"keys": list(keys), "name": name(keys), "special": any(k in SPECIAL_KINDS for k in keys)}
+                 for keys in ordered],
+        "pairs": [{"a": str(pair.a), "b": str(pair.b), "items": pair.items, "agreed": pair.agreed,
+                   "cells": sorted([at(row), at(column), count] for row, column, count in pair.cells)}
+                  for pair in pairs],
+    }

@@ -750,6 +750,43 @@ def _confusion(table: RatingTable, incidence: sparse.csr_matrix) -> sparse.spmat
     return confusion
 
 
+@dataclass(frozen=True)
+class PairConfusion:
+    """One ordered pair of raters (``a`` before ``b`` in the table's rater order): on the items
+    both rated, how often ``a`` answered one label set and ``b`` another. ``cells`` holds
+    ``(a's set, b's set, items)`` for every non-zero cell, a set being a tuple of labels in
+    the table's label order; the diagonal (the same set) is agreement."""
+
+    a: Hashable
+    b: Hashable
+    items: int  # items both rated: the sum of the cells
+    agreed: int  # items on which they gave the same set: the diagonal
+    cells: tuple[tuple[tuple[Hashable, ...], tuple[Hashable, ...], int], ...]
+
+
+def pairwise_confusion(*, table: RatingTable) -> tuple[PairConfusion, ...]:
+    """The confusion matrix of every pair of raters who rated an item in common, over label
+    sets: the nominal categories of Cohen's κ, so that a pair's matrix is the table its κ is
+    computed from (percent agreement of the pair = ``agreed / items``)."""
+    sets = _incidence(table.set_words, len(table.labels))
+    names = [tuple(table.labels[i] for i in np.flatnonzero(row)) for row in sets]
+    n_sets = len(names)
+    out = []
+    answers = table.answers
+    for r in range(answers.shape[1]):
+        for s in range(r + 1, answers.shape[1]):
+            both = (answers[:, r] >= 0) & (answers[:, s] >= 0)
+            if not both.any():
+                continue
+            keys = answers[both, r].astype(np.int64) * n_sets + answers[both, s]
+            cells, counts = np.unique(keys, return_counts=True)
+            rows, cols = np.divmod(cells, n_sets)
+            out.append(PairConfusion(
+                a=table.raters[r], b=table.raters[s], items=int(both.sum()), agreed=int(counts[rows == cols].sum()),
+                cells=tuple((names[i], names[j], int(c)) for i, j, c in zip(rows, cols, counts))))
+    return tuple(out)
+
+
 def agreement_report(
     *, table: RatingTable, resamples: int = 1000, seed: int = 0, level: float = 0.95,
 ) -> AgreementReport:

@@ -7,17 +7,20 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_http_methods
 
-from annotator.jobs.models import Job
-from annotator.studies.models import Role
+from annotator.csv_output import csv_response
 from annotator.form_utils import form_errors_add, query_id
+from annotator.jobs.models import Job
 from annotator.jobs.progress import job_progress_render
+from annotator.studies.models import Role
 
-from . import selectors, services
+from . import exports, figures, selectors, services
+from .apis import AgreementRunDetailOutput
 from .forms import AgreementStartForm
 
 CONFUSION_SHOWN = 50
@@ -49,8 +52,9 @@ def run_list(request, slug):
 
 @login_required
 def run_detail(request, slug, run_id):
-    access = selectors.agreement_access(slug=slug, user=request.user)
-    run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
+    """One run: progress while it computes, then its figures. An htmx request with ``?job=``
+    polls the progress; with ``?pair=`` it swaps in another pair of raters' matrix."""
+    access, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
     if request.htmx and request.GET.get("job"):
         job_id = query_id(request.GET["job"])
         job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id is not None else None
@@ -58,14 +62,45 @@ def run_detail(request, slug, run_id):
             raise Http404("No such job.")
         return job_progress_render(request, job)
     result = run.result or {}
+    pair = query_id(request.GET.get("pair"))
+    matrix = figures.confusion_matrix(stored=result.get("confusion_matrix"), pair=pair - 1 if pair else None)
+    context = {"access": access, "study": access.study, "run": run, "matrix": matrix}
+    if request.htmx and "pair" in request.GET:
+        return render(request, "agreement/run_detail.html#matrix", context)
+    coefficients = selectors.agreement_run_coefficients(run=run)
     confusion = result.get("confusion") or []
     return render(request, "agreement/run_detail.html", {
-        "access": access, "study": access.study, "run": run,
+        **context,
         "job": run.job if run.job and not run.job.is_finished else None,
         "poll_url": f"{request.path}?job={run.job_id}",
-        "coefficients": selectors.agreement_run_coefficients(run=run),
+        "coefficients": coefficients,
+        "headline": figures.headline(coefficients=coefficients, raters=run.raters),
         "per_category": result.get("per_category") or [],
+        "reasons": _footnotes(result.get("per_category") or []),
         "confusion": confusion[:CONFUSION_SHOWN], "confusion_total": len(confusion),
         "rater_summary": result.get("rater_summary") or [],
         "tree_now": selectors.agreement_taxonomy_changed(run=run),
     })
+
+
+def _footnotes(per_category) -> list[str]:
+    """The distinct reasons a per-category κ does not apply, numbered once for the whole table."""
+    return list(dict.fromkeys(reason for row in per_category for reason in (row.get("reasons") or {}).values()))
+
+
+@login_required
+def run_csv(request, slug, run_id):
+    """The run as CSV (``exports``): the same visibility as the page."""
+    _, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
+    return csv_response(request, header=exports.AGREEMENT_CSV_COLUMNS, rows=exports.agreement_run_csv_rows(run=run),
+                        filename=exports.agreement_run_filename(run=run, extension="csv"))
+
+
+@login_required
+def run_json(request, slug, run_id):
+    """The run as JSON: the API's document of it, as a file."""
+    _, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
+    response = JsonResponse(AgreementRunDetailOutput(run).data, json_dumps_params={"ensure_ascii": False, "indent": 1})
+    response.headers["Content-Disposition"] = content_disposition_header(
+        True, exports.agreement_run_filename(run=run, extension="json"))
+    return response

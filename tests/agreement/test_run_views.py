@@ -32,7 +32,7 @@ def api(user) -> APIClient:
 
 
 def computed(world, **kwargs) -> AgreementRun:
-    run = agreement_run_start(study=world.study, scope="draw", draw=world.draw, **{"resamples": 100, **kwargs})
+    run = agreement_run_start(study=world.study, scope="draw", **{"draw": world.draw, "resamples": 100, **kwargs})
     job_run(job_id=run.job_id)
     run.refresh_from_db()
     return run

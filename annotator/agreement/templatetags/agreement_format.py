@@ -1,6 +1,9 @@
 import math
 
 from django import template
+from django.utils.html import format_html
+
+from annotator.agreement.figures import coefficient_reading
 
 register = template.Library()
 
@@ -24,3 +27,16 @@ def percent(value):
         return f"{float(value) * 100:g} %"
     except (TypeError, ValueError):
         return "—"
+
+
+@register.filter
+def reading(value, name):
+    """Where a coefficient's value falls on its published scale (κ: Landis & Koch; α: Krippendorff); "" for a share."""
+    return coefficient_reading(name, value if isinstance(value, int | float) else None)
+
+
+@register.simple_tag
+def footnote(reason, reasons):
+    """A numbered link to ``reason`` in the list of ``reasons`` below a table."""
+    number = reasons.index(reason) + 1
+    return format_html('<sup class="footnote"><a href="#reason-{0}" aria-label="reason {0}">{0}</a></sup>', number)
