@@ -108,6 +108,8 @@ RULES: list[tuple[str, Rule]] = [
     (r"^(/api)?/jobs/{job_id}/cancel/$", Rule(read=None, write=OWNER, forbidden=MEMBERS - OWNER)),
     # -- the taxonomy: every member reads, owners and arbitrators edit
     (r"^/studies/{slug}/taxonomy/{category_id}/edit/$", Rule(read=EDITORS)),  # the edit panel
+    # new categories announced while labelling: every member dismisses their own
+    (r"^/studies/{slug}/taxonomy/announcements/dismiss/$", Rule(read=None, write=MEMBERS)),
     (r"^(/api)?/studies/{slug}/(taxonomy|categories)/", Rule(read=MEMBERS, write=EDITORS)),
     # -- the pilot's open coding: every member reads, everyone with a role codes; a code on an
     # item is taken off by its author (ana) or an owner, and another coder is told no (403)
@@ -138,7 +140,7 @@ WRITE_PAGES = {
     "selection:decision_add", "selection:decision_remove",
     "sampling:draw_new", "sampling:draw_redistribute", "sampling:draw_labelling_start",
     "tree:add", "tree:rename", "tree:describe", "tree:move", "tree:merge", "tree:split", "tree:retire",
-    "tree:restore", "tree:approve", "tree:reject", "tree:child",
+    "tree:restore", "tree:approve", "tree:reject", "tree:child", "tree:announcements_dismiss",
     "coding:item", "coding:code_use_remove", "coding:codes_group", "coding:code_rename", "coding:code_ungroup",
     "labelling:item", "labelling:propose",
     "arbitration:start", "arbitration:item", "arbitration:pending", "arbitration:pilot_confirm",

@@ -139,3 +139,18 @@ class CategoryChange(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["study", "-id"])]
+
+
+class CategoriesSeen(models.Model):
+    """How far into the study's change history (``CategoryChange`` ids) a member has been told
+    about new categories: the announcements shown while labelling are the additions and
+    approvals after it (``selectors.categories_announced``), until the member dismisses them.
+    The history is the record; this row is only the member's bookmark in it."""
+
+    study = models.ForeignKey("studies.Study", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    change_id = models.PositiveBigIntegerField(default=0, help_text="the last change this member was told about")
+
+    class Meta:
+        verbose_name_plural = "categories seen"
+        constraints = [models.UniqueConstraint(fields=["study", "user"], name="categories_seen_once_per_member")]

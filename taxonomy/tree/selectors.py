@@ -11,16 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from django.db.models import F, IntegerField, Q, QuerySet, Value
+from django.db.models import F, IntegerField, Min, Q, QuerySet, Value
 from django.http import Http404
 
-from annotator.studies.models import Role, Study
+from annotator.studies.models import Membership, Role, Study
+from sampling.models import DrawStatus, SampleDraw
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from taxonomy.labelling.visibility import Sight, label_category_counts, label_list_visible, sight_for
 
 from . import paths
-from .models import PRIVATE, Category, CategoryChange, CategoryStatus
+from .models import PRIVATE, PUBLIC, CategoriesSeen, Category, CategoryChange, CategoryStatus, ChangeAction
 from .paths import TreeShape
 
 
@@ -291,3 +293,61 @@ def change_field_diffs(*, changes) -> dict[int, list[FieldChange]]:
                                     after=after if after not in (None, "") else "—"))
         out[change.pk] = rows
     return out
+
+
+# -- new categories announced while labelling ---------------------------------------------------
+
+ANNOUNCED_ACTIONS = (ChangeAction.ADD, ChangeAction.APPROVE)
+ANNOUNCED_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class CategoryAnnouncement:
+    category_id: int
+    path: str
+    approved: bool  # a proposal approved (else a category added)
+    actor: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Announcements:
+    items: list[CategoryAnnouncement]  # newest first, at most ANNOUNCED_SHOWN
+    more: int  # announced but not shown
+    up_to: int  # the last change they cover: dismissing marks the history seen up to it
+
+
+NO_ANNOUNCEMENTS = Announcements(items=[], more=0, up_to=0)
+
+
+def categories_announced(*, study: Study, user) -> Announcements:
+    """The categories to tell ``user`` about when they open labelling: added, or approved from a
+    proposal, by someone else since labelling started on a draw of the study (and since they
+    last dismissed these), once each, newest first, under their current path.
+
+    Blind by construction: only categories that are active now and sit under public categories
+    (``PUBLIC``: active ones, joint proposals) are told, with a path of public names only, so
+    every member is told the same; a private proposal, approved or not, is never named before
+    it is active (``taxonomy.labelling.visibility`` has the rule)."""
+    if not getattr(user, "is_authenticated", False) or not Membership.objects.filter(
+            study=study, user=user).exists():
+        return NO_ANNOUNCEMENTS
+    since = SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING).aggregate(
+        since=Min("labelling_started_at"))["since"]
+    if since is None:
+        return NO_ANNOUNCEMENTS
+    up_to = taxonomy_version(study=study)
+    seen = CategoriesSeen.objects.filter(study=study, user=user).values_list("change_id", flat=True).first() or 0
+    changes = (CategoryChange.objects.filter(study=study, id__gt=seen, id__lte=up_to, at__gte=since,
+                                             action__in=ANNOUNCED_ACTIONS, category__status=CategoryStatus.ACTIVE)
+               .exclude(actor_id=user.pk).select_related("actor").order_by("-id"))
+    newest: dict[int, CategoryChange] = {}
+    for change in changes:
+        newest.setdefault(change.category_id, change)
+    if not newest:
+        return Announcements(items=[], more=0, up_to=up_to)
+    shape = paths.tree_shape(study=study, categories=Category.objects.filter(PUBLIC, study=study))
+    items = [CategoryAnnouncement(category_id=pk, path=shape.path(pk), approved=change.action == ChangeAction.APPROVE,
+                                  actor=change.actor.username if change.actor else None, at=change.at)
+             for pk, change in newest.items() if shape.is_live(pk) and shape.attached(pk)]
+    return Announcements(items=items[:ANNOUNCED_SHOWN], more=max(0, len(items) - ANNOUNCED_SHOWN), up_to=up_to)

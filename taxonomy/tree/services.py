@@ -22,8 +22,9 @@ from django.db.models import Q
 from annotator.studies.models import Study
 
 from . import dependents
-from .models import PUBLIC, Category, CategoryChange, CategoryStatus, ChangeAction
+from .models import PUBLIC, CategoriesSeen, Category, CategoryChange, CategoryStatus, ChangeAction
 from .paths import live_children, tree_shape
+from .selectors import taxonomy_version
 
 NAME_MAX = 200
 
@@ -543,3 +544,14 @@ def category_reject(*, category: Category, target: Category, actor) -> MergeResu
         raise ValidationError({"target": f"“{target.name}” has sub-categories: choose a leaf."})
     _check_merge(source=category, target=target)
     return _merge(source=category, target=target, actor=actor, action=ChangeAction.REJECT)
+
+
+def categories_announced_dismiss(*, study: Study, user, up_to: int | None = None) -> None:
+    """``user`` has read the new categories announced up to change ``up_to`` (the one the
+    announcement covered; None: every change so far). A later addition is announced again; an
+    older ``up_to`` (a second tab) never takes the bookmark back."""
+    latest = taxonomy_version(study=study)
+    up_to = latest if up_to is None else min(up_to, latest)
+    seen, created = CategoriesSeen.objects.get_or_create(study=study, user=user, defaults={"change_id": up_to})
+    if not created:
+        CategoriesSeen.objects.filter(pk=seen.pk, change_id__lt=up_to).update(change_id=up_to)

@@ -15,10 +15,11 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from annotator.studies.selectors import study_get_for_user
-from annotator.form_utils import form_errors_add
+from annotator.form_utils import form_errors_add, query_id
 
 from . import dependents, selectors, services
 from .forms import (
@@ -254,3 +255,26 @@ def taxonomy_history(request, slug):
         "access": access, "study": access.study, "page": changes,
         "diffs": selectors.change_field_diffs(changes=changes.object_list),
     })
+
+
+# -- new categories announced while labelling (the box: taxonomy/tree/_announced.html) ----------
+
+
+@login_required
+@require_POST
+def announcements_dismiss(request, slug):
+    """A member has read the new categories announced to them (``up_to``: the last change the
+    box covered). htmx: the box again (empty, or what was added meanwhile); else back to the
+    page it was on."""
+    access = study_get_for_user(slug=slug, user=request.user)
+    services.categories_announced_dismiss(study=access.study, user=request.user,
+                                          up_to=query_id(request.POST.get("up_to")))
+    if request.htmx:
+        return render(request, "taxonomy/tree/_announced.html", {
+            "study": access.study, "announced": selectors.categories_announced(study=access.study,
+                                                                               user=request.user)})
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        back = reverse("tree:index", args=[slug])
+    return redirect(back)
