@@ -21,6 +21,8 @@ from dataclasses import dataclass
 # The picture of a scale is 1000 units wide (an SVG viewBox; CSS grid columns in agreement.css).
 SCALE_WIDTH = 1000
 HEAT_BUCKETS = 10  # .heat-0 (an empty cell) … .heat-9 (the largest count), in agreement.css
+MATRIX_SETS_SHOWN = 30  # rows (and columns) of a matrix on the page; the rest are added up in one
+OTHER = -1  # the row and column of the label sets added up
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ class Matrix:
     rows: tuple[MatrixRow, ...]
     column_totals: tuple[int, ...]
     largest: int
+    folded: int  # label sets added up in the last row and column (0: none)
     pairs: tuple[tuple[int, str], ...]  # (index, "a × b") of every pair, to choose from
 
     @property
@@ -196,26 +199,42 @@ def heat_bucket(count: int, largest: int) -> int:
     return max(1, min(HEAT_BUCKETS - 1, math.ceil((HEAT_BUCKETS - 1) * count / largest)))
 
 
-def confusion_matrix(*, stored: dict | None, pair: int | None = None) -> Matrix | None:
+def confusion_matrix(*, stored: dict | None, pair: int | None = None, shown: int = MATRIX_SETS_SHOWN
+                     ) -> Matrix | None:
     """Pair number ``pair`` (default the first) of the stored matrices as rows of cells: the rows
     and columns are the label sets either rater used, in the same order, so the diagonal is
-    agreement. None when the run stored none (no two raters rated an item in common, or the
-    run predates the matrices)."""
+    agreement. Beyond ``shown`` sets, those with the fewest items are added up in one last row
+    and column, "other label sets" (the downloads have every cell). None when the run stored
+    none (no two raters rated an item in common, or the run predates the matrices)."""
     if not stored or not stored.get("pairs"):
         return None
     pairs = stored["pairs"]
     index = pair if pair is not None and 0 <= pair < len(pairs) else 0
     chosen, sets = pairs[index], stored["sets"]
-    counts = {(row, column): count for row, column, count in chosen["cells"]}
-    used = sorted({i for row, column in counts for i in (row, column)})
+    cells_stored = chosen["cells"]
+    weight: dict[int, int] = {}
+    for row, column, count in cells_stored:
+        weight[row] = weight.get(row, 0) + count
+        weight[column] = weight.get(column, 0) + count
+    used = sorted(weight)
+    folded = 0
+    if len(used) > shown:
+        kept = set(sorted(used, key=lambda i: (-weight[i], i))[:shown - 1])
+        folded = len(used) - len(kept)
+        used = [*sorted(kept), OTHER]
+        sets = {**dict(enumerate(sets)), OTHER: {"keys": [], "name": f"{folded} other label sets", "special": True}}
+    place = {i: i for i in used}
+    counts: dict[tuple[int, int], int] = {}
+    for row, column, count in cells_stored:
+        key = (place.get(row, OTHER), place.get(column, OTHER))
+        counts[key] = counts.get(key, 0) + count
     largest = max(counts.values(), default=0)
-    columns = tuple(sets[i] for i in used)
     rows = []
     for number, row in enumerate(used, start=1):
         cells = tuple(Cell(count=counts.get((row, column), 0), heat=heat_bucket(counts.get((row, column), 0), largest),
-                           agree=row == column, column=sets[column]) for column in used)
+                           agree=row == column and row != OTHER, column=sets[column]) for column in used)
         rows.append(MatrixRow(set=sets[row], number=number, cells=cells, total=sum(c.count for c in cells)))
     column_totals = tuple(sum(counts.get((row, column), 0) for row in used) for column in used)
     return Matrix(index=index, a=chosen["a"], b=chosen["b"], items=chosen["items"], agreed=chosen["agreed"],
-                  columns=columns, rows=tuple(rows), column_totals=column_totals, largest=largest,
-                  pairs=tuple((i, f"{p['a']} × {p['b']}") for i, p in enumerate(pairs)))
+                  columns=tuple(sets[i] for i in used), rows=tuple(rows), column_totals=column_totals,
+                  largest=largest, folded=folded, pairs=tuple((i, f"{p['a']} × {p['b']}") for i, p in enumerate(pairs)))

@@ -252,3 +252,18 @@ def test_downloads_are_refused_exactly_like_the_page(client, world, queued, who,
     after = [client.get(url).status_code for url in urls]
     assert len(set(after)) == 1
     assert after[0] == api(user).get(f"/api/studies/dl/agreement/{run.pk}/run.csv").status_code
+
+
+def test_a_matrix_of_many_label_sets_adds_up_the_smallest():
+    sets = [{"keys": [str(i)], "name": f"set {i}", "special": False} for i in range(6)]
+    cells = [[0, 0, 9], [1, 1, 5], [2, 3, 1], [4, 5, 1], [5, 4, 2], [0, 1, 3]]
+    stored = {"sets": sets, "pairs": [{"a": "a", "b": "b", "items": 21, "agreed": 14, "cells": cells}]}
+    full = confusion_matrix(stored=stored, shown=30)
+    assert full.folded == 0 and len(full.rows) == 6
+    assert sum(row.total for row in full.rows) == sum(full.column_totals) == 21
+    small = confusion_matrix(stored=stored, shown=3)
+    assert small.folded == 4 and [row.set["name"] for row in small.rows] == ["set 0", "set 1", "4 other label sets"]
+    grid = [[cell.count for cell in row.cells] for row in small.rows]
+    assert grid == [[9, 3, 0], [0, 5, 0], [0, 0, 4]]  # 2→3, 4→5 and 5→4 are all "other" × "other"
+    assert not small.rows[2].cells[2].agree  # sets added up are no agreement
+    assert sum(row.total for row in small.rows) == 21 and small.column_totals == (9, 8, 4)
