@@ -113,5 +113,9 @@ def test_a_run_computed_during_labelling_fits_1366_by_768(page: Page, live_serve
     widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
     assert widths[0] <= widths[1], widths
     page.screenshot(path="var/agreement_run_1366_pair.png")
+    page.goto("/studies/dl/agreement/")  # the runs and the start form, too
+    expect(page.locator(f'tr[data-run="{run.pk}"]')).to_be_visible()
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1], widths
     _assert_no_script_errors(page)
     assert page.problems.csp_violations == []
