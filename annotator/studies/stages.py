@@ -49,6 +49,7 @@ class JobLink:
     status_display: str
     url: str
     when: Any = None  # its creation time
+    percent: int | None = None  # how far a running job is
 
 
 @dataclass
@@ -62,10 +63,16 @@ class Stage:
     jobs: list[JobLink] = field(default_factory=list)  # its latest jobs
     jobs_url: str = ""  # the page listing all of them
     url: str = ""  # the stage's own page
+    step: int = 0  # its place in the method, from 1 (set by stages_for)
 
     @property
     def state_label(self) -> str:
         return State.LABELS[self.state]
+
+    @property
+    def running(self) -> bool:
+        """A job of the stage is queued or running: the page polls the stage until it ends."""
+        return any(job.status in ("queued", "running") for job in self.jobs)
 
 
 @dataclass
@@ -106,7 +113,12 @@ def stage_register(order: int, provider: StageProvider) -> None:
 def stages_for(access: StudyAccess, user) -> list[Stage]:
     """Every registered stage as ``user`` (``access``'s member) sees it, in the method's order."""
     context = StageContext(access=access, user=user)
-    return [_providers[order](context) for order in sorted(_providers)]
+    out = []
+    for step, order in enumerate(sorted(_providers), start=1):
+        stage = _providers[order](context)
+        stage.step = step
+        out.append(stage)
+    return out
 
 
 # The positions of the method's steps (each app's stage registers at its own).
@@ -116,7 +128,7 @@ CORPUS, QUESTION_SETS, DRAW, PILOT, LABELLING, AGREEMENT, ARBITRATION, RESULTS =
 def job_links(jobs, *, title: Callable[[Any], str], url: Callable[[Any], str]) -> list[JobLink]:
     """``JobLink``s of jobs rows (any object with ``status``, ``get_status_display`` and ``created_at``)."""
     return [JobLink(title=title(job), status=job.status, status_display=job.get_status_display(), url=url(job),
-                    when=job.created_at) for job in jobs]
+                    when=job.created_at, percent=getattr(job, "percent", None)) for job in jobs]
 
 
 def count_text(n: int, singular: str, plural: str | None = None) -> str:

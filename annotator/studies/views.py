@@ -1,8 +1,10 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from annotator.form_utils import form_errors_add
 
@@ -36,18 +38,21 @@ def study_create(request):
 @login_required
 def study_detail(request, slug):
     """The study as the method's stages, each with its state, numbers and the viewer's next step
-    (each app describes its own stage: ``.stages``)."""
+    (each app describes its own stage: ``.stages``). A stage with a job under way polls itself
+    (htmx, ``?stage=<key>``) and reloads the page when the job has ended, since later stages
+    follow from it."""
     access = selectors.study_get_for_user(slug=slug, user=request.user)
-    return render(
-        request,
-        "studies/study_detail.html",
-        {
-            "access": access,
-            "study": access.study,
-            "stages": stages_for(access, request.user),
-            "member_count": selectors.membership_list(study=access.study).count(),
-        },
-    )
+    stages = stages_for(access, request.user)
+    context = {"access": access, "study": access.study, "stages": stages}
+    if request.htmx and "stage" in request.GET:
+        stage = next((s for s in stages if s.key == request.GET["stage"]), None)
+        if stage is None:
+            raise Http404("No such stage.")
+        if not stage.running:
+            return HttpResponseClientRefresh()
+        return render(request, "studies/study_detail.html#stage", {**context, "stage": stage})
+    context["member_count"] = selectors.membership_list(study=access.study).count()
+    return render(request, "studies/study_detail.html", context)
 
 
 @login_required

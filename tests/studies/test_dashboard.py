@@ -318,3 +318,23 @@ def test_the_study_list_counts_every_member(team, client):
     login(client, team.ana)
     page = client.get("/").content.decode()
     assert re.search(r"<td>5</td>", page), page
+
+
+# -- a stage with a job under way follows it ----------------------------------------------------
+
+
+def test_a_stage_with_a_running_job_polls_itself_and_reloads_the_page_when_it_ends(team, client):
+    login(client, team.owner)
+    job = JobFactory(study=team.study, kind=JobKind.IMPORT, status=JobStatus.RUNNING, bytes_total=200, bytes_read=50)
+    page = client.get("/studies/deployment/").content.decode()
+    assert 'hx-get="/studies/deployment/?stage=corpus" hx-trigger="every 2s"' in page
+    assert page.count('hx-trigger="every 2s"') == 1  # only the stage whose job runs
+    poll = client.get("/studies/deployment/?stage=corpus", HTTP_HX_REQUEST="true")
+    assert poll.status_code == 200
+    body = poll.content.decode()
+    assert body.lstrip().startswith('<li class="stage stage-in-progress" id="stage-corpus"') and "25 %" in body
+    assert "<html" not in body
+    Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED, finished_at=timezone.now())
+    done = client.get("/studies/deployment/?stage=corpus", HTTP_HX_REQUEST="true")
+    assert done.status_code == 200 and done["HX-Refresh"] == "true"  # later stages follow from it
+    assert client.get("/studies/deployment/?stage=nothing", HTTP_HX_REQUEST="true").status_code == 404
