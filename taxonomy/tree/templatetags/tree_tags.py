@@ -1,7 +1,7 @@
 from django import template
 
 from taxonomy.tree.dependents import moved_text
-from taxonomy.tree.selectors import categories_announced, change_moved_shown
+from taxonomy.tree.selectors import NO_ANNOUNCEMENTS, categories_announced, change_moved_shown
 
 register = template.Library()
 
@@ -23,6 +23,7 @@ def moved_shown(change) -> str:
 def announced_categories(context, study):
     """The new categories announced to the reader, with a Dismiss button (nothing when there are
     none): ``{% load tree_tags %}{% announced_categories study %}`` on the labelling pages."""
-    request = context["request"]
+    request = context.get("request")
+    user = getattr(request, "user", None)
     return {"study": study, "request": request, "csrf_token": context.get("csrf_token"),
-            "announced": categories_announced(study=study, user=request.user)}
+            "announced": categories_announced(study=study, user=user) if user else NO_ANNOUNCEMENTS}

@@ -109,3 +109,14 @@ def test_the_box_and_its_dismiss_button(client, team, tree):
 
     client.force_login(team.stranger)
     assert client.post(url, {"up_to": up_to}).status_code == 404
+
+
+def test_the_labelling_page_shows_the_box(client, team, tree):
+    ana, bo = team.raters
+    category_add(study=team.study, name="Cold start", parent=tree, actor=team.owner)
+    client.force_login(bo)
+    page = client.get(reverse("labelling:queue", args=["dl"]), follow=True).content.decode()
+    assert "New category: <strong>Server › Cold start</strong>" in page
+    client.post(reverse("tree:announcements_dismiss", args=["dl"]))
+    page = client.get(reverse("labelling:queue", args=["dl"]), follow=True).content.decode()
+    assert "New category: " not in page and 'id="categories-announced"' in page
