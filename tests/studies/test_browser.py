@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import browser, page  # noqa: F401  (Chromium fixtures)
+from tests.browser.test_accessibility import AXE_DIR, AXE_RUN, AXE_TAGS, BLOCKING_IMPACTS
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
 from tests.factories import (
     JobFactory,
@@ -24,6 +25,14 @@ from tests.studies.test_dashboard import label
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 VAR = Path(__file__).resolve().parents[2] / "var"
+
+
+def _check_axe(page: Page) -> None:
+    """No serious or critical WCAG 2.1 A/AA violation (axe-core, as tests/browser/test_accessibility.py)."""
+    page.evaluate((AXE_DIR / "axe.min.js").read_text())  # through DevTools: the page's CSP does not apply
+    blocking = [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in page.evaluate(AXE_RUN, [AXE_TAGS])
+                if any((n["impact"] or v["impact"]) in BLOCKING_IMPACTS for n in v["nodes"])]
+    assert not blocking, blocking
 
 
 def _check_fits(page: Page) -> None:
@@ -60,6 +69,7 @@ def test_the_study_home_fits_1366_and_shows_the_stages(page: Page, live_server):
     expect(page.locator("#stage-labelling")).to_contain_text("bertold.rater behind")
     expect(page.locator(".study-nav a[aria-current=page]")).to_have_text(study.name)
     _check_fits(page)
+    _check_axe(page)
     VAR.mkdir(exist_ok=True)
     page.screenshot(path=str(VAR / "study-home-owner-1366x768.png"), full_page=True)
 
@@ -75,5 +85,6 @@ def test_the_study_home_fits_1366_and_shows_the_stages(page: Page, live_server):
     expect(page.locator("#stage-labelling")).to_contain_text("you: 4 / 20 labelled")
     expect(page.locator("#stage-labelling")).not_to_contain_text("behind")
     _check_fits(page)
+    _check_axe(page)
     page.screenshot(path=str(VAR / "study-home-rater-1366x768.png"), full_page=True)
     _assert_no_script_errors(page)
