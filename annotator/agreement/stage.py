@@ -10,6 +10,7 @@ from sampling.models import DrawStatus
 from sampling.stage import study_draws
 from taxonomy.labelling.stage import stage_sight
 
+from .figures import headline
 from .models import RunStatus
 from .selectors import agreement_run_coefficients, agreement_run_list
 
@@ -43,16 +44,18 @@ def agreement_stage(context: StageContext) -> Stage:
     elif done is not None:
         stage.state = State.DONE
     if done is not None:
-        headline = next((c for c in agreement_run_coefficients(run=done) if not c.share and c.value is not None),
-                        None)
-        if headline is not None:
-            interval = f" [{headline.low:.2f}, {headline.high:.2f}]" if headline.low is not None \
-                and headline.high is not None else ""
-            stage.numbers.append(f"{headline.title}: {headline.value:.2f}{interval}")
+        # the run page's headline (figures.headline), with its reading on the scale the page cites
+        lead = headline(coefficients=agreement_run_coefficients(run=done), raters=done.raters)
+        if lead is not None:
+            c = lead.coefficient
+            interval = f" [{c.low:.2f}, {c.high:.2f}]" if c.low is not None and c.high is not None else ""
+            stage.numbers.append(f"{c.title}: {c.value:.2f}{interval}, {lead.band.name} ({lead.scale.title})")
         stage.numbers.append(f"run #{done.pk}: {count_text(done.items, 'item')}, "
                              f"{count_text(done.raters, 'rater')}")
     elif not stage_sight(context).sees_all:
         stage.numbers.append("runs over a round you rate in are shown after arbitration starts")
+    elif not runs:
+        stage.numbers.append("no run yet")
     if membership.is_owner and stage_sight(context).sees_all:
         stage.actions.append(Action("Compute agreement", stage.url, primary=stage.state != State.DONE))
     elif runs:

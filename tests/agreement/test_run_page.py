@@ -267,3 +267,12 @@ def test_a_matrix_of_many_label_sets_adds_up_the_smallest():
     assert grid == [[9, 3, 0], [0, 5, 0], [0, 0, 4]]  # 2→3, 4→5 and 5→4 are all "other" × "other"
     assert not small.rows[2].cells[2].agree  # sets added up are no agreement
     assert sum(row.total for row in small.rows) == 21 and small.column_totals == (9, 8, 4)
+
+
+def test_the_study_home_leads_with_the_same_headline(client, world, queued):
+    label_items(world, {world.alice: ALICE, world.bob: BOB})
+    run = computed(world, resamples=100, seed=5)
+    low, high = run.result["confidence_intervals"]["cohen_kappa"]
+    sign_in(client, world.owner)
+    text = client.get(reverse("studies:detail", args=["dl"])).content.decode().replace("&#x27;", "'")
+    assert f"Cohen's κ (two raters): 0.74 [{low:.2f}, {high:.2f}], substantial (Landis &amp; Koch (1977))" in text
