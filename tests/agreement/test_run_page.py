@@ -276,3 +276,16 @@ def test_the_study_home_leads_with_the_same_headline(client, world, queued):
     sign_in(client, world.owner)
     text = client.get(reverse("studies:detail", args=["dl"])).content.decode().replace("&#x27;", "'")
     assert f"Cohen's κ (two raters): 0.74 [{low:.2f}, {high:.2f}], substantial (Landis &amp; Koch (1977))" in text
+
+
+def test_a_run_stored_before_the_matrices_says_so(client, world, queued):
+    label_items(world, {world.alice: ALICE, world.bob: BOB})
+    run = computed(world, resamples=0)
+    result = dict(run.result)
+    del result["confusion_matrix"]
+    AgreementRun.objects.filter(pk=run.pk).update(result=result)
+    sign_in(client, world.owner)
+    text = client.get(reverse("agreement:run", args=["dl", run.pk])).content.decode()
+    assert "This run stored no matrix" in text and 'class="matrix"' not in text
+    rows = read_csv(client.get(reverse("agreement:run_csv", args=["dl", run.pk])))
+    assert rows and not [r for r in rows if r["section"] == "confusion"]
