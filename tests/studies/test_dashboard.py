@@ -338,3 +338,31 @@ def test_a_stage_with_a_running_job_polls_itself_and_reloads_the_page_when_it_en
     done = client.get("/studies/deployment/?stage=corpus", HTTP_HX_REQUEST="true")
     assert done.status_code == 200 and done["HX-Refresh"] == "true"  # later stages follow from it
     assert client.get("/studies/deployment/?stage=nothing", HTTP_HX_REQUEST="true").status_code == 404
+
+
+def test_the_pilot_counts_coded_posts_and_codes(team):
+    from taxonomy.coding.services import code_use_add
+
+    posts = questions_bulk(study=team.study, count=2)
+    evaluated_set(study=team.study, name="B", posts=posts)
+    draw = labelling_draw(study=team.study, raters=[team.ana, team.bert], pilot=3, reliability=2, status="ready")
+    first, second, _third = SampleItem.objects.filter(draw=draw, part=ItemPart.PILOT).order_by("pk")
+    code_use_add(item=first, author=team.ana, text="GPU memory")
+    code_use_add(item=first, author=team.bert, text="Docker image size")
+    code_use_add(item=second, author=team.ana, text="GPU memory")
+    pilot = stages(team.study, team.vera)["pilot"]
+    assert pilot.state == State.IN_PROGRESS
+    assert pilot.numbers == ["2 / 3 pilot posts coded (v1)", "2 codes, 0 grouped", "0 categories"]
+    assert "Code the pilot" not in [a.label for a in pilot.actions]  # a viewer reads only
+    assert stages(team.study, team.bert)["pilot"].actions[0].label == "Code the pilot"
+
+
+def test_a_failed_draw_blocks_the_draw_stage_with_its_reason(team):
+    from sampling.models import SampleDraw
+
+    posts = questions_bulk(study=team.study, count=2)
+    evaluated_set(study=team.study, name="B", posts=posts)
+    SampleDraw.objects.create(study=team.study, version=1, status="failed", seed=1, error="The set is empty.")
+    draw = stages(team.study, team.owner)["draw"]
+    assert draw.state == State.BLOCKED and draw.blocker == "v1 failed: The set is empty."
+    assert draw.actions[0].label == "New draw"
