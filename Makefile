@@ -8,7 +8,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo worker web bench clean
+.PHONY: run test install install-test migrate demo worker web bench clean axe-core
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ test: install-test
 
 bench: install-test
 	$(BIN)/python benchmarks/import_bench.py
+
+# The axe-core the browser tests inject: its committed copy refreshed from npm as package-lock.json
+# pins it (npm needed here only; `make test` uses the copy). tests/browser/vendor/README.md.
+axe-core:
+	npm ci --no-audit --no-fund
+	version=$$(node -p "require('./node_modules/axe-core/package.json').version"); \
+	  dir=tests/browser/vendor/axe-core-$$version; mkdir -p $$dir; \
+	  cp node_modules/axe-core/axe.min.js node_modules/axe-core/LICENSE node_modules/axe-core/LICENSE-3RD-PARTY.txt $$dir/; \
+	  node -p "'axe.min.js ' + require('./node_modules/axe-core/sri-history.json')['$$version']['axe.min.js']" > $$dir/axe.min.js.sri
 
 clean:
 	rm -rf $(VENV) var
