@@ -6,7 +6,7 @@ a set that does not exist."""
 
 import math
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,6 +48,17 @@ class FunnelStepOutput(serializers.Serializer):
     without_date = serializers.IntegerField(required=False, help_text="only on the dates step")
 
 
+class SetChangeOutput(serializers.Serializer):
+    """Why a set's last evaluation is out of date."""
+
+    changed = serializers.CharField(source="change.changed",
+                                    help_text="the set that changed: this one, or one its rule uses")
+    at = serializers.DateTimeField(source="change.at")
+    what = serializers.CharField(source="change.what")
+    reevaluating = serializers.BooleanField(help_text="an evaluation of the set is queued or running")
+    message = serializers.CharField()
+
+
 class QuestionSetOutput(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()
@@ -64,6 +75,8 @@ class QuestionSetOutput(serializers.Serializer):
     union = serializers.SerializerMethodField()
     minus = serializers.SerializerMethodField()
     union_tags = serializers.ListField(child=serializers.CharField())
+    all_questions = serializers.BooleanField(help_text="the set holds every question of the study (the other "
+                                                       "steps, if any, still apply)")
     member_count = serializers.IntegerField(allow_null=True, help_text="null until the set is evaluated")
     evaluated_at = serializers.DateTimeField(allow_null=True)
     funnel = FunnelStepOutput(many=True)
@@ -71,6 +84,26 @@ class QuestionSetOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     rule_text = serializers.SerializerMethodField(help_text="the rule in words, in the order its steps apply")
+    rule_changed_at = serializers.DateTimeField(allow_null=True, help_text="when the rule or a manual decision "
+                                                                           "last changed")
+    members_changed_at = serializers.DateTimeField(allow_null=True, help_text="when an evaluation last changed "
+                                                                              "the members")
+    evaluation_job = serializers.SerializerMethodField(help_text="id of the set's latest evaluation job (poll "
+                                                                 "/api/jobs/{id}/); null if never evaluated")
+    out_of_date = serializers.SerializerMethodField(help_text="why the members are out of date (the rule, a "
+                                                              "decision or a set it uses changed after the last "
+                                                              "evaluation); null when they are not")
+
+    def get_evaluation_job(self, question_set) -> int | None:
+        job = selectors.question_set_job(question_set=question_set)
+        return job.pk if job else None
+
+    @extend_schema_field(SetChangeOutput(allow_null=True))
+    def get_out_of_date(self, question_set):
+        staleness = getattr(question_set, "staleness", False)
+        if staleness is False:
+            staleness = selectors.question_set_staleness(question_set=question_set)
+        return SetChangeOutput(staleness).data if staleness else None
 
     def get_rule_text(self, question_set) -> str:
         return getattr(question_set, "rule_text", None) or selectors.question_set_rule_summary(
@@ -116,16 +149,19 @@ class SetRefOutput(serializers.Serializer):
     name = serializers.CharField()
 
 
-class YearRowOutput(serializers.Serializer):
-    year = serializers.IntegerField()
+class PeriodRowOutput(serializers.Serializer):
+    period = serializers.CharField(source="label", help_text="2020 (year), 2020-Q1 (quarter) or 2020-03 (month)")
+    start = serializers.DateField(help_text="the period's first day (UTC)")
     questions = serializers.IntegerField()
-    askers = serializers.IntegerField()
+    askers = serializers.IntegerField(help_text="distinct askers of the period's questions")
 
 
-class YearTableOutput(serializers.Serializer):
-    years = YearRowOutput(many=True)
+class PeriodTableOutput(serializers.Serializer):
+    period = serializers.ChoiceField(choices=selectors.Period.choices)
+    rows = PeriodRowOutput(many=True, source="periods",
+                           help_text="every period from the first to the last question's, gaps as zeros")
     questions = serializers.IntegerField()
-    askers = serializers.IntegerField(help_text="distinct over all questions, not the sum of the years")
+    askers = serializers.IntegerField(help_text="distinct over all questions, not the sum of the periods")
     without_date = serializers.IntegerField()
     without_owner = serializers.IntegerField()
 
@@ -167,7 +203,7 @@ class DurationSummaryOutput(serializers.Serializer):
 class QuestionSetStatisticsOutput(serializers.Serializer):
     question_set = SetRefOutput()
     evaluated_at = serializers.DateTimeField(source="question_set.evaluated_at", allow_null=True)
-    years = YearTableOutput()
+    periods = PeriodTableOutput(help_text="questions and askers per month, quarter or year (``period``)")
     accepted = AcceptedShareOutput()
     response_times = ResponseTimesOutput()
     response_hours = DurationSummaryOutput(source="durations")
@@ -236,6 +272,8 @@ class _RuleInput(StrictInput):
     union = _names("plus the members of these sets (by name)")
     union_tags = _names("plus questions carrying any of these tags")
     minus = _names("minus the members of these sets (by name)")
+    all_questions = serializers.BooleanField(required=False, default=False,
+                                             help_text="every question of the study: no other step is needed")
 
     def rule(self) -> services.QuestionSetRule:
         return services.QuestionSetRule(**self.validated_data)
@@ -243,7 +281,8 @@ class _RuleInput(StrictInput):
 
 def _rule_save(*, data: _RuleInput, study, question_set: QuestionSet | None = None, user=None) -> QuestionSet:
     data.is_valid(raise_exception=True)
-    saved = services.question_set_save(study=study, rule=data.rule(), question_set=question_set, user=user)
+    saved, _job = services.question_set_save_and_evaluate(study=study, rule=data.rule(), question_set=question_set,
+                                                          user=user)
     return selectors.question_set_get(study=study, set_id=saved.pk)  # fresh, with its references
 
 
@@ -258,10 +297,11 @@ class QuestionSetListCreateApi(PaginatedApi):
     @extend_schema(responses=QuestionSetOutput(many=True))
     def get(self, request, slug):
         access = study_get_for_user(slug=slug, user=request.user)
-        return paginate(queryset=selectors.question_set_list(study=access.study),
+        return paginate(queryset=selectors.question_set_list(study=access.study, with_state=True),
                         serializer_class=QuestionSetOutput, request=request, view=self)
 
-    @extend_schema(request=InputSerializer, responses={201: QuestionSetOutput})
+    @extend_schema(request=InputSerializer, responses={201: QuestionSetOutput},
+                   description="Define a set; its evaluation is queued at once (``evaluation_job``).")
     def post(self, request, slug):
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         question_set = _rule_save(data=self.InputSerializer(data=request.data), study=access.study, user=request.user)
@@ -278,12 +318,13 @@ class QuestionSetDetailApi(APIView):
         access = study_get_for_user(slug=slug, user=request.user)
         return Response(QuestionSetOutput(selectors.question_set_get(study=access.study, set_id=set_id)).data)
 
-    @extend_schema(request=InputSerializer, responses=QuestionSetOutput)
+    @extend_schema(request=InputSerializer, responses=QuestionSetOutput,
+                   description="Replace the rule; the set is evaluated again at once (``evaluation_job``).")
     def put(self, request, slug, set_id):
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         question_set = _rule_save(data=self.InputSerializer(data=request.data), study=access.study,
-                                  question_set=question_set)
+                                  question_set=question_set, user=request.user)
         return Response(QuestionSetOutput(question_set).data)
 
     @extend_schema(responses={204: None})
@@ -333,7 +374,7 @@ class ManualDecisionListCreateApi(PaginatedApi):
 
     @extend_schema(request=InputSerializer, responses={201: ManualDecisionOutput},
                    description="Include or exclude one question by hand (replaces an earlier decision on it); "
-                               "it takes effect at the next evaluation.")
+                               "the set is evaluated again at once (the set's ``evaluation_job``).")
     def post(self, request, slug, set_id):
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
@@ -342,7 +383,7 @@ class ManualDecisionListCreateApi(PaginatedApi):
         post = Post.objects.filter(study=access.study, pk=data.validated_data["post"]).first()
         if post is None:
             raise serializers.ValidationError({"post": ["No such question in this study."]})
-        decision = services.manual_decision_set(
+        decision, _job = services.manual_decision_set_and_evaluate(
             question_set=question_set, post=post, action=data.validated_data["action"],
             reason=data.validated_data["reason"], user=request.user,
         )
@@ -350,23 +391,34 @@ class ManualDecisionListCreateApi(PaginatedApi):
 
 
 class ManualDecisionDetailApi(APIView):
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None}, description="Undo the decision on this question; the set is evaluated "
+                                                      "again at once (nothing happens if there was none).")
     def delete(self, request, slug, set_id, post_id):
         access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         post = post_get(study=access.study, post_id=post_id)
-        services.manual_decision_remove(question_set=question_set, post=post)
+        services.manual_decision_remove_and_evaluate(question_set=question_set, post=post, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class QuestionSetStatisticsApi(APIView):
-    @extend_schema(responses=QuestionSetStatisticsOutput,
-                   description="Figures over the members of the last evaluation: questions and askers per year, "
-                               "the share without an accepted answer, hours to the accepted answer.")
+    class InputSerializer(QueryParams):
+        class Meta:
+            ref_name = "QuestionSetStatisticsQuery"
+
+        period = serializers.ChoiceField(choices=selectors.Period.choices, required=False,
+                                         default=selectors.Period.YEAR,
+                                         help_text="count questions and askers per month, quarter or year (UTC)")
+
+    @extend_schema(parameters=[InputSerializer], responses=QuestionSetStatisticsOutput,
+                   description="Figures over the members of the last evaluation: questions and askers per month, "
+                               "quarter or year, the share without an accepted answer, hours to the accepted answer. "
+                               "Another period than month, quarter or year is a 400 naming it.")
     def get(self, request, slug, set_id):
         access = study_get_for_user(slug=slug, user=request.user)
+        query = query_params(self.InputSerializer, request)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
-        statistics = selectors.question_set_statistics(question_set=question_set)
+        statistics = selectors.question_set_statistics(question_set=question_set, period=query["period"])
         return Response(QuestionSetStatisticsOutput(statistics).data)
 
 

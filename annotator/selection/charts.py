@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
 from .reports import DAY, MINUTE, MONTH, YEAR, readable_hours
-from .selectors import YearTable
+from .selectors import PeriodTable
 from .statistics import DurationSummary, summarise_durations
 
 SIZE = (7.0, 4.0)  # inches: a column-wide figure in a paper
@@ -49,29 +49,49 @@ def _empty(fig: Figure, ax, *, title: str, message: str) -> Figure:
     return fig
 
 
-def years_chart(table: YearTable, *, title: str) -> Figure:
-    """Questions and distinct askers per year of creation, as two lines.
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+TICK_STEPS = (1, 2, 3, 4, 6, 12, 24, 60, 120, 240, 600, 1200)
 
-    The figures are exactly the table's (``fig.axes[0].lines``: questions,
-    then askers); what the table leaves out of the years is said under the axes."""
+
+def _period_ticks(table: PeriodTable) -> list[int]:
+    """Positions of at most a dozen labelled periods, evenly spaced, on round periods
+    (every January of a monthly chart labelled when a year is the step, say)."""
+    n = len(table.periods)
+    step = next((s for s in TICK_STEPS if n / s <= 12), TICK_STEPS[-1])
+    first = table.periods[0].start
+    ordinal = (first.year * 12 + first.month - 1) // PERIOD_MONTHS[table.period]
+    return list(range((-ordinal) % step, n, step))
+
+
+def questions_chart(table: PeriodTable, *, title: str) -> Figure:
+    """Questions and distinct askers per month, quarter or year of creation, as two lines.
+
+    The figures are exactly the table's (``fig.axes[0].lines``: questions, then askers,
+    at x = 0, 1, … for the table's periods in order, labelled with the periods); what the
+    table leaves out of the periods is said under the axes."""
     fig = _figure()
     ax = fig.subplots()
-    if not table.years:
+    if not table.periods:
         message = "no questions" if table.questions == 0 else (
             f"no questions with a creation date\n({table.questions} without one)")
         return _empty(fig, ax, title=title, message=message)
-    years = [row.year for row in table.years]
+    labels = [row.label for row in table.periods]
+    x = list(range(len(labels)))
+    many = len(x) > 40  # a decade of months: the lines carry the figures, markers would blot them
     # Askers are often as many as questions: the thinner dashed line on top keeps both visible.
-    ax.plot(years, [row.questions for row in table.years], marker="o", markersize=8, linewidth=3,
+    ax.plot(x, [row.questions for row in table.periods], marker="" if many else "o", markersize=8, linewidth=3,
             color=QUESTIONS_COLOUR, label="questions")
-    ax.plot(years, [row.askers for row in table.years], marker="s", markersize=4.5, linewidth=1.4, linestyle="--",
-            color=ASKERS_COLOUR, label="distinct askers")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    if len(years) == 1:  # one point: give it room, else matplotlib centres it on fractional ticks
-        ax.set_xlim(years[0] - 1, years[0] + 1)
-    ax.set_ylim(0, max(row.questions for row in table.years) * 1.08 + 0.5)  # room above the highest point
+    ax.plot(x, [row.askers for row in table.periods], marker="" if many else "s", markersize=4.5, linewidth=1.4,
+            linestyle="--", color=ASKERS_COLOUR, label="distinct askers")
+    ax.xaxis.set_major_locator(FixedLocator(_period_ticks(table)))
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda value, _pos: labels[int(value)] if value == int(value) and 0 <= value < len(labels) else ""))
+    ax.set_xlim(-1 if len(x) == 1 else -0.5, len(x) if len(x) == 1 else len(x) - 0.5)
+    if table.period != "year":
+        ax.tick_params(axis="x", labelrotation=45)
+    ax.set_ylim(0, max(row.questions for row in table.periods) * 1.08 + 0.5)  # room above the highest point
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("year of creation (UTC)")
+    ax.set_xlabel(f"{table.period} of creation (UTC)")
     ax.set_ylabel("count")
     ax.set_title(title)
     ax.legend(loc="best", frameon=False)

@@ -13,6 +13,10 @@ def _split(text: str) -> list[str]:
 class QuestionSetForm(forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    all_questions = forms.BooleanField(
+        required=False, label="All questions of the study",
+        help_text="The set holds every question (a baseline of everything, or a single stratum); the steps below "
+                  "are optional then (e.g. minus sets: every question but theirs).")
     within = forms.MultipleChoiceField(required=False, label="Within sets",
                                        help_text="Start from the union of these sets (empty: every question).")
     tags = forms.CharField(required=False, help_text="Keep questions carrying any of these tags (comma-separated).")
@@ -55,7 +59,7 @@ class QuestionSetForm(forms.Form):
             "required_words": ", ".join(question_set.required_words), "whole_words": question_set.whole_words,
             "search_title": question_set.search_title, "search_body": question_set.search_body,
             "date_from": question_set.date_from, "date_to": question_set.date_to,
-            "union_tags": ", ".join(question_set.union_tags), **refs,
+            "union_tags": ", ".join(question_set.union_tags), "all_questions": question_set.all_questions, **refs,
         }
 
     def rule_fields(self) -> dict:
@@ -67,6 +71,7 @@ class QuestionSetForm(forms.Form):
             "search_title": data["search_title"], "search_body": data["search_body"],
             "date_from": data["date_from"], "date_to": data["date_to"], "union": data["union"],
             "union_tags": _split(data["union_tags"]), "minus": data["minus"],
+            "all_questions": data["all_questions"],
         }
 
 

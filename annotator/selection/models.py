@@ -31,6 +31,8 @@ class QuestionSet(models.Model):
     date_from = models.DateField(null=True, blank=True)
     date_to = models.DateField(null=True, blank=True)
     union_tags = models.JSONField(default=list, blank=True, help_text="add questions carrying any of these tags")
+    all_questions = models.BooleanField(
+        default=False, help_text="the set holds every question of the study (no filter needed): a baseline or stratum")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -39,6 +41,10 @@ class QuestionSet(models.Model):
     evaluated_at = models.DateTimeField(null=True, blank=True)
     member_count = models.IntegerField(null=True, blank=True)
     funnel = models.JSONField(default=list, blank=True)
+    # What makes a set, or what uses it, out of date: its rule or manual decisions changed
+    # (until the evaluation this queues has run), and when an evaluation last changed its members.
+    rule_changed_at = models.DateTimeField(null=True, blank=True)
+    members_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -1,7 +1,7 @@
 """Reads of question sets: their members and the figures a study reports on them.
 
 Every figure is computed in the database (``Count``, ``Subquery``,
-``ExtractYear``) or from plain value lists; no ``Post`` instance is loaded.
+``Trunc``) or from plain value lists; no ``Post`` instance is loaded.
 The arithmetic that is statistics proper (quartiles, the χ² test) is done by
 the pure functions in :mod:`annotator.selection.statistics`.
 
@@ -13,16 +13,18 @@ never dropped without a trace.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import ExtractYear
+from django.db import models
+from django.db.models import Count, DateField, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Trunc
+from django.utils import timezone
 
 from annotator.corpus.models import Post, PostType
 from annotator.form_utils import query_id
 
-from .models import QuestionSet, QuestionSetMember
+from .models import QuestionSet, QuestionSetMember, SetReference
 from .statistics import DurationSummary, ProportionTest, summarise_durations, two_proportion_test
 
 HOUR = timedelta(hours=1)
@@ -41,33 +43,68 @@ def question_set_posts(*, question_set: QuestionSet) -> QuerySet[Post]:
     ).order_by("site", "so_id")
 
 
-# -- questions per year -------------------------------------------------------
+# -- questions per month, quarter or year ---------------------------------------------
+
+
+class Period(models.TextChoices):
+    MONTH = "month", "month"
+    QUARTER = "quarter", "quarter"
+    YEAR = "year", "year"
+
+
+def statistics_period(value: str | None) -> str:
+    """The period of a statistics request: ``year`` when not given; ValidationError for
+    anything but month, quarter or year (a page and the API answer 400 with the message)."""
+    if value is None:
+        return Period.YEAR
+    if value not in Period.values:
+        raise ValidationError({"period": [f"“{value[:40]}” is not a period: choose month, quarter or year."]})
+    return value
+
+
+def _period_label(start: date, period: str) -> str:
+    if period == Period.YEAR:
+        return str(start.year)
+    if period == Period.QUARTER:
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return f"{start.year}-{start.month:02d}"
+
+
+def _period_next(start: date, period: str) -> date:
+    months = {Period.MONTH: 1, Period.QUARTER: 3, Period.YEAR: 12}[period]
+    month = start.month - 1 + months
+    return date(start.year + month // 12, month % 12 + 1, 1)
 
 
 @dataclass(frozen=True)
-class YearRow:
-    year: int
+class PeriodRow:
+    start: date  # the first day of the period (UTC)
+    label: str  # "2020", "2020-Q1", "2020-03"
     questions: int
-    askers: int  # distinct owner_user_id of that year's questions, NULL not counted
+    askers: int  # distinct owner_user_id of the period's questions, NULL not counted
 
 
 @dataclass(frozen=True)
-class YearTable:
-    years: tuple[YearRow, ...]  # consecutive, first to last year; gaps are zero rows
+class PeriodTable:
+    period: str  # month, quarter or year
+    periods: tuple[PeriodRow, ...]  # consecutive, first to last; gaps are zero rows
     questions: int  # all questions, dated or not
-    askers: int  # distinct over all questions, so not the sum of the yearly figures
-    without_date: int  # in ``questions`` but in no year row
-    without_owner: int  # in the year rows' questions but in no ``askers`` figure
+    askers: int  # distinct over all questions, so not the sum of the periods' figures
+    without_date: int  # in ``questions`` but in no period row
+    without_owner: int  # in the period rows' questions but in no ``askers`` figure
 
-    header = ("year", "questions", "askers")
+    @property
+    def header(self) -> tuple[str, str, str]:
+        return (self.period, "questions", "askers")
 
-    def rows(self) -> list[tuple[int, int, int]]:
-        """The year rows as plain tuples, in the order of ``header`` (for CSV)."""
-        return [(r.year, r.questions, r.askers) for r in self.years]
+    def rows(self) -> list[tuple[str, int, int]]:
+        """The period rows as plain tuples, in the order of ``header`` (for CSV)."""
+        return [(r.label, r.questions, r.askers) for r in self.periods]
 
 
-def questions_per_year(*, questions: QuerySet[Post]) -> YearTable:
-    """Questions and distinct askers per calendar year (UTC) of creation."""
+def questions_per_period(*, questions: QuerySet[Post], period: str = Period.YEAR) -> PeriodTable:
+    """Questions and distinct askers per calendar month, quarter or year (UTC) of creation.
+    Distinct askers are counted per period in the database: they do not add up."""
     questions = _questions_only(questions)
     totals = questions.aggregate(
         questions=Count("pk"),
@@ -75,20 +112,25 @@ def questions_per_year(*, questions: QuerySet[Post]) -> YearTable:
         without_date=Count("pk", filter=Q(creation_date__isnull=True)),
         without_owner=Count("pk", filter=Q(owner_user_id__isnull=True)),
     )
-    per_year = (
+    per_period = (
         questions.filter(creation_date__isnull=False)
-        .annotate(year=ExtractYear("creation_date", tzinfo=UTC))
-        .values("year")
+        .annotate(start=Trunc("creation_date", period, output_field=DateField(), tzinfo=UTC))
+        .values("start")
         .annotate(questions=Count("pk"), askers=Count("owner_user_id", distinct=True))
-        .values_list("year", "questions", "askers")
+        .values_list("start", "questions", "askers")
     )
-    counted = {year: (n, askers) for year, n, askers in per_year}
-    years: tuple[YearRow, ...] = ()
+    counted = {start: (n, askers) for start, n, askers in per_period}
+    rows: list[PeriodRow] = []
     if counted:
-        years = tuple(
-            YearRow(year, *counted.get(year, (0, 0))) for year in range(min(counted), max(counted) + 1)
-        )
-    return YearTable(years=years, **totals)
+        start, last = min(counted), max(counted)
+        while start <= last:
+            rows.append(PeriodRow(start, _period_label(start, period), *counted.get(start, (0, 0))))
+            start = _period_next(start, period)
+    return PeriodTable(period=period, periods=tuple(rows), **totals)
+
+
+def questions_per_year(*, questions: QuerySet[Post]) -> PeriodTable:
+    return questions_per_period(questions=questions, period=Period.YEAR)
 
 
 # -- accepted answers ---------------------------------------------------------
@@ -189,18 +231,18 @@ def response_times(*, questions: QuerySet[Post]) -> ResponseTimes:
 @dataclass(frozen=True)
 class SetStatistics:
     question_set: QuestionSet
-    years: YearTable
+    periods: PeriodTable
     accepted: AcceptedShare
     response_times: ResponseTimes
     durations: DurationSummary  # of ``response_times.hours``
 
 
-def question_set_statistics(*, question_set: QuestionSet) -> SetStatistics:
+def question_set_statistics(*, question_set: QuestionSet, period: str = Period.YEAR) -> SetStatistics:
     questions = question_set_posts(question_set=question_set)
     times = response_times(questions=questions)
     return SetStatistics(
         question_set=question_set,
-        years=questions_per_year(questions=questions),
+        periods=questions_per_period(questions=questions, period=period),
         accepted=accepted_answer_share(questions=questions),
         response_times=times,
         durations=summarise_durations(times.hours),
@@ -314,6 +356,94 @@ def question_set_comparison(*, first: QuestionSet, second: QuestionSet) -> SetCo
     )
 
 
+# -- what changed: sets out of date, and what uses them ------------------------------
+
+
+def question_set_dependencies(*, start) -> set[int]:
+    """Ids of the sets in ``start`` and of every set their rules use, directly or through others."""
+    seen: set[int] = set()
+    frontier = {qs.pk for qs in start}
+    while frontier:
+        seen |= frontier
+        frontier = set(
+            SetReference.objects.filter(question_set_id__in=frontier).values_list("target_id", flat=True)
+        ) - seen
+    return seen
+
+
+@dataclass(frozen=True)
+class SetChange:
+    """The latest change after some moment to a set or to a set its rule uses."""
+
+    question_set: QuestionSet  # the set asked about
+    changed: str  # the name of the set that changed: the set itself or one its rule uses
+    at: datetime
+    rule: bool  # its rule or manual decisions changed (members to follow), else its members did
+
+    @property
+    def itself(self) -> bool:
+        return self.changed == self.question_set.name
+
+    @property
+    def what(self) -> str:
+        """ "its rule changed", "“C”, which its rule uses, changed" …"""
+        if self.itself:
+            return "its rule or manual decisions changed" if self.rule else "its members changed"
+        return f"“{self.changed}”, which its rule uses, changed"
+
+
+def question_set_change_after(*, question_set: QuestionSet, moment: datetime | None) -> SetChange | None:
+    """The latest change after ``moment`` to the set or to a set its rule uses: a rule or
+    manual decision saved (its evaluation may still be running), or members changed by an
+    evaluation. None when nothing changed since (or ``moment`` is None). The one answer to
+    "is this out of date?" for a set's own evaluation (``question_set_staleness``), for
+    comparisons and baselines that use it, and for a draw from it (``moment`` = drawn at)."""
+    if moment is None:
+        return None
+    latest: SetChange | None = None
+    rows = QuestionSet.objects.filter(pk__in=question_set_dependencies(start=[question_set])).values_list(
+        "name", "rule_changed_at", "members_changed_at")
+    for name, rule_at, members_at in rows:
+        for at, rule in ((rule_at, True), (members_at, False)):
+            if at is not None and at > moment and (latest is None or at > latest.at):
+                latest = SetChange(question_set=question_set, changed=name, at=at, rule=rule)
+    return latest
+
+
+@dataclass(frozen=True)
+class SetStaleness:
+    change: SetChange
+    reevaluating: bool  # an evaluation of the set is queued or running
+
+    @property
+    def message(self) -> str:
+        when = timezone.localtime(self.change.at).strftime("%Y-%m-%d %H:%M")
+        evaluated = timezone.localtime(self.change.question_set.evaluated_at).strftime("%Y-%m-%d %H:%M")
+        then = ("it is being evaluated again" if self.reevaluating
+                else "evaluate it again to bring it up to date")
+        return (f"Out of date: {self.change.what} on {when}, after “{self.change.question_set.name}” was "
+                f"evaluated ({evaluated}); {then}.")
+
+
+def question_set_staleness(*, question_set: QuestionSet) -> SetStaleness | None:
+    """Why the set's last evaluation is out of date (its rule or decisions changed since, or
+    a set it uses changed since), or None when it is not (or was never evaluated)."""
+    change = question_set_change_after(question_set=question_set, moment=question_set.evaluated_at)
+    if change is None:
+        return None
+    job = question_set_job(question_set=question_set)
+    return SetStaleness(change=change, reevaluating=job is not None and not job.is_finished)
+
+
+def question_set_evaluating_ids(*, study) -> set[int]:
+    """Ids of the study's sets with an evaluation queued or running."""
+    from annotator.jobs.models import Job, JobKind, JobStatus
+
+    params = Job.objects.filter(study=study, kind=JobKind.QUESTION_SET,
+                                status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).values_list("params", flat=True)
+    return {p.get("question_set") for p in params}
+
+
 # -- pages: lists, members with their matches in context, the rule in words ----
 
 
@@ -323,6 +453,8 @@ def question_set_rule_summary(*, question_set: QuestionSet) -> str:
     for kind, name in question_set.references.values_list("kind", "target__name").order_by("target__name"):
         refs[kind].append(name)
     parts = [f"within {' ∪ '.join(refs['within'])}" if refs["within"] else "all questions"]
+    if question_set.all_questions:
+        parts[0] = "all questions of the study"
     if question_set.tags:
         parts.append("tagged " + " or ".join(question_set.tags))
     if question_set.date_from or question_set.date_to:
@@ -352,10 +484,17 @@ def question_set_get(*, study, set_id: int) -> QuestionSet:
     return question_set
 
 
-def question_set_list(*, study) -> list[QuestionSet]:
+def question_set_list(*, study, with_state: bool = False) -> list[QuestionSet]:
+    """The study's sets with their rule in words; ``with_state`` adds ``evaluating`` (an
+    evaluation is queued or running) and ``staleness`` (``question_set_staleness``)."""
     sets = list(QuestionSet.objects.filter(study=study).prefetch_related("references__target"))
+    evaluating = question_set_evaluating_ids(study=study) if with_state else set()
     for question_set in sets:
         question_set.rule_text = question_set_rule_summary(question_set=question_set)
+        if with_state:
+            question_set.evaluating = question_set.pk in evaluating
+            change = question_set_change_after(question_set=question_set, moment=question_set.evaluated_at)
+            question_set.staleness = change and SetStaleness(change=change, reevaluating=question_set.evaluating)
     return sets
 
 

@@ -28,10 +28,11 @@ from django.utils import timezone
 from annotator.corpus.dump_parser import parse_tag_list
 from annotator.dbstats import table_statistics_refresh
 from annotator.corpus.models import Post, PostType
-from annotator.jobs.models import Job, JobKind
+from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
 
 from .models import ManualDecision, QuestionSet, QuestionSetMember, SetReference
+from .selectors import question_set_dependencies
 from .text import Vocabulary, normalise_words, text_without_code
 
 STREAM_CHUNK = 2000
@@ -56,6 +57,7 @@ class QuestionSetRule:
     union: Sequence[str] = ()
     union_tags: Sequence[str] = ()
     minus: Sequence[str] = ()
+    all_questions: bool = False  # every question of the study; the other steps are optional then
 
 
 def _tags(value: Sequence[str] | str, field_name: str, errors: dict) -> list[str]:
@@ -76,18 +78,6 @@ def _resolve_sets(*, study, names: Sequence[str], field_name: str, errors: dict,
     if exclude_pk is not None and any(qs.pk == exclude_pk for qs in found.values()):
         errors.setdefault(field_name, []).append("A set cannot use itself.")
     return list(dict.fromkeys(found[n] for n in names if n in found))
-
-
-def _depends_on(*, start: Iterable[QuestionSet]) -> set[int]:
-    """Ids of every set reachable from ``start`` through references."""
-    seen: set[int] = set()
-    frontier = {qs.pk for qs in start}
-    while frontier:
-        seen |= frontier
-        frontier = set(
-            SetReference.objects.filter(question_set_id__in=frontier).values_list("target_id", flat=True)
-        ) - seen
-    return seen
 
 
 @transaction.atomic
@@ -116,13 +106,18 @@ def question_set_save(*, study, rule: QuestionSetRule, question_set: QuestionSet
     }
     if own_pk is not None:
         used = [qs for sets in refs.values() for qs in sets]
-        if own_pk in _depends_on(start=used):
+        if own_pk in question_set_dependencies(start=used):
             errors.setdefault("union", []).append(
                 "That would make a cycle: one of these sets already uses this set, directly or through others."
             )
-    if not any([refs["within"], tags, words, required, rule.date_from, rule.date_to, refs["union"], union_tags]):
+    if rule.all_questions and refs["within"]:
+        errors.setdefault("within", []).append(
+            "A set of all questions starts from every question of the study: leave “within” empty.")
+    if not rule.all_questions and not any([refs["within"], tags, words, required, rule.date_from, rule.date_to,
+                                           refs["union"], union_tags]):
         errors.setdefault("__all__", []).append(
-            "The rule selects every question: give tags, words, dates or sets (an empty vocabulary is not a rule)."
+            "The rule selects every question: give tags, words, dates or sets (an empty vocabulary is not a rule), "
+            "or tick “All questions” if that is what you mean."
         )
     if errors:
         raise ValidationError(errors)
@@ -131,7 +126,8 @@ def question_set_save(*, study, rule: QuestionSetRule, question_set: QuestionSet
     for attr, value in dict(
         name=name, description=rule.description, tags=tags, words=words, required_words=required,
         whole_words=rule.whole_words, search_title=rule.search_title, search_body=rule.search_body,
-        date_from=rule.date_from, date_to=rule.date_to, union_tags=union_tags,
+        date_from=rule.date_from, date_to=rule.date_to, union_tags=union_tags, all_questions=rule.all_questions,
+        rule_changed_at=timezone.now(),
     ).items():
         setattr(question_set, attr, value)
     try:
@@ -171,11 +167,44 @@ def manual_decision_set(*, question_set: QuestionSet, post: Post, action: str, r
         question_set=question_set, post=post,
         defaults={"action": action, "reason": reason.strip(), "decided_by": user},
     )
+    QuestionSet.objects.filter(pk=question_set.pk).update(rule_changed_at=decision.decided_at)
     return decision
 
 
-def manual_decision_remove(*, question_set: QuestionSet, post: Post) -> None:
-    ManualDecision.objects.filter(question_set=question_set, post=post).delete()
+@transaction.atomic
+def manual_decision_remove(*, question_set: QuestionSet, post: Post) -> bool:
+    """Undo the decision on ``post``; False when there was none."""
+    deleted, _ = ManualDecision.objects.filter(question_set=question_set, post=post).delete()
+    if deleted:
+        QuestionSet.objects.filter(pk=question_set.pk).update(rule_changed_at=timezone.now())
+    return bool(deleted)
+
+
+# -- changes that take effect at once: saved, and the set's evaluation queued -------------
+# Each in one transaction with its job, queued after commit: with the job queue down the
+# change is refused whole (503), never saved without its evaluation.
+
+
+@transaction.atomic
+def question_set_save_and_evaluate(*, study, rule: QuestionSetRule, question_set: QuestionSet | None = None,
+                                   user=None) -> tuple[QuestionSet, Job]:
+    saved = question_set_save(study=study, rule=rule, question_set=question_set, user=user)
+    return saved, question_set_evaluate_start(question_set=saved, user=user, reuse_waiting=True)
+
+
+@transaction.atomic
+def manual_decision_set_and_evaluate(*, question_set: QuestionSet, post: Post, action: str, reason: str,
+                                     user=None) -> tuple[ManualDecision, Job]:
+    decision = manual_decision_set(question_set=question_set, post=post, action=action, reason=reason, user=user)
+    return decision, question_set_evaluate_start(question_set=question_set, user=user, reuse_waiting=True)
+
+
+@transaction.atomic
+def manual_decision_remove_and_evaluate(*, question_set: QuestionSet, post: Post, user=None) -> Job | None:
+    """The job re-evaluating the set, or None when there was no decision to undo."""
+    if not manual_decision_remove(question_set=question_set, post=post):
+        return None
+    return question_set_evaluate_start(question_set=question_set, user=user, reuse_waiting=True)
 
 
 # -- evaluation -----------------------------------------------------------------
@@ -190,7 +219,7 @@ def _tag_filter(tags: Sequence[str]) -> Q:
 
 def _evaluation_order(question_set: QuestionSet) -> list[QuestionSet]:
     """The set and everything it uses, dependencies first."""
-    ids = _depends_on(start=[question_set])
+    ids = question_set_dependencies(start=[question_set])
     sets = {qs.pk: qs for qs in QuestionSet.objects.filter(pk__in=ids)}
     edges: dict[int, set[int]] = {pk: set() for pk in sets}
     for source, target in SetReference.objects.filter(question_set_id__in=ids).values_list("question_set_id", "target_id"):
@@ -304,7 +333,7 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
         label = "within " + " ∪ ".join(t.name for t in refs["within"])
     else:
         candidates = questions
-        label = "every question of the study"
+        label = "every question of the study" + (" (all questions)" if question_set.all_questions else "")
     count = candidates.count()
     funnel.append({"step": "start", "label": label, "before": count, "after": count, "kept": count,
                    "dropped": 0, "added": 0})
@@ -401,12 +430,17 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
     before_write = time.perf_counter()
     with transaction.atomic():
         locked = QuestionSet.objects.select_for_update().get(pk=question_set.pk)
-        QuestionSetMember.objects.filter(question_set=locked).delete()
+        members = QuestionSetMember.objects.filter(question_set=locked)
+        # Sets that use this one, and draws from it, are out of date when its members change.
+        changed = locked.evaluated_at is None or set(members.values_list("post_id", flat=True)) != ids
+        members.delete()
         _members_write(question_set_id=locked.pk, ids=sorted(ids), matched=matched)
         locked.member_count = len(ids)
         locked.funnel = funnel
         locked.evaluated_at = timezone.now()
-        locked.save(update_fields=["member_count", "funnel", "evaluated_at"])
+        if changed:
+            locked.members_changed_at = locked.evaluated_at
+        locked.save(update_fields=["member_count", "funnel", "evaluated_at", "members_changed_at"])
     table_statistics_refresh(QuestionSetMember)
     question_set.member_count, question_set.funnel = len(ids), funnel
     timing["writing members"] = time.perf_counter() - before_write
@@ -425,7 +459,16 @@ def question_set_evaluate(*, question_set: QuestionSet, progress: Callable[..., 
 
 
 @transaction.atomic
-def question_set_evaluate_start(*, question_set: QuestionSet, user=None) -> Job:
+def question_set_evaluate_start(*, question_set: QuestionSet, user=None, reuse_waiting: bool = False) -> Job:
+    """Queue the set's evaluation. With ``reuse_waiting`` (a change to the rule), a job of
+    the set still waiting in the queue is that evaluation already: it reads the rule when
+    it starts, so ten exclusions in a row make one evaluation, not ten."""
+    if reuse_waiting:
+        waiting = (Job.objects.select_for_update().filter(
+            study_id=question_set.study_id, kind=JobKind.QUESTION_SET, params__question_set=question_set.pk,
+            status=JobStatus.QUEUED).order_by("-created_at", "-id").first())
+        if waiting is not None:
+            return waiting
     return job_create(study=question_set.study, kind=JobKind.QUESTION_SET, created_by=user,
                       params={"question_set": question_set.pk, "name": question_set.name})
 

@@ -30,7 +30,7 @@ def _set_for(access, set_id: int) -> QuestionSet:
 @login_required
 def set_list(request, slug):
     access = study_get_for_user(slug=slug, user=request.user)
-    sets = selectors.question_set_list(study=access.study)
+    sets = selectors.question_set_list(study=access.study, with_state=True)
     return render(request, "selection/set_list.html", {"access": access, "study": access.study, "sets": sets})
 
 
@@ -43,14 +43,13 @@ def set_edit(request, slug, set_id=None):
     form = QuestionSetForm(request.POST or None, study=access.study, exclude=question_set, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            saved = services.question_set_save(
+            saved, job = services.question_set_save_and_evaluate(
                 study=access.study, rule=services.QuestionSetRule(**form.rule_fields()),
                 question_set=question_set, user=request.user,
             )
         except ValidationError as exc:
             form_errors_add(form, exc)
         else:
-            job = services.question_set_evaluate_start(question_set=saved, user=request.user)
             messages.success(request, f"Set “{saved.name}” saved; evaluating it now.")
             return redirect(f"{saved_url(slug, saved)}?job={job.pk}")
     return render(request, "selection/set_form.html",
@@ -78,6 +77,7 @@ def set_detail(request, slug, set_id):
         "rule": selectors.question_set_rule_summary(question_set=question_set),
         "decisions": selectors.manual_decision_list(question_set=question_set),
         "decision_form": ManualDecisionForm(),
+        "staleness": selectors.question_set_staleness(question_set=question_set),
     }
     return render(request, "selection/set_detail.html", context)
 
@@ -122,14 +122,15 @@ def decision_add(request, slug, set_id):
                                     f"{' on ' + ref['site'] if ref['site'] else ''}: give its full link.")
         else:
             try:
-                services.manual_decision_set(question_set=question_set, post=found[0],
-                                             action=form.cleaned_data["action"],
-                                             reason=form.cleaned_data["reason"], user=request.user)
+                _decision, job = services.manual_decision_set_and_evaluate(
+                    question_set=question_set, post=found[0], action=form.cleaned_data["action"],
+                    reason=form.cleaned_data["reason"], user=request.user)
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
             else:
-                messages.success(request, f"Question {ref['so_id']} will be {form.cleaned_data['action']}d; "
-                                          "evaluate the set to apply it.")
+                messages.success(request, f"Question {ref['so_id']} {form.cleaned_data['action']}d; "
+                                          "the set is being evaluated again.")
+                return redirect(f"{saved_url(slug, question_set)}?job={job.pk}")
     else:
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
     return redirect("selection:set", slug=slug, set_id=set_id)
@@ -141,15 +142,18 @@ def decision_remove(request, slug, set_id, post_id):
     access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
     question_set = _set_for(access, set_id)
     post = Post.objects.filter(study=access.study, pk=post_id).first()
-    if post is not None:
-        services.manual_decision_remove(question_set=question_set, post=post)
+    job = post and services.manual_decision_remove_and_evaluate(question_set=question_set, post=post,
+                                                                user=request.user)
+    if job is not None:
+        messages.success(request, "Decision undone; the set is being evaluated again.")
+        return redirect(f"{saved_url(slug, question_set)}?job={job.pk}")
     return redirect("selection:set", slug=slug, set_id=set_id)
 
 
 # -- statistics: tables from the selectors, charts as separate requests -----------
 
 CHART_CONTENT_TYPES = {"svg": "image/svg+xml", "png": "image/png"}
-CHART_NAMES = {"years": "questions per year", "response-times": "response times"}
+CHART_NAMES = {"years": "questions per {period}", "response-times": "response times"}
 # matplotlib's SVG styles its shapes with style attributes. Opened on its own, the
 # SVG gets a policy of its own that allows exactly that, and runs or loads nothing.
 SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
@@ -183,31 +187,56 @@ def _chart_response(request, figure, *, fmt: str, filename: str) -> HttpResponse
     return response
 
 
+def _period(request) -> str:
+    """``?period=`` (month, quarter or year; year when absent). ValidationError otherwise."""
+    return selectors.statistics_period(request.GET.get("period"))
+
+
+def _bad_request(exc: ValidationError) -> HttpResponseBadRequest:
+    return HttpResponseBadRequest(" ".join(exc.messages), content_type="text/plain; charset=utf-8")
+
+
 @login_required
 def set_statistics(request, slug, set_id):
-    """The set's figures: a page of its own, or (htmx) the section of the set page."""
+    """The set's figures: a page of its own, or (htmx) its section of the set page;
+    per month, quarter or year (``?period=``; 400 with the reason for another value)."""
     access = study_get_for_user(slug=slug, user=request.user)
     question_set = _set_for(access, set_id)
-    statistics = selectors.question_set_statistics(question_set=question_set) if question_set.evaluated_at else None
-    context = {
-        "access": access, "study": access.study, "question_set": question_set, "statistics": statistics,
-        "response_rows": reports.response_time_rows(times=statistics.response_times,
-                                                    durations=statistics.durations) if statistics else [],
-        "job": selectors.question_set_job(question_set=question_set),
-    }
-    fragment = request.htmx and not request.htmx.boosted
-    if not fragment:
+    context = {"access": access, "study": access.study, "question_set": question_set,
+               "periods": selectors.Period.choices, "statistics": None, "response_rows": [], "status": 200}
+    try:
+        context["period"] = _period(request)
+    except ValidationError as exc:
+        context.update(period=selectors.Period.YEAR, problem=" ".join(exc.messages), status=400)
+    else:
+        if question_set.evaluated_at:
+            statistics = selectors.question_set_statistics(question_set=question_set, period=context["period"])
+            context.update(statistics=statistics, response_rows=reports.response_time_rows(
+                times=statistics.response_times, durations=statistics.durations))
+    context["job"] = selectors.question_set_job(question_set=question_set)
+    context["query"] = urlencode({"period": context["period"]})
+    template = "selection/set_statistics.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#statistics"
+    else:
         context["rule"] = selectors.question_set_rule_summary(question_set=question_set)
-    return render(request, "selection/_statistics.html" if fragment else "selection/set_statistics.html", context)
+        context["staleness"] = selectors.question_set_staleness(question_set=question_set)
+    return render(request, template, context, status=context["status"])
 
 
 @login_required
 def set_table_csv(request, slug, set_id, table):
     access = study_get_for_user(slug=slug, user=request.user)
     question_set = _evaluated_set(access, set_id)
+    name = CHART_NAMES[table]
     if table == "years":
-        years = selectors.questions_per_year(questions=selectors.question_set_posts(question_set=question_set))
-        header, rows = years.header, years.rows()
+        try:
+            period = _period(request)
+        except ValidationError as exc:
+            return _bad_request(exc)
+        counts = selectors.questions_per_period(questions=selectors.question_set_posts(question_set=question_set),
+                                                period=period)
+        header, rows, name = counts.header, counts.rows(), name.format(period=period)
     else:
         # Only the response times: the year table and shares are not in this file.
         times = selectors.response_times(questions=selectors.question_set_posts(question_set=question_set))
@@ -215,7 +244,7 @@ def set_table_csv(request, slug, set_id, table):
         rows = [(row.measure, row.value, row.unit) for row in reports.response_time_rows(
             times=times, durations=summarise_durations(times.hours))]
     return csv_response(request, header=header, rows=rows, filename=reports.download_filename(
-        _set_label(question_set), CHART_NAMES[table], ext="csv"))
+        _set_label(question_set), name, ext="csv"))
 
 
 @login_required
@@ -225,14 +254,20 @@ def set_chart(request, slug, set_id, chart, fmt):
         raise Http404("No such chart.")
     question_set = _evaluated_set(access, set_id)
     questions = selectors.question_set_posts(question_set=question_set)
+    name = CHART_NAMES[chart]
     if chart == "years":
-        figure = charts.years_chart(selectors.questions_per_year(questions=questions),
-                                    title=f"{question_set.name}: questions and askers per year")
+        try:
+            period = _period(request)
+        except ValidationError as exc:
+            return _bad_request(exc)
+        figure = charts.questions_chart(selectors.questions_per_period(questions=questions, period=period),
+                                        title=f"{question_set.name}: questions and askers per {period}")
+        name = name.format(period=period)
     else:
         figure = charts.response_box_plot([(question_set.name, selectors.response_times(questions=questions).hours)],
                                           title=f"{question_set.name}: time to the accepted answer")
     return _chart_response(request, figure, fmt=fmt,
-                           filename=reports.download_filename(_set_label(question_set), CHART_NAMES[chart], ext=fmt))
+                           filename=reports.download_filename(_set_label(question_set), name, ext=fmt))
 
 
 def _sets_to_compare(access, query) -> tuple[QuestionSet | None, QuestionSet | None, str]:
@@ -269,9 +304,11 @@ def set_compare(request, slug):
             comparison = selectors.question_set_comparison(first=first, second=second)
         except ValidationError as exc:
             problem, status = " ".join(exc.messages), 400
+    stale = [staleness for s in (first, second) if comparison and (staleness := selectors.question_set_staleness(
+        question_set=s))]
     return render(request, "selection/set_compare.html", {
         "access": access, "study": access.study, "sets": selectors.question_set_list(study=access.study),
-        "first": first, "second": second, "problem": problem, "comparison": comparison,
+        "first": first, "second": second, "problem": problem, "comparison": comparison, "stale": stale,
         "independence": selectors.INDEPENDENCE,
         "query": urlencode({"first": first.pk, "second": second.pk}) if comparison else "",
     }, status=status)

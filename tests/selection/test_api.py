@@ -361,15 +361,26 @@ def test_statistics_of_a_set(api, paper_sets, queued, django_capture_on_commit_c
     assert response.status_code == 200
     data = response.json()
     assert data["question_set"] == {"id": b["id"], "name": "B"}
-    assert data["years"] == {
-        "years": [
-            {"year": 2018, "questions": 1, "askers": 1},
-            {"year": 2019, "questions": 1, "askers": 1},
-            {"year": 2020, "questions": 2, "askers": 2},
-            {"year": 2021, "questions": 1, "askers": 0},
+    assert data["periods"] == {
+        "period": "year",
+        "rows": [
+            {"period": "2018", "start": "2018-01-01", "questions": 1, "askers": 1},
+            {"period": "2019", "start": "2019-01-01", "questions": 1, "askers": 1},
+            {"period": "2020", "start": "2020-01-01", "questions": 2, "askers": 2},
+            {"period": "2021", "start": "2021-01-01", "questions": 1, "askers": 0},
         ],
         "questions": 5, "askers": 3, "without_date": 0, "without_owner": 1,
     }
+    quarters = api.get(f"{SETS}{b['id']}/statistics/", {"period": "quarter"}).json()["periods"]
+    assert quarters["period"] == "quarter" and len(quarters["rows"]) == 3 * 4 + 1  # 2018-Q2 to 2021-Q2
+    assert [r["period"] for r in quarters["rows"] if r["questions"]] == ["2018-Q2", "2019-Q2", "2020-Q2", "2021-Q2"]
+    assert sum(r["questions"] for r in quarters["rows"]) == 5
+    months = api.get(f"{SETS}{b['id']}/statistics/", {"period": "month"}).json()["periods"]
+    assert months["rows"][0] == {"period": "2018-06", "start": "2018-06-01", "questions": 1, "askers": 1}
+    assert len(months["rows"]) == 3 * 12 + 1
+    for bad in ("week", ""):
+        refused = api.get(f"{SETS}{b['id']}/statistics/", {"period": bad})
+        assert refused.status_code == 400 and "period" in refused.json()
     assert data["accepted"] == {"questions": 5, "with_accepted": 3, "without_accepted": 2,
                                 "share_without_accepted": 0.4}
     assert data["response_times"]["measured"] == 3 and data["response_times"]["without_accepted"] == 2
@@ -388,7 +399,7 @@ def test_statistics_of_an_empty_set_are_null_not_nan(api, paper_sets):
     data = json.loads(text)
     assert data["accepted"]["share_without_accepted"] is None
     assert data["response_hours"] == {**data["response_hours"], "n": 0, "median": None, "q1": None, "q3": None}
-    assert data["years"]["years"] == []
+    assert data["periods"]["rows"] == []
 
 
 def test_comparing_two_sets_gives_both_chi2_and_the_medians(api, paper_sets, queued,

@@ -5,18 +5,29 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from annotator.selection.charts import render, response_box_plot, years_chart
+from datetime import date
+
+from annotator.selection.charts import questions_chart, render, response_box_plot
 from annotator.selection.reports import hours_text, p_value_text, percent_text, readable_hours
-from annotator.selection.selectors import YearRow, YearTable
+from annotator.selection.selectors import PeriodRow, PeriodTable
 from annotator.selection.statistics import summarise_durations
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
-TABLE = YearTable(
-    years=(YearRow(2019, 3, 2), YearRow(2020, 0, 0), YearRow(2021, 10, 7)),
-    questions=15, askers=8, without_date=2, without_owner=1,
-)
-EMPTY_TABLE = YearTable(years=(), questions=0, askers=0, without_date=0, without_owner=0)
+def year(y, questions, askers) -> PeriodRow:
+    return PeriodRow(date(y, 1, 1), str(y), questions, askers)
+
+
+def YearTable(periods, questions, askers, without_date, without_owner) -> PeriodTable:  # noqa: N802
+    return PeriodTable("year", periods, questions, askers, without_date, without_owner)
+
+
+def years_chart(table, *, title):
+    return questions_chart(table, title=title)
+
+
+TABLE = YearTable((year(2019, 3, 2), year(2020, 0, 0), year(2021, 10, 7)), 15, 8, 2, 1)
+EMPTY_TABLE = YearTable((), 0, 0, 0, 0)
 
 
 def texts(fig: Figure) -> list[str]:
@@ -27,26 +38,30 @@ def is_svg(data: bytes) -> bool:
     return data.startswith(b"<?xml") and b"<svg" in data and data.rstrip().endswith(b"</svg>")
 
 
-def test_year_chart_draws_the_tables_figures_on_integer_years():
+def tick_labels(ax) -> list[str]:
+    ax.figure.canvas.draw()
+    return [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+
+
+def test_year_chart_draws_the_tables_figures_on_whole_years():
     fig = years_chart(TABLE, title="C per year")
     ax = fig.axes[0]
     questions, askers = ax.lines
-    assert list(questions.get_xdata()) == [2019, 2020, 2021]
+    assert list(questions.get_xdata()) == [0, 1, 2]  # the table's periods, in order
     assert list(questions.get_ydata()) == [3, 0, 10]
-    assert list(askers.get_xdata()) == [2019, 2020, 2021]
+    assert list(askers.get_xdata()) == [0, 1, 2]
     assert list(askers.get_ydata()) == [2, 0, 7]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["questions", "distinct askers"]
-    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title() == "C per year"
-    fig.canvas.draw()
-    ticks = [t for t in ax.get_xticks() if 2019 <= t <= 2021]
-    assert ticks == [2019, 2020, 2021]  # whole years only, no 2019.5
+    assert ax.get_xlabel() == "year of creation (UTC)" and ax.get_ylabel() and ax.get_title() == "C per year"
+    assert tick_labels(ax) == ["2019", "2020", "2021"]  # whole years only, no 2019.5
     # What the lines leave out is said on the figure.
     assert any("2 questions without a creation date" in t for t in texts(fig))
 
 
 def test_year_chart_of_one_year_and_of_undated_questions():
-    one = years_chart(YearTable((YearRow(2022, 4, 4),), 4, 4, 0, 0), title="one")
+    one = years_chart(YearTable((year(2022, 4, 4),), 4, 4, 0, 0), title="one")
     assert list(one.axes[0].lines[0].get_ydata()) == [4]
+    assert tick_labels(one.axes[0]) == ["2022"]
     assert is_svg(render(one, "svg"))
     undated = years_chart(YearTable((), 5, 3, 5, 0), title="undated")
     assert not undated.axes[0].lines
@@ -133,3 +148,18 @@ def test_readable_figures():
     assert percent_text(0.75) == "75.0 %" and percent_text(None) == "—"
     assert p_value_text(0.0004) == "p < 0.001" and p_value_text(0.04) == "p = 0.040"
     assert p_value_text(None) == "p undefined"
+
+
+def test_a_month_chart_labels_a_dozen_whole_months_at_most():
+    months = []
+    for i in range(30):  # 2019-11 to 2022-04
+        first = date(2019 + (10 + i) // 12, (10 + i) % 12 + 1, 1)
+        months.append(PeriodRow(first, f"{first.year}-{first.month:02d}", i, i // 2))
+    fig = questions_chart(PeriodTable("month", tuple(months), 435, 200, 0, 0), title="per month")
+    ax = fig.axes[0]
+    assert list(ax.lines[0].get_ydata()) == list(range(30))
+    assert ax.get_xlabel() == "month of creation (UTC)"
+    labels = tick_labels(ax)
+    assert 2 <= len(labels) <= 13
+    assert set(labels) <= {m.label for m in months}  # real months, never 2020-03.5
+    assert is_svg(render(fig, "svg"))

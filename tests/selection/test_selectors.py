@@ -4,7 +4,7 @@ compared. Checked on the real datascience.meta dump against counts taken
 straight from its XML, and on hand-made posts for every edge case."""
 
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -21,8 +21,10 @@ from annotator.selection.selectors import (
     question_set_overlap,
     question_set_posts,
     question_set_statistics,
+    questions_per_period,
     questions_per_year,
     response_times,
+    statistics_period,
 )
 from annotator.selection.statistics import summarise_durations, two_proportion_test
 from tests.factories import AnswerFactory, PostFactory, QuestionSetFactory, QuestionSetMemberFactory, StudyFactory
@@ -80,20 +82,46 @@ def test_real_dump_questions_and_askers_per_year_match_the_xml(meta_set, meta_xm
             askers[int(q["CreationDate"][:4])].add(q["OwnerUserId"])
     first, last = min(expected_questions), max(expected_questions)
     expected_rows = [
-        (year, expected_questions.get(year, 0), len(askers.get(year, ()))) for year in range(first, last + 1)
+        (str(year), expected_questions.get(year, 0), len(askers.get(year, ()))) for year in range(first, last + 1)
     ]
 
-    table = question_set_statistics(question_set=meta_set).years
+    table = question_set_statistics(question_set=meta_set).periods
 
     assert table.rows() == expected_rows
     assert table.header == ("year", "questions", "askers")
     # The figures the issue quotes, and the README's totals.
-    assert table.rows()[0] == (2014, 46, expected_rows[0][2]) and table.rows()[-1][:2] == (2024, 3)
+    assert table.rows()[0] == ("2014", 46, expected_rows[0][2]) and table.rows()[-1][:2] == ("2024", 3)
     assert table.questions == len(questions) == 257
     assert table.askers == len({q["OwnerUserId"] for q in questions if "OwnerUserId" in q}) == 134
     assert table.without_owner == sum("OwnerUserId" not in q for q in questions) == 2
     assert table.without_date == 0
-    assert sum(r.questions for r in table.years) == 257
+    assert sum(r.questions for r in table.periods) == 257
+
+
+@pytest.mark.parametrize("period", ["month", "quarter"])
+def test_real_dump_questions_and_askers_per_month_and_quarter_match_the_xml(meta_set, meta_xml, period):
+    """Counted here from the XML's dates as text, apart from the database's truncation."""
+    def key(created: str) -> str:
+        year, month = created[:4], int(created[5:7])
+        return f"{year}-{month:02d}" if period == "month" else f"{year}-Q{(month - 1) // 3 + 1}"
+
+    questions = meta_xml["questions"]
+    expected = Counter(key(q["CreationDate"]) for q in questions)
+    askers = defaultdict(set)
+    for q in questions:
+        if "OwnerUserId" in q:
+            askers[key(q["CreationDate"])].add(q["OwnerUserId"])
+
+    table = question_set_statistics(question_set=meta_set, period=period).periods
+
+    assert table.period == period and table.header == (period, "questions", "askers")
+    nonzero = [(label, n, a) for label, n, a in table.rows() if n]
+    assert nonzero == sorted((label, n, len(askers[label])) for label, n in expected.items())
+    assert sum(n for _label, n, _a in table.rows()) == len(questions) == 257
+    # Consecutive periods, first to last, the empty ones as zeros.
+    steps = {"month": 1, "quarter": 3}[period]
+    starts = [row.start for row in table.periods]
+    assert all((b.year * 12 + b.month) - (a.year * 12 + a.month) == steps for a, b in zip(starts, starts[1:]))
 
 
 def test_real_dump_accepted_answers_and_response_times_match_the_xml(
@@ -211,8 +239,9 @@ def test_an_empty_set_has_no_figures_and_no_division_by_zero():
 
     stats = question_set_statistics(question_set=empty)
 
-    assert stats.years.years == () and stats.years.rows() == []
-    assert (stats.years.questions, stats.years.askers, stats.years.without_date, stats.years.without_owner) == (
+    assert stats.periods.periods == () and stats.periods.rows() == []
+    assert (stats.periods.questions, stats.periods.askers, stats.periods.without_date,
+            stats.periods.without_owner) == (
         0, 0, 0, 0,
     )
     assert stats.accepted.questions == 0 and stats.accepted.share_without_accepted is None
@@ -250,7 +279,7 @@ def test_years_are_filled_between_first_and_last_and_missing_fields_are_counted(
 
     table = questions_per_year(questions=question_set_posts(question_set=set_of(study, posts)))
 
-    assert table.rows() == [(2019, 3, 1), (2020, 0, 0), (2021, 0, 0), (2022, 1, 1)]
+    assert table.rows() == [("2019", 3, 1), ("2020", 0, 0), ("2021", 0, 0), ("2022", 1, 1)]
     assert (table.questions, table.askers, table.without_date, table.without_owner) == (6, 3, 2, 2)
 
 
@@ -263,7 +292,7 @@ def test_years_ignore_the_callers_ordering_and_answers():
     # An ORDER BY on score must not split the year's GROUP BY into one row per score.
     table = questions_per_year(questions=Post.objects.filter(study=study).order_by("-score", "so_id"))
 
-    assert table.rows() == [(2020, 3, 3)]
+    assert table.rows() == [("2020", 3, 3)]
 
 
 def test_a_year_is_the_utc_year_whatever_the_time_zone_setting(settings):
@@ -273,7 +302,32 @@ def test_a_year_is_the_utc_year_whatever_the_time_zone_setting(settings):
 
     table = questions_per_year(questions=Post.objects.filter(study=study))
 
-    assert table.rows() == [(2019, 1, 1)]
+    assert table.rows() == [("2019", 1, 1)]
+
+
+def test_months_and_quarters_fill_gaps_and_count_askers_per_period(settings):
+    settings.TIME_ZONE = "Pacific/Auckland"  # UTC months, whatever the setting
+    study = StudyFactory()
+    for created, owner in [(at(2019, 11, 30, 23), 1), (at(2019, 11, 2), 1), (at(2020, 1, 31, 23, 59), 2),
+                           (at(2020, 2, 1), 1), (at(2020, 4, 1), None)]:
+        PostFactory(study=study, creation_date=created, owner_user_id=owner)
+    questions = Post.objects.filter(study=study)
+
+    months = questions_per_period(questions=questions, period="month")
+    quarters = questions_per_period(questions=questions, period="quarter")
+
+    assert months.rows() == [("2019-11", 2, 1), ("2019-12", 0, 0), ("2020-01", 1, 1), ("2020-02", 1, 1),
+                             ("2020-03", 0, 0), ("2020-04", 1, 0)]
+    assert quarters.rows() == [("2019-Q4", 2, 1), ("2020-Q1", 2, 2), ("2020-Q2", 1, 0)]
+    assert [row.start for row in quarters.periods] == [date(2019, 10, 1), date(2020, 1, 1), date(2020, 4, 1)]
+    assert (months.questions, months.askers, months.without_owner) == (5, 2, 1)
+
+
+def test_a_period_other_than_month_quarter_or_year_is_refused():
+    assert statistics_period(None) == "year" and statistics_period("quarter") == "quarter"
+    for bad in ("", "week", "YEAR", "year "):
+        with pytest.raises(ValidationError, match="not a period"):
+            statistics_period(bad)
 
 
 # -- accepted answers and response times --------------------------------------------

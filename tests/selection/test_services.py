@@ -4,17 +4,22 @@ from datetime import UTC, date, datetime
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.runner import job_run
 from annotator.selection.models import QuestionSet, QuestionSetMember
+from annotator.selection.selectors import question_set_change_after, question_set_staleness
 from annotator.selection.services import (
     QuestionSetRule,
+    manual_decision_remove_and_evaluate,
     manual_decision_set,
+    manual_decision_set_and_evaluate,
     question_set_delete,
     question_set_evaluate,
     question_set_evaluate_start,
     question_set_save,
+    question_set_save_and_evaluate,
 )
 from tests.factories import AnswerFactory, PostFactory, StudyFactory
 
@@ -220,3 +225,126 @@ def test_the_database_prefilter_never_loses_a_match(corpus, body, words, whole):
     s = question_set_save(study=study, rule=rule("x", words=words, whole_words=whole))
     question_set_evaluate(question_set=s)
     assert 77 in members(s)
+
+
+# -- all questions --------------------------------------------------------------------
+
+
+def test_an_all_questions_set_holds_every_question_and_works_as_a_baseline(corpus):
+    study, posts = corpus
+    everything = question_set_save(study=study, rule=rule("All questions", all_questions=True))
+    c = question_set_save(study=study, rule=rule("C", words=["cloud", "server"]))
+    rest = question_set_save(study=study, rule=rule("All but C", all_questions=True, minus=["C"]))
+
+    question_set_evaluate(question_set=rest)
+    question_set_evaluate(question_set=everything)
+    everything.refresh_from_db()
+
+    assert members(everything) == set(posts) and everything.member_count == 7  # questions, not the answer
+    assert everything.funnel == [{"step": "start", "label": "every question of the study (all questions)",
+                                  "before": 7, "after": 7, "kept": 7, "dropped": 0, "added": 0}]
+    assert members(c) == {1, 5} and members(rest) == {2, 3, 4, 6, 7}
+    # A later import: the next evaluation takes the new question in, like any rule.
+    q(study, 60, "A new question", tags="|cobol|")
+    question_set_evaluate(question_set=everything)
+    assert 60 in members(everything)
+
+
+def test_all_questions_is_a_choice_the_user_makes_and_excludes_within(corpus):
+    study, _ = corpus
+    with pytest.raises(ValidationError, match="tick “All questions”"):
+        question_set_save(study=study, rule=rule("Nothing given"))
+    question_set_save(study=study, rule=rule("B", tags=["keras"]))
+    with pytest.raises(ValidationError) as refused:
+        question_set_save(study=study, rule=rule("Both", all_questions=True, within=["B"]))
+    assert "leave “within” empty" in str(refused.value.message_dict["within"])
+
+
+# -- changes take effect at once; what depends on a changed set says so ---------------------
+
+
+def test_a_decision_or_a_rule_change_queues_the_sets_evaluation_after_commit(
+        corpus, queued, django_capture_on_commit_callbacks):
+    study, posts = corpus
+    with django_capture_on_commit_callbacks(execute=True):
+        c, first = question_set_save_and_evaluate(study=study, rule=rule("C", words=["cloud", "server"]))
+    assert queued == [first.pk] and first.params == {"question_set": c.pk, "name": "C"}
+    job_run(job_id=first.pk)
+    assert members(c) == {1, 5}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        _decision, job = manual_decision_set_and_evaluate(question_set=c, post=posts[5], action="exclude",
+                                                          reason="about deployment, not the cloud")
+        # Until it runs, the set says it is being evaluated again, and why.
+        staleness = question_set_staleness(question_set=QuestionSet.objects.get(pk=c.pk))
+    assert queued == [first.pk, job.pk] and staleness.reevaluating and staleness.change.rule
+    assert "its rule or manual decisions changed" in staleness.message and "evaluated again" in staleness.message
+    job_run(job_id=job.pk)
+    assert members(c) == {1}
+    assert question_set_staleness(question_set=QuestionSet.objects.get(pk=c.pk)) is None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        undo = manual_decision_remove_and_evaluate(question_set=c, post=posts[5])
+        assert manual_decision_remove_and_evaluate(question_set=c, post=posts[5]) is None  # nothing left to undo
+    job_run(job_id=undo.pk)
+    assert members(c) == {1, 5}
+
+
+def test_changes_while_an_evaluation_waits_in_the_queue_make_one_evaluation(corpus, queued):
+    study, posts = corpus
+    c, job = question_set_save_and_evaluate(study=study, rule=rule("C", words=["cloud", "server"]))
+    _d, again = manual_decision_set_and_evaluate(question_set=c, post=posts[1], action="exclude", reason="x")
+    _d, third = manual_decision_set_and_evaluate(question_set=c, post=posts[5], action="exclude", reason="y")
+    assert again.pk == third.pk == job.pk and Job.objects.filter(kind=JobKind.QUESTION_SET).count() == 1
+    job_run(job_id=job.pk)
+    assert members(c) == set()  # the queued job read every decision when it started
+    # Asked for by hand ("Evaluate again"), an evaluation is always a new job.
+    assert question_set_evaluate_start(question_set=c).pk != job.pk
+
+
+def test_a_baseline_is_out_of_date_once_a_set_it_uses_changes(corpus):
+    study, posts = corpus
+    question_set_save(study=study, rule=rule("B", tags=["tensorflow", "keras", "pytorch"]))
+    c = question_set_save(study=study, rule=rule("C", within=["B"], words=["cloud", "server"]))
+    baseline = question_set_save(study=study, rule=rule("baseline", within=["B"], minus=["C"]))
+    question_set_evaluate(question_set=baseline)
+    baseline.refresh_from_db()
+    assert question_set_staleness(question_set=baseline) is None
+
+    # Evaluating C again without a change to its members changes nothing downstream.
+    question_set_evaluate(question_set=c)
+    assert question_set_staleness(question_set=baseline) is None
+
+    manual_decision_set(question_set=c, post=posts[5], action="exclude", reason="deployment")
+    stale = question_set_staleness(question_set=baseline)
+    assert stale.change.changed == "C" and stale.change.rule and not stale.reevaluating
+    assert stale.message.startswith("Out of date: “C”, which its rule uses, changed on ")
+    assert "evaluate it again" in stale.message
+
+    question_set_evaluate(question_set=c)  # C alone: its members change, the baseline's do not yet
+    c.refresh_from_db()
+    stale = question_set_staleness(question_set=baseline)
+    assert stale.change.changed == "C" and not stale.change.rule and stale.change.at == c.members_changed_at
+
+    question_set_evaluate(question_set=baseline)
+    baseline.refresh_from_db()
+    assert question_set_staleness(question_set=baseline) is None and members(baseline) == {2, 3, 4, 5}
+
+
+def test_a_change_after_a_moment_is_what_a_draw_from_the_set_reports(corpus):
+    study, posts = corpus
+    c = question_set_save(study=study, rule=rule("C", words=["cloud", "server"]))
+    question_set_evaluate(question_set=c)
+    c.refresh_from_db()
+    drawn_at = timezone.now()
+    assert question_set_change_after(question_set=c, moment=drawn_at) is None
+    assert question_set_change_after(question_set=c, moment=None) is None
+
+    manual_decision_set(question_set=c, post=posts[1], action="exclude", reason="not about serving")
+    pending = question_set_change_after(question_set=c, moment=drawn_at)
+    assert pending.itself and pending.rule and pending.what == "its rule or manual decisions changed"
+
+    question_set_evaluate(question_set=c)
+    c.refresh_from_db()
+    done = question_set_change_after(question_set=c, moment=drawn_at)
+    assert done.at == c.members_changed_at == c.evaluated_at and done.what == "its members changed"

@@ -110,10 +110,12 @@ def test_statistics_page_shows_the_sets_figures(client, study, four):
     assert "<th>Skipped: answer created before the question</th><td>0</td>" in page
     # Charts served by our own views (CSP img-src 'self'), each downloadable in two formats.
     charts = f"{base(study)}{four.pk}/statistics/"
-    for chart in ("years", "response-times"):
-        assert f'src="{charts}{chart}.svg"' in page
-        assert f'href="{charts}{chart}.svg?download=1"' in page and f'href="{charts}{chart}.png?download=1"' in page
-    assert f'href="{charts}years.csv"' in page and f'href="{charts}response-times.csv"' in page
+    for chart, query in (("years", "?period=year&amp;"), ("response-times", "?")):
+        assert f'src="{charts}{chart}.svg{query[:-5] if query != "?" else ""}"' in page
+        assert f'href="{charts}{chart}.svg{query}download=1"' in page
+        assert f'href="{charts}{chart}.png{query}download=1"' in page
+    assert f'href="{charts}years.csv?period=year"' in page and f'href="{charts}response-times.csv"' in page
+    assert '<option value="year" selected>year</option>' in page  # the period choice, year by default
     assert ' style="' not in page and "<script>" not in page  # the CSP allows neither
     assert no_nan(page)
 
@@ -392,3 +394,37 @@ def test_a_set_of_another_study_is_404_through_this_study(client, study, four):
         if f"/{four.pk}/statistics/" in url:
             continue  # the set of this study itself
         assert client.get(url).status_code == 404, url
+
+
+@pytest.mark.parametrize(("period", "expected"), [
+    ("month", [("2020-01", "1", "1"), ("2020-02", "0", "0"), ("2020-03", "0", "0"), ("2020-04", "0", "0"),
+               ("2020-05", "0", "0"), ("2020-06", "1", "1")]),
+    ("quarter", [("2020-Q1", "1", "1"), ("2020-Q2", "1", "1"), ("2020-Q3", "0", "0"), ("2020-Q4", "0", "0"),
+                 ("2021-Q1", "0", "0")]),
+])
+def test_the_period_choice_counts_per_month_or_quarter_on_the_page_csv_and_chart(client, study, four, period,
+                                                                                  expected):
+    login(client, study)
+    url = f"{base(study)}{four.pk}/statistics/"
+    fragment = client.get(url, {"period": period}, headers={"HX-Request": "true"}).content.decode()
+    rows = re.findall(r"<tr><td>(\d{4}-(?:\d\d|Q\d))</td><td>(\d+)</td><td>(\d+)</td></tr>", fragment)
+    assert rows[:len(expected)] == expected
+    assert rows[-1] == ("2022-03" if period == "month" else "2022-Q1", "1", "1")
+    assert sum(int(n) for _label, n, _a in rows) == 3  # the dated questions; the undated one is in none
+    assert f'<option value="{period}" selected>' in fragment and f"per {period}" in fragment
+    assert f'src="{url}years.svg?period={period}"' in fragment
+
+    csv_rows = read_csv(client.get(f"{url}years.csv", {"period": period}))
+    assert csv_rows[0] == [period, "questions", "askers"] and [tuple(r) for r in csv_rows[1:]] == rows
+    chart = client.get(f"{url}years.svg", {"period": period, "download": "1"})
+    assert chart.status_code == 200 and attachment_name(chart) == f"c-cloud-questions-per-{period}.svg"
+
+
+def test_a_bad_period_is_a_400_with_the_reason(client, study, four):
+    login(client, study)
+    url = f"{base(study)}{four.pk}/statistics/"
+    page = client.get(url, {"period": "week"})
+    assert page.status_code == 400 and "“week” is not a period: choose month, quarter or year." in page.content.decode()
+    for path in ("years.csv", "years.svg", "years.png"):
+        response = client.get(url + path, {"period": "fortnight"})
+        assert response.status_code == 400 and "choose month, quarter or year" in response.content.decode()

@@ -1,9 +1,12 @@
 """Question-set pages: who may do what, and the flow an owner follows."""
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from django.utils import timezone
 
+from annotator.corpus.models import Post
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.runner import job_run
 from annotator.selection.models import ManualDecision, QuestionSet
@@ -109,3 +112,76 @@ def test_a_set_of_another_study_is_404_through_this_study(client, study):
     foreign = question_set_save(study=other, rule=QuestionSetRule(name="F", words=["x"]))
     login(client, study, is_owner=True)
     assert client.get(f"/studies/{study.slug}/sets/{foreign.pk}/").status_code == 404
+
+
+def test_excluding_a_member_re_evaluates_the_set_at_once_and_says_so_meanwhile(client, study, queued,
+                                                                               django_capture_on_commit_callbacks):
+    login(client, study, is_owner=True)
+    question_set = question_set_save(study=study, rule=QuestionSetRule(name="C", words=["cloud", "deploy"]))
+    question_set_evaluate(question_set=question_set)
+    url = f"/studies/{study.slug}/sets/{question_set.pk}/"
+    assert "Serving on a cloud server" in client.get(url).content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"{url}decisions/", {"question": "https://stackoverflow.com/questions/1/x",
+                                                   "action": "exclude", "reason": "not about deep learning"})
+    job = Job.objects.get(kind=JobKind.QUESTION_SET)
+    assert response.status_code == 302 and response.url == f"{url}?job={job.pk}" and queued == [job.pk]
+    page = client.get(response.url).content.decode()
+    assert 'id="set-reevaluating"' in page and "Being evaluated again" in page
+    assert 'hx-trigger="every 1s"' in page
+    listed = client.get(f"/studies/{study.slug}/sets/").content.decode()
+    assert "being evaluated again" in listed
+
+    job_run(job_id=job.pk)
+    page = client.get(url).content.decode()
+    assert "Being evaluated again" not in page and "Out of date" not in page
+    assert "No question matches this rule." in page  # the excluded one has gone without "Evaluate again"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        undo = client.post(f"{url}decisions/{Post.objects.get(so_id=1).pk}/remove/")
+    assert undo.status_code == 302 and "?job=" in undo.url
+    job_run(job_id=int(undo.url.rsplit("=", 1)[1]))
+    assert "Serving on a cloud server" in client.get(url).content.decode()
+
+
+def test_a_baseline_and_a_comparison_say_a_set_they_use_changed(client, study, queued):
+    login(client, study, is_owner=True)
+    b = question_set_save(study=study, rule=QuestionSetRule(name="B", tags=["keras", "tensorflow"]))
+    c = question_set_save(study=study, rule=QuestionSetRule(name="C", within=["B"], words=["cloud"]))
+    baseline = question_set_save(study=study, rule=QuestionSetRule(name="Baseline", within=["B"], minus=["C"]))
+    question_set_evaluate(question_set=baseline)
+    base = f"/studies/{study.slug}/sets/"
+    assert "Out of date" not in client.get(f"{base}{baseline.pk}/").content.decode()
+
+    # C's rule changes (and C is evaluated again at once); the baseline is not.
+    client.post(f"{base}{c.pk}/edit/", {"name": "C", "within": ["B"], "words": "crash", "whole_words": "on",
+                                        "search_title": "on", "search_body": "on"})
+    job_run(job_id=Job.objects.get(kind=JobKind.QUESTION_SET, params__question_set=c.pk).pk)
+    c.refresh_from_db()
+    when = timezone.localtime(c.members_changed_at).strftime("%Y-%m-%d %H:%M")
+
+    page = client.get(f"{base}{baseline.pk}/").content.decode()
+    assert f"Out of date: “C”, which its rule uses, changed on {when}" in page
+    assert f"Out of date: “C”, which its rule uses, changed on {when}" in client.get(
+        f"{base}{baseline.pk}/statistics/").content.decode()
+    listed = client.get(base).content.decode()
+    assert "out of date: “C”, which its rule uses, changed on" in listed
+    compared = client.get(f"{base}compare/", {"first": baseline.pk, "second": b.pk}).content.decode()
+    assert "compare-stale" in compared and f"“C”, which its rule uses, changed on {when}" in compared
+    assert "Out of date" not in client.get(f"{base}{c.pk}/").content.decode()
+
+
+def test_an_all_questions_set_from_the_form(client, study, queued):
+    login(client, study, is_owner=True)
+    response = client.post(f"/studies/{study.slug}/sets/new/", {
+        "name": "All questions", "all_questions": "on", "search_title": "on", "search_body": "on",
+        "whole_words": "on"})
+    question_set = QuestionSet.objects.get(name="All questions")
+    assert response.status_code == 302 and question_set.all_questions
+    job_run(job_id=Job.objects.get(kind=JobKind.QUESTION_SET).pk)
+    page = client.get(f"/studies/{study.slug}/sets/{question_set.pk}/").content.decode()
+    assert "Rule:</strong> all questions of the study" in page
+    assert "2 questions" in page and "Android crash" in page and "Serving on a cloud server" in page
+    edit = client.get(f"/studies/{study.slug}/sets/{question_set.pk}/edit/").content.decode()
+    assert re.search(r"<input[^>]*name=\"all_questions\"[^>]*checked", edit)
