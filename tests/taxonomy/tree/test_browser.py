@@ -113,3 +113,35 @@ def test_dismissing_a_confirmation_changes_nothing(page: Page, live_server):
     expect(page.locator("tr", has_text="ana")).to_have_count(0)
     assert not Membership.objects.filter(study=study, user=rater).exists()
     _assert_no_script_errors(page)
+
+
+def test_a_rater_is_told_of_a_new_category_and_dismisses_it(page: Page, live_server):
+    from datetime import timedelta
+
+    from taxonomy.tree.models import CategoryChange
+    from taxonomy.tree.services import category_add
+    from tests.factories import labelling_draw
+
+    owner, ana, bo = UserFactory(username="owner"), UserFactory(username="ana"), UserFactory(username="bo")
+    study = StudyFactory(name="Deployment study", slug="deploy")
+    MembershipFactory(study=study, user=owner, is_owner=True)
+    for rater in (ana, bo):
+        MembershipFactory(study=study, user=rater, is_rater=True)
+    draw = labelling_draw(study=study, raters=[ana, bo], pilot=0, reliability=2)
+    server = category_add(study=study, name="Server", parent=None, actor=owner)
+    category_add(study=study, name="Latency", parent=server, actor=owner)
+    CategoryChange.objects.update(at=draw.labelling_started_at - timedelta(hours=1))
+    category_add(study=study, name="Cold start", parent=server, actor=owner)
+    page.set_viewport_size({"width": 1366, "height": 768})
+    _sign_in(page, ana)
+
+    page.goto("/studies/deploy/labelling/")
+    box = page.locator("#categories-announced")
+    expect(box).to_contain_text("New category: Server › Cold start (added by owner at")
+    page.screenshot(path="var/labelling-new-category-1366x768.png")
+    box.get_by_role("button", name="Dismiss").click()
+    expect(page.locator("#categories-announced li")).to_have_count(0)
+    page.reload()
+    expect(page.locator("#categories-announced li")).to_have_count(0)
+    assert not page.problems.csp_violations, page.problems.csp_violations
+    _assert_no_script_errors(page)
