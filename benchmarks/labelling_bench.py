@@ -157,7 +157,7 @@ def main() -> int:
 
     from annotator.studies.models import Membership, Study
     from taxonomy.labelling import selectors
-    from taxonomy.labelling.services import label_submit
+    from taxonomy.labelling.services import hotkeys_get_or_assign, label_submit
 
     User = get_user_model()
     study = Study.objects.create(slug=f"bench-labelling-{int(time.time())}", name="labelling benchmark")
@@ -195,7 +195,7 @@ def main() -> int:
         profile(client_for(rater), f"/studies/{study.slug}/labelling/")
         report("labelling_progress_mine (selector: the item page's line)",
                timed(lambda: selectors.labelling_progress_mine(study=study, user=rater)))
-        report("category_choices + most used (selectors)", timed(lambda: selectors.category_most_used(
+        report("category_choices + the rater's keys 1–9", timed(lambda: hotkeys_get_or_assign(
             study=study, user=rater, choices=selectors.category_choices(study=study, user=rater))))
 
         def submit():

@@ -128,6 +128,8 @@ RULES: list[tuple[str, Rule]] = [
     (r"^(/api)?/studies/{slug}/results/exports/{job_id}/", Rule(read=OWNER)),
     (r"^(/api)?/studies/{slug}/results/", Rule(read=MEMBERS, write=MEMBERS)),
     # -- agreement: a member who only rates reads it once no draw is in labelling (one is here)
+    # a run's downloads (CSV, JSON) follow its page exactly: read only, by whom the page shows it to
+    (r"^(/api)?/studies/{slug}/agreement/{run_id}/run\.(csv|json)$", Rule(read=AGREEMENT_READERS)),
     (r"^(/api)?/studies/{slug}/agreement/", Rule(read=AGREEMENT_READERS, write=OWNER)),
 ]
 
@@ -142,7 +144,7 @@ WRITE_PAGES = {
     "tree:add", "tree:rename", "tree:describe", "tree:move", "tree:merge", "tree:split", "tree:retire",
     "tree:restore", "tree:approve", "tree:reject", "tree:child", "tree:announcements_dismiss",
     "coding:item", "coding:code_use_remove", "coding:codes_group", "coding:code_rename", "coding:code_ungroup",
-    "labelling:item", "labelling:propose",
+    "labelling:item", "labelling:propose", "labelling:hotkeys",
     "arbitration:start", "arbitration:item", "arbitration:pending", "arbitration:pilot_confirm",
     "arbitration:pilot_item", "arbitration:roots",
     "results:export_start", "agreement:runs", "jobs:cancel",
@@ -234,6 +236,7 @@ PAYLOADS: dict[tuple[str, str], object] = {
     ("POST", "/api/studies/{slug}/codes/group/"): _json(lambda o: {"codes": [o["code"]], "category": o["leaf"]}),
     ("PUT", "/api/studies/{slug}/labelling/items/{item_id}/"): _json(
         lambda o: {"kind": "categories", "categories": [o["other_leaf"]], "note": ""}),
+    ("PUT", "/api/studies/{slug}/labelling/keys/"): _json(lambda o: {"keys": [{"key": 9, "category": o["leaf"]}]}),
     ("POST", "/api/studies/{slug}/arbitration/items/{item_id}/"): _json(
         lambda o: {"kind": "categories", "categories": [o["leaf"]], "reason": "Scope it is."}),
     ("POST", "/api/studies/{slug}/arbitration/pending/resolve/"): _json(

@@ -185,3 +185,66 @@ class LabellingProgressApi(APIView):
         several = len({s.draw_id for s in progress.strata}) > 1
         names = {s.pk: f"v{s.draw.version} {s.name}" if several else s.name for s in progress.strata}
         return Response(self.RaterOutput(progress.raters, many=True, context={"stratum_names": names}).data)
+
+
+class HotkeyCategoryOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "LabellingHotkeyCategory"
+
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    path = serializers.CharField(help_text="names from the root, joined by “ › ”")
+
+
+class HotkeyOutput(serializers.Serializer):
+    class Meta:
+        ref_name = "LabellingHotkey"
+
+    key = serializers.IntegerField(help_text="1 to 9")
+    category = serializers.SerializerMethodField(help_text="the leaf the key ticks; null for an empty key")
+
+    def get_category(self, hotkey) -> HotkeyCategoryOutput | None:
+        return HotkeyCategoryOutput(hotkey.category).data if hotkey.category else None
+
+
+class LabellingHotkeysApi(APIView):
+    class InputSerializer(StrictInput):
+        class Meta:
+            ref_name = "LabellingHotkeysInput"
+
+        class KeyInput(StrictInput):
+            class Meta:
+                ref_name = "LabellingHotkeyInput"
+
+            key = serializers.IntegerField(min_value=1, max_value=9)
+            category = serializers.IntegerField(allow_null=True, help_text="a leaf id, or null to empty the key")
+
+        keys = KeyInput(many=True, help_text="the keys to set; the others keep their categories (a category "
+                                             "given to a key leaves the key it was on)")
+
+        def validate_keys(self, value):
+            keys = [entry["key"] for entry in value]
+            if twice := sorted({k for k in keys if keys.count(k) > 1}):
+                raise serializers.ValidationError(f"Each key once: {', '.join(map(str, twice))} given twice.")
+            return value
+
+    @extend_schema(responses=HotkeyOutput(many=True))
+    def get(self, request, slug):
+        """The caller's keys 1–9 while labelling: the first nine leaves in tree order the first time,
+        then as the caller sets them (a merge moves a key to the surviving category)."""
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        choices = selectors.category_choices(study=access.study, user=request.user)
+        keys = services.hotkeys_get_or_assign(study=access.study, user=request.user, choices=choices)
+        return Response(HotkeyOutput(keys, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses=HotkeyOutput(many=True))
+    def put(self, request, slug):
+        """Set some of the caller's keys; answers all nine as they now are."""
+        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        choices = selectors.category_choices(study=access.study, user=request.user)
+        keys = {entry["key"]: entry["category"] for entry in data.validated_data["keys"]}
+        services.hotkeys_set(study=access.study, user=request.user, keys=keys, choices=choices)
+        keys = services.hotkeys_get_or_assign(study=access.study, user=request.user, choices=choices)
+        return Response(HotkeyOutput(keys, many=True).data)

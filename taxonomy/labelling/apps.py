@@ -20,7 +20,7 @@ class LabellingConfig(AppConfig):
 
         from taxonomy.tree import dependents
 
-        from .models import LabelCategory, RelabelRequest
+        from .models import HotkeyBinding, LabelCategory, RelabelRequest
 
         def visible_uses(category, user):  # a split moves only labels its author may see
             from taxonomy.tree.selectors import category_labels_visible
@@ -40,3 +40,9 @@ class LabellingConfig(AppConfig):
                             retire=dependents.BLOCK, following=Q(done_at__isnull=True),
                             why="an open request asks about the category its items are now in; answered "
                                 "ones are history")
+        dependents.register(HotkeyBinding, "category", name="hotkeys", singular="rater's key", plural="raters' keys",
+                            merge=dependents.MOVE, split=dependents.KEEP, retire=dependents.KEEP,
+                            unique_with="user",
+                            why="a rater's key 1–9 follows its category into the survivor of a merge (where the "
+                                "rater has the survivor on a key already, the merged one's key is left empty); "
+                                "a retired category's key does nothing until the rater assigns it again")

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import LabelKind
+from .models import HOTKEYS, LabelKind
 from .services import NOTE_MAX
 
 
@@ -35,3 +35,17 @@ class ProposeForm(forms.Form):
     def __init__(self, *args, parents=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["parent"].choices = [("", "— choose a parent —"), *((c.id, c.path) for c in parents)]
+
+
+class HotkeysForm(forms.Form):
+    """The rater's keys 1–9, each a leaf or empty (a category on one key: the service says so)."""
+
+    def __init__(self, *args, leaves=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "— no category —"), *((c.id, c.path) for c in leaves if c.is_leaf)]
+        for key in HOTKEYS:
+            self.fields[f"key_{key}"] = forms.TypedChoiceField(label=f"Key {key}", choices=choices, coerce=int,
+                                                               empty_value=None, required=False)
+
+    def keys(self) -> dict[int, int | None]:
+        return {key: self.cleaned_data[f"key_{key}"] for key in HOTKEYS}

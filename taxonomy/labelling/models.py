@@ -65,3 +65,31 @@ class RelabelRequest(models.Model):
             models.UniqueConstraint(fields=["assignment"], condition=Q(done_at__isnull=True),
                                     name="relabel_one_open_request_per_assignment"),
         ]
+
+
+HOTKEYS = range(1, 10)
+
+
+class HotkeyBinding(models.Model):
+    """A rater's key 1–9 in a study: the category it ticks while labelling. Assigned once (the
+    first nine leaves in tree order, the first time the rater labels), then changed only by the
+    rater: a key never changes meaning by use. A merge moves it to the survivor
+    (``taxonomy.tree.dependents``). An empty key has no category: one the rater never set
+    takes the next leaf of the tree once there is one (a tree smaller than nine leaves when
+    labelling began); one the rater emptied stays empty."""
+
+    study = models.ForeignKey("studies.Study", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.PositiveSmallIntegerField()
+    # PROTECT: categories are retired or merged, never deleted; a merge moves these rows.
+    category = models.ForeignKey("tree.Category", null=True, blank=True, on_delete=models.PROTECT,
+                                 related_name="hotkeys")
+    chosen = models.BooleanField(default=False, help_text="set by the rater (not the default assignment)")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "user", "key"], name="hotkey_one_per_key"),
+            # a category is on one key of a rater (its study is the category's)
+            models.UniqueConstraint(fields=["user", "category"], name="hotkey_category_once"),
+            models.CheckConstraint(condition=Q(key__gte=1) & Q(key__lte=9), name="hotkey_key_1_to_9"),
+        ]

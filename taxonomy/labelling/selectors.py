@@ -17,12 +17,19 @@ from django.db import connection
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.http import Http404
 
+from annotator.corpus.models import Post
 from annotator.studies.models import Study
-from sampling.models import Assignment, DrawStatus, RaterTally, SampleDraw, SampleStratum
+from sampling.models import (
+    Assignment,
+    DrawStatus,
+    RaterTally,
+    SampleDraw,
+    SampleStratum,
+)
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.paths import tree_shape
 
-from .models import Label, LabelCategory, RelabelRequest
+from .models import HOTKEYS, HotkeyBinding, Label, LabelCategory, RelabelRequest
 from .visibility import Sight, assignment_visible_q, label_list_visible, sight_for
 
 # Draws whose assignments are not (yet) a rater's work: being drawn, drawn but
@@ -235,39 +242,6 @@ def _category_tree(*, study: Study, user) -> list[CategoryChoice]:
     return tree
 
 
-RECENT_LABELS = 300
-
-
-def category_most_used(*, study: Study, user, choices: list[CategoryChoice], limit: int = 9,
-                       draws: LabellingDraws | None = None) -> list[CategoryChoice]:
-    """The shortcut keys 1–9: the categories this rater named most among their latest
-    ``RECENT_LABELS`` category choices (their own labels only), topped up with the first
-    leaves of the tree."""
-    usable = {c.id: c for c in choices if c.is_leaf}
-    # The categories of the rater's latest submissions, newest first, in one walk down the
-    # (draw, rater, submitted_at) index and the one-to-one joins (no scan of all labels),
-    # counted here: a few hundred rows. In SQL, as the neighbours: on every item served.
-    draw_ids = _draws(study, draws).ids
-    latest = []
-    if draw_ids and usable:
-        sql = (f"SELECT lc.category_id FROM {LabelCategory._meta.db_table} lc "
-               f"JOIN {Label._meta.db_table} l ON l.id = lc.label_id "
-               f"JOIN {Assignment._meta.db_table} a ON a.id = l.assignment_id "
-               f"WHERE a.draw_id IN ({', '.join(['%s'] * len(draw_ids))}) AND a.rater_id = %s "
-               "AND a.submitted_at IS NOT NULL ORDER BY a.submitted_at DESC LIMIT %s")
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [*draw_ids, user.pk, RECENT_LABELS])
-            latest = [row[0] for row in cursor.fetchall()]
-    tally = Counter(cid for cid in latest if cid in usable)
-    picked = [usable[cid] for cid, _ in sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
-    for choice in usable.values():
-        if len(picked) >= limit:
-            break
-        if choice not in picked:
-            picked.append(choice)
-    return picked
-
-
 # -- progress (counts only, never label contents) ------------------------------------
 
 
@@ -349,3 +323,47 @@ def labelling_progress_mine(*, study: Study, user, draws: LabellingDraws | None 
         todo = Assignment.objects.filter(draw_id__in=untallied, rater=user, submitted_at__isnull=True).count()
         labelled += sum(assigned[pk] for pk in untallied) - todo
     return labelled, sum(assigned.values())
+
+
+def category_notes(*, study: Study, category_id: int) -> Category:
+    """A category's definition, inclusion and exclusion notes, and its example posts
+    (``example_posts``: id and title, in the order they were given), for the labelling panel.
+    Nothing about labels: the panel shows no one's work but the rater's."""
+    return (Category.objects.filter(study=study, pk=category_id).only("name", "definition", "inclusion", "exclusion")
+            .prefetch_related(Prefetch("examples", queryset=Post.objects.only("id", "title", "so_id").order_by("pk"),
+                                       to_attr="example_posts")).get())
+
+
+# -- the rater's keys 1–9 ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hotkey:
+    key: int
+    category: CategoryChoice | None  # None: an empty key, or one whose category the rater can no longer use
+    chosen: bool  # set by the rater
+    name: str = ""  # the leaf's whole name; "Parent › Leaf" where another of the rater's leaves has its name
+
+
+def hotkey_rows(*, study: Study, user) -> dict[int, tuple[int | None, bool]]:
+    """The rater's stored keys: key → (category id or None, set by the rater). Empty before
+    the first time they label in the study."""
+    return {key: (category_id, chosen) for key, category_id, chosen in HotkeyBinding.objects.filter(
+        study=study, user=user).values_list("key", "category_id", "chosen")}
+
+
+def hotkey_list(*, rows: dict[int, tuple[int | None, bool]], choices: list[CategoryChoice]) -> list[Hotkey]:
+    """Keys 1–9 with the leaf each ticks (``choices``: the rater's categories, as
+    ``category_choices``). A key whose category is no longer a leaf the rater may use (retired,
+    split into sub-categories) shows empty and does nothing."""
+    leaves = {c.id: c for c in choices if c.is_leaf}
+    names = Counter(c.name.casefold() for c in leaves.values())
+    out = []
+    for key in HOTKEYS:
+        category_id, chosen = rows.get(key, (None, False))
+        category = leaves.get(category_id)
+        name = ""
+        if category is not None:
+            name = " › ".join(category.path.split(" › ")[-2:]) if names[category.name.casefold()] > 1 else category.name
+        out.append(Hotkey(key=key, category=category, chosen=chosen, name=name))
+    return out

@@ -3,11 +3,11 @@ category a rater proposes while labelling."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -16,8 +16,22 @@ from sampling.models import Assignment, RaterTally
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.services import category_add
 
-from .models import Label, LabelCategory, LabelKind, RelabelRequest
-from .selectors import assignment_open_list, label_editable
+from .models import (
+    HOTKEYS,
+    HotkeyBinding,
+    Label,
+    LabelCategory,
+    LabelKind,
+    RelabelRequest,
+)
+from .selectors import (
+    CategoryChoice,
+    Hotkey,
+    assignment_open_list,
+    hotkey_list,
+    hotkey_rows,
+    label_editable,
+)
 
 NOTE_MAX = 5000
 
@@ -164,3 +178,78 @@ def label_category_propose(*, study: Study, rater, name: str, parent_id: int | N
             raise ValidationError({"parent": "Choose a parent among the study's live categories."})
     return category_add(study=study, name=name, actor=rater, parent=parent, definition=(definition or "").strip(),
                         proposed=True)
+
+
+# -- the rater's keys 1–9 ---------------------------------------------------------------
+
+
+def hotkeys_get_or_assign(*, study: Study, user, choices: list[CategoryChoice]) -> list[Hotkey]:
+    """The rater's keys 1–9 (``choices``: their categories, as ``category_choices``), the defaults
+    written the first time and where a key is due one (``hotkeys_fill``)."""
+    rows = hotkeys_fill(study=study, user=user, rows=hotkey_rows(study=study, user=user), choices=choices)
+    return hotkey_list(rows=rows, choices=choices)
+
+
+def hotkeys_fill(*, study: Study, user, rows: dict[int, tuple[int | None, bool]],
+                 choices: list[CategoryChoice]) -> dict[int, tuple[int | None, bool]]:
+    """The rater's keys with the defaults written where they are due: the first time (no rows),
+    every key 1–9, the first nine leaves in tree order; later, until the rater sets a key, an
+    empty key (the tree had fewer than nine leaves) takes the next leaf on no key. A key with a
+    category never changes here: keys change by the rater's hand or a merge.
+    ``rows`` as ``selectors.hotkey_rows``; returns them as they now are."""
+    on_a_key = {category_id for category_id, _ in rows.values() if category_id is not None}
+    spare = iter([c.id for c in choices if c.is_leaf and c.id not in on_a_key])
+    if not rows:
+        new = {key: (next(spare, None), False) for key in HOTKEYS}
+        # Two tabs opening at once: the first one's rows stand.
+        HotkeyBinding.objects.bulk_create([HotkeyBinding(study=study, user=user, key=key, category_id=category_id)
+                                           for key, (category_id, _) in new.items()], ignore_conflicts=True)
+        return hotkey_rows(study=study, user=user)
+    if any(chosen for _, chosen in rows.values()):
+        return rows  # the rater has set their keys: nothing changes them but the rater (and a merge)
+    due = [key for key, (category_id, _) in sorted(rows.items()) if category_id is None]
+    filled = False
+    for key in due:
+        category_id = next(spare, None)
+        if category_id is None:
+            break
+        # Only if still empty and unset (another tab may have filled it meanwhile).
+        filled |= bool(HotkeyBinding.objects.filter(study=study, user=user, key=key, category__isnull=True,
+                                                    chosen=False)
+                       .exclude(Exists(HotkeyBinding.objects.filter(user=user, category_id=category_id)))
+                       .update(category_id=category_id))
+    return hotkey_rows(study=study, user=user) if filled else rows
+
+
+@transaction.atomic
+def hotkeys_set(*, study: Study, user, keys: Mapping[int, int | None], choices: list[CategoryChoice]) -> None:
+    """The rater sets some of their keys: key → leaf id, or None to empty it. A category is on
+    one key: given to another, it leaves the key it was on (which is then empty). The keys
+    not named keep their categories. ``choices``: the rater's categories (``category_choices``)."""
+    leaves = {c.id: c for c in choices if c.is_leaf}
+    errors = []
+    for key, category_id in sorted(keys.items()):
+        if key not in HOTKEYS:
+            errors.append(f"There is no key {key}: keys are 1 to 9.")
+        elif category_id is not None and category_id not in leaves:
+            errors.append(f"Key {key}: category #{category_id} is not a leaf you can label with.")
+    named = [category_id for category_id in keys.values() if category_id is not None]
+    twice = sorted({pk for pk in named if named.count(pk) > 1})
+    if twice:
+        errors.extend(f"“{leaves[pk].name if pk in leaves else pk}” is given to more than one key: a category "
+                      "is on one key." for pk in twice)
+    if errors:
+        raise ValidationError({"keys": errors})
+    hotkeys_get_or_assign(study=study, user=user, choices=choices)  # the defaults first: the rest keeps them
+    rows = {row.key: row for row in HotkeyBinding.objects.select_for_update().filter(study=study, user=user)}
+    final = {key: row.category_id for key, row in rows.items()}
+    for key, row in rows.items():
+        if key not in keys and row.category_id in named:
+            final[key] = None  # the category moves to its new key
+    final.update(keys)
+    # Empty the keys that change first: a category is on one key of a rater at any moment.
+    changed = [key for key in sorted(final) if key not in rows or key in keys or rows[key].category_id != final[key]]
+    HotkeyBinding.objects.filter(study=study, user=user, key__in=changed).update(category=None)
+    for key in changed:
+        HotkeyBinding.objects.update_or_create(study=study, user=user, key=key,
+                                               defaults={"category_id": final[key], "chosen": True})

@@ -1,15 +1,19 @@
 """The rater's pages: the queue (one item at a time, the next one swapped in by
-htmx), one item with the rater's own label, their submitted items, and the
-progress counts. The item panel is one template: the whole page, or the
-fragment htmx swaps in."""
+htmx), one item with the rater's own label, their keys 1–9, their submitted
+items, and the progress counts. The item page is one template
+(taxonomy/labelling/item.html): the whole page, or one of its partials for htmx
+(``#panel``, the item swapped in; ``#category-notes``, a category's definition)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import push_url
 
 from annotator.corpus.selectors import post_thread_display
 from annotator.form_utils import form_errors_add
@@ -17,7 +21,7 @@ from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
-from .forms import LabelForm, ProposeForm
+from .forms import HotkeysForm, LabelForm, ProposeForm
 from .models import LabelKind
 from .visibility import sight_for
 
@@ -61,14 +65,14 @@ def _panel(request, access, assignment, *, form=None, propose_form=None, propose
             "relabel": (selectors.relabel_request_open(assignment=assignment)
                         if assignment.draw.arbitration_started_at else None),
             "choices": choices, "chosen": chosen, "kind": _bound(form, "kind") or LabelKind.CATEGORIES,
-            "shortcuts": selectors.category_most_used(study=study, user=user, choices=choices, draws=draws),
+            "hotkeys": services.hotkeys_get_or_assign(study=study, user=user, choices=choices),
             "propose_form": propose_form or ProposeForm(parents=_proposal_parents(parents)), "proposed": proposed,
             "thread": thread,
             "previous_id": previous_id, "next_id": next_id, "kinds": LabelKind.choices,
         })
     else:
         context["open"] = bool(draws.ids)
-    template = "taxonomy/labelling/_panel.html" if _fragment(request) else "taxonomy/labelling/item.html"
+    template = "taxonomy/labelling/item.html#panel" if _fragment(request) else "taxonomy/labelling/item.html"
     return render(request, template, context, status=status)
 
 
@@ -126,9 +130,7 @@ def item(request, slug, item_id):
             if not _fragment(request):
                 messages.success(request, "Label saved.")
                 return redirect(url)
-            response = _panel(request, access, following, draws=draws)
-            response.headers["HX-Push-Url"] = url
-            return response
+            return push_url(_panel(request, access, following, draws=draws), url)
     # The form comes back with its errors, over this item's post.
     assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
     return _panel(request, access, assignment, form=form)
@@ -160,6 +162,44 @@ def propose(request, slug, item_id):
                       "categories": data.getlist("categories")})
     form.is_valid()
     return _panel(request, access, assignment, form=form, propose_form=propose_form, proposed=category)
+
+
+@login_required
+def category_notes(request, slug, category_id):
+    """What the labelling panel shows of the highlighted category: its definition, what it
+    includes and excludes, its example posts (one of the rater's categories, or 404)."""
+    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+    choice = next((c for c in selectors.category_choices(study=access.study, user=request.user, leaves_only=False)
+                   if c.id == category_id), None)
+    if choice is None:
+        raise Http404("No such category.")
+    return render(request, "taxonomy/labelling/item.html#category-notes", {
+        "access": access, "study": access.study, "choice": choice,
+        "notes": selectors.category_notes(study=access.study, category_id=category_id)})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def hotkeys(request, slug):
+    """The rater's keys 1–9: which category each ticks while labelling."""
+    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+    choices = selectors.category_choices(study=access.study, user=request.user)
+    keys = services.hotkeys_get_or_assign(study=access.study, user=request.user, choices=choices)
+    back = request.POST.get("next") or request.GET.get("next") or ""  # the item the rater came from
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+        back = ""
+    form = HotkeysForm(request.POST or None, leaves=choices, initial={
+        f"key_{k.key}": k.category.id if k.category else "" for k in keys})
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.hotkeys_set(study=access.study, user=request.user, keys=form.keys(), choices=choices)
+        except ValidationError as exc:
+            form_errors_add(form, exc)
+        else:
+            messages.success(request, "Your keys are saved.")
+            return redirect(back or reverse("labelling:hotkeys", args=[slug]))
+    return render(request, "taxonomy/labelling/hotkeys.html", {
+        "access": access, "study": access.study, "form": form, "keys": keys, "back": back})
 
 
 @login_required

@@ -173,18 +173,6 @@ def test_search_matches_every_word_of_the_path(rnd):
         "Serving", "Export", "Quantization"]
 
 
-def test_shortcuts_are_the_raters_own_most_used(rnd):
-    for i in range(2):
-        label_submit(assignment=rnd.assignment(rnd.bo, i), rater=rnd.bo, kind="categories",
-                     category_ids=ids(rnd.cats["quant"]))
-    label_submit(assignment=rnd.assignment(rnd.ana), rater=rnd.ana, kind="categories",
-                 category_ids=ids(rnd.cats["export"]))
-    choices = selectors.category_choices(study=rnd.study, user=rnd.ana)
-    shortcuts = selectors.category_most_used(study=rnd.study, user=rnd.ana, choices=choices)
-    # ana's own first, never bo's counts; then the tree order
-    assert [c.name for c in shortcuts] == ["Export", "Serving", "Quantization"]
-
-
 def test_choices_follow_every_tree_change(rnd):
     """The choices are kept per tree version: a rename, a proposal, its approval and a
     retirement each show at the next read, for the user they concern."""
