@@ -228,6 +228,10 @@ def test_the_posts_list_filters_by_words_tag_year_and_type(api, owner):
     assert ids(tag="tensor", year=2021) == []
     assert ids(q="nginx", type=2) == [answer.pk]
     assert ids(q="nginx", type=0, year=2019) == sorted([serving.pk, answer.pk])
+    assert ids(tag="tensor", type=2) == [answer.pk]  # an answer matches its question's tags
+    assert ids(tag="tensor", type=0) == sorted([serving.pk, answer.pk])
+    listed = api.get("/api/studies/deploy/posts/", {"tag": "tensor", "type": 2}).json()["results"]
+    assert listed[0]["tags"] == ["tensor"]
 
     one = api.get("/api/studies/deploy/posts/", {"tag": "tensor"}).json()["results"][0]
     assert one["tags"] == ["tensor"] and one["so_id"] == serving.so_id

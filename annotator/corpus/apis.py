@@ -24,7 +24,8 @@ class PostSummaryOutput(serializers.Serializer):
     post_type = serializers.ChoiceField(choices=PostType.choices)
     parent_so_id = serializers.IntegerField(allow_null=True)
     title = serializers.CharField()
-    tags = serializers.ListField(child=serializers.CharField(), source="tag_list")
+    tags = serializers.ListField(child=serializers.CharField(), source="thread_tag_list",
+                                 help_text="an answer's are its question's (a dump gives answers none)")
     creation_date = serializers.DateTimeField(allow_null=True)
     score = serializers.IntegerField(allow_null=True)
     view_count = serializers.IntegerField(allow_null=True)
@@ -64,7 +65,8 @@ class PostListApi(PaginatedApi):
             ref_name = "PostListQuery"
 
         q = serializers.CharField(required=False, allow_blank=True, default="", help_text="words in title or body")
-        tag = serializers.CharField(required=False, allow_blank=True, default="")
+        tag = serializers.CharField(required=False, allow_blank=True, default="",
+                                    help_text="questions carrying this tag, and answers whose question carries it")
         year = serializers.IntegerField(required=False, min_value=1, max_value=9999, help_text="year of creation")
         type = serializers.ChoiceField(choices=[0, *PostType.values], default=PostType.QUESTION,
                                        help_text="1 questions (default), 2 answers, 0 both")

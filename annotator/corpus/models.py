@@ -63,6 +63,12 @@ class Post(models.Model):
         return [t for t in self.tags.split("|") if t]
 
     @property
+    def thread_tag_list(self) -> list[str]:
+        """The post's tags; an answer's (none in a dump) are its question's, where the list
+        annotated them (``selectors.post_list``)."""
+        return [t for t in (self.tags or getattr(self, "question_tags", None) or "").split("|") if t]
+
+    @property
     def is_question(self) -> bool:
         return self.post_type == PostType.QUESTION
 

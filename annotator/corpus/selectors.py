@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import ExtractYear
 from django.http import Http404
 
@@ -19,15 +19,28 @@ class PostFilters:
     post_type: int | None = PostType.QUESTION
 
 
+def _question_of_answer() -> QuerySet[Post]:
+    """The question of the answer in the outer query (same study and site)."""
+    return Post.objects.filter(study_id=OuterRef("study_id"), site=OuterRef("site"), so_id=OuterRef("parent_so_id"),
+                               post_type=PostType.QUESTION)
+
+
 def post_list(*, study, filters: PostFilters) -> QuerySet[Post]:
+    """The study's posts matching ``filters``, newest first. Answers carry no tags in a dump:
+    an answer matches a tag when its question carries it, and ``question_tags`` holds its
+    question's tags (``Post.thread_tag_list`` shows them)."""
     posts = Post.objects.filter(study=study).defer("body")
+    if filters.post_type != PostType.QUESTION:
+        posts = posts.annotate(question_tags=Subquery(_question_of_answer().values("tags")[:1]))
     if filters.post_type:
         posts = posts.filter(post_type=filters.post_type)
     if filters.q:
         for word in filters.q.split()[:10]:
             posts = posts.filter(Q(title__icontains=word) | Q(body__icontains=word))
     if filters.tag:
-        posts = posts.filter(tags__contains=f"|{filters.tag.strip().lower()}|")
+        tag = f"|{filters.tag.strip().lower()}|"
+        posts = posts.filter(Q(post_type=PostType.QUESTION, tags__contains=tag)
+                             | Q(Exists(_question_of_answer().filter(tags__contains=tag)), post_type=PostType.ANSWER))
     if filters.year:
         posts = posts.filter(creation_date__year=filters.year)
     return posts.order_by("-creation_date", "-so_id")

@@ -83,7 +83,7 @@ def post_list(request, slug):
     context = {
         "access": access, "study": access.study, "form": form, "page": page, "query": query.urlencode(),
     }
-    template = "corpus/_post_results.html" if request.htmx and not request.htmx.boosted else "corpus/post_list.html"
+    template = "corpus/post_list.html#results" if request.htmx and not request.htmx.boosted else "corpus/post_list.html"
     return render(request, template, context)
 
 

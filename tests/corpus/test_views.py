@@ -96,6 +96,27 @@ def test_the_tag_filter_matches_whole_tags_only(client, study):
     assert listed_ids(client.get(f"/studies/{study.slug}/posts/", {"tag": "flow"})) == []
 
 
+def test_answers_match_a_tag_through_their_question(client, study):
+    """A dump gives answers no tags: an answer carries its question's, in the filter and the list."""
+    keras = PostFactory(study=study, so_id=10, tags="|keras|python|", creation_date=day(2020))
+    other = PostFactory(study=study, so_id=20, tags="|tensorflow|", creation_date=day(2020))
+    on_keras = AnswerFactory(question=keras, so_id=11, creation_date=day(2020, 7))
+    AnswerFactory(question=other, so_id=21, creation_date=day(2020, 8))
+    # The same id on another site is another question: its tags do not count.
+    elsewhere = PostFactory(study=study, so_id=30, site="genai.stackexchange.com", tags="|tensorflow|")
+    AnswerFactory(question=elsewhere, so_id=31, site="stackoverflow.com", parent_so_id=30, creation_date=day(2020))
+    url = f"/studies/{study.slug}/posts/"
+
+    answers = client.get(url, {"tag": "keras", "type": "2"})
+    assert listed_ids(answers) == [on_keras.pk]
+    page = answers.content.decode()
+    assert 'href="?tag=keras"' in page and 'href="?tag=python"' in page  # its question's tags, shown
+    assert listed_ids(client.get(url, {"tag": "KERAS", "type": "0"})) == [on_keras.pk, keras.pk]
+    assert listed_ids(client.get(url, {"tag": "tensorflow", "type": "2"})) == [
+        a.pk for a in PostFactory._meta.model.objects.filter(so_id=21)]
+    assert listed_ids(client.get(url, {"tag": "keras"})) == [keras.pk]  # questions, by default
+
+
 def test_the_year_filter(client, study):
     old = PostFactory(study=study, creation_date=day(2019))
     PostFactory(study=study, creation_date=day(2021))
