@@ -132,8 +132,8 @@ def _plan(study, clients: dict[str, Client]) -> Plan:
     values = crawl.param_values(study)
     plan = Plan()
     for route in crawl.routes():
-        if route.is_api or not route.pattern.endswith("/") or route.name == "logout":
-            continue  # the API, files (CSV, charts, downloads), and signing out (a POST)
+        if route.is_api or not route.template.endswith("/") or route.name in ("login", "logout"):
+            continue  # the API, files (CSV, charts, downloads), signing in (below) and out (a POST)
         urls = crawl._fill(route.template, route.params, values)
         assert urls, f"{route.name}: no value in the study for one of {route.params}"
         refuses_get, reached, fragment = False, False, None
