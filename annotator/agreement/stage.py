@@ -27,10 +27,13 @@ def agreement_stage(context: StageContext) -> Stage:
     if not in_labelling:
         stage.state, stage.blocker = State.BLOCKED, "Agreement is computed over the reliability round's labels."
         return stage
-    if only_rater and any(d.arbitration_started_at is None for d in in_labelling):
-        # agreement_access: a member who only rates reads no figure while a round runs (nor the page).
-        stage.state, stage.url = State.IN_PROGRESS, ""
-        stage.numbers.append("figures are shown to raters after the round")
+    if only_rater:
+        # agreement_access: a member who only rates reads no figure (nor the pages) while a draw is
+        # in labelling, arbitrated or not; the state follows the round, which is theirs to know.
+        stage.url = ""
+        stage.state = State.IN_PROGRESS if any(d.arbitration_started_at is None for d in in_labelling) \
+            else State.DONE
+        stage.numbers.append("figures are read by owners, arbitrators and viewers")
         return stage
     runs = list(agreement_run_list(study=study, user=context.user, sight=stage_sight(context))
                 .order_by("-created_at", "-pk")[:3])

@@ -9,6 +9,7 @@ is "in progress" until arbitration starts, whoever has finished.
 
 from __future__ import annotations
 
+from django.db.models import Count, Q
 from django.urls import reverse
 
 from annotator.studies.stages import Action, Stage, StageContext, State
@@ -17,7 +18,7 @@ from sampling.stage import current_draw, study_draws
 from taxonomy.tree.models import PRIVATE, Category
 
 from .selectors import LabellingProgress, labelling_progress
-from .visibility import Sight, sight_for
+from .visibility import Sight, assignments_visible, sight_for
 
 # A rater this many percentage points behind the furthest one is named as behind.
 BEHIND_BY = 10
@@ -77,8 +78,12 @@ def labelling_stage(context: StageContext) -> Stage:
         if mine is not None:
             stage.numbers.append(f"you: {mine.labelled:,} / {mine.assigned:,} labelled")
         stage.numbers.append("the others' progress is shown after arbitration starts")
-    if not open_draws:
-        stage.numbers.append("the round is closed: arbitration has started")
+    closed = [d.pk for d in in_labelling if d.arbitration_started_at is not None]
+    if closed:  # closed rounds are everyone's to see; counted through the rule all the same
+        done = assignments_visible(study=study, user=user, sight=sight).filter(draw_id__in=closed).aggregate(
+            assigned=Count("id"), labelled=Count("id", filter=Q(submitted_at__isnull=False)))
+        versions = ", ".join(f"v{d.version}" for d in in_labelling if d.arbitration_started_at is not None)
+        stage.numbers.append(f"{versions} closed: {done['labelled']:,} / {done['assigned']:,} labels in")
     elif len(open_draws) > 1:
         stage.numbers.insert(0, "open: " + ", ".join(f"v{d.version}" for d in open_draws))
 

@@ -193,6 +193,7 @@ def test_arbitration_and_results_once_the_round_is_closed(team):
     for user in (team.owner, team.ana, team.vera):  # every member sees the closed round
         s = stages(team.study, user)
         assert s["labelling"].state == State.DONE
+        assert s["labelling"].numbers == ["v1 closed: 8 / 8 labels in"]
         assert s["arbitration"].state == State.DONE  # everyone agreed: nothing left to decide
         assert "4 / 4 reliability posts decided" in s["arbitration"].numbers
         assert "0 disagreements left" in s["arbitration"].numbers
@@ -200,6 +201,20 @@ def test_arbitration_and_results_once_the_round_is_closed(team):
         assert s["results"].numbers[0] == "4 final labels"
     assert stages(team.study, team.ana)["arbitration"].actions == []  # raters do not arbitrate
     assert stages(team.study, team.ana)["arbitration"].url == ""  # nor get a link that answers 404
+    agreement = stages(team.study, team.ana)["agreement"]  # agreement_access: not for raters
+    assert agreement.url == "" and agreement.actions == [] and agreement.jobs == []
+
+
+def test_every_link_answers_for_every_role_once_the_round_is_closed(team, client, queued):
+    labelling_team(team, reliability=4)
+    label(team.draw, team.ana, 4)
+    for assignment in Assignment.objects.filter(draw=team.draw, rater=team.bert).order_by("item_id")[:2]:
+        label_submit(assignment=assignment, rater=team.bert, kind="unclear")
+    label(team.draw, team.bert, 2)
+    job_run(job_id=agreement_run_start(study=team.study, scope="draw", draw=team.draw, resamples=0, seed=1,
+                                       user=team.owner).job_id)
+    arbitration_start(draw=team.draw, user=team.owner)
+    _every_link_answers(team, client)
 
 
 def test_disagreements_wait_in_arbitration(team):
@@ -250,6 +265,10 @@ def test_each_job_shows_in_its_stage_and_its_link_answers(team, client, queued):
 def test_every_action_link_answers_for_every_role(team, client):
     labelling_team(team)
     label(team.draw, team.ana, 2)
+    _every_link_answers(team, client)
+
+
+def _every_link_answers(team, client) -> None:
     for user in (team.owner, team.ana, team.bert, team.arbi, team.vera):
         client.logout()
         login(client, user)
