@@ -202,6 +202,10 @@ PAYLOADS: dict[tuple[str, str], object] = {
     ("POST", "/studies/{slug}/pilot/{item_id}/"): lambda o: ("form", {"text": "slow cold start"}),
     ("POST", "/studies/{slug}/arbitration/pilot/{item_id}/"): lambda o: (
         "form", {"kind": "categories", "categories": [o["leaf"]], "reason": "Scope."}),
+    ("POST", "/studies/{slug}/arbitration/items/{item_id}/"): lambda o: (
+        "form", {"kind": "categories", "categories": [o["leaf"]], "reason": "Scope."}),
+    ("POST", "/studies/{slug}/arbitration/pending/"): lambda o: (
+        "form", {"items": [o["pending_item"]], "category": o["leaf"], "reason": "Scope.", "action": "resolve"}),
     ("POST", "/studies/{slug}/draws/new/"): lambda o: ("form", {
         "confidence": "0.95", "margin": "0.05", "proportion": "0.5", "rounding": "ceil", "pilot_share": "0.3",
         "raters_per_item": "2", "expected_version": o["last_version"], "raters": o["design"]["raters"],

@@ -8,7 +8,8 @@ class DecideForm(forms.Form):
                              label="Final label")
     categories = forms.TypedMultipleChoiceField(coerce=int, required=False, label="Leaf categories",
                                                 widget=forms.CheckboxSelectMultiple)
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000,
+    # Not required here: the service refuses an empty reason, and its message is the one shown.
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=5000, required=False,
                              help_text="Why this label: it is part of the published record.")
 
     def __init__(self, *args, leaf_choices=(), **kwargs):

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
+from annotator.studies.models import Membership
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
 from taxonomy.coding.models import CodeUse
@@ -84,6 +85,29 @@ def queue_counts(*, study, user=None) -> list[QueueCount]:
                        pending=pending[(version, name)]) for version, name in keys]
 
 
+def arbitration_neighbours(*, study, item: SampleItem, user=None) -> tuple[int | None, int | None]:
+    """The ids of the items just before and just after ``item`` in the queue ``user`` sees (in its
+    order: version, stratum, id), whether or not ``item`` is still in it (decided, say)."""
+    version, position, pk = item.draw.version, item.stratum.position, item.pk
+    queue = arbitration_queue(study=study, user=user)
+    before = (Q(draw__version__lt=version) | Q(draw__version=version, stratum__position__lt=position)
+              | Q(draw__version=version, stratum__position=position, pk__lt=pk))
+    after = (Q(draw__version__gt=version) | Q(draw__version=version, stratum__position__gt=position)
+             | Q(draw__version=version, stratum__position=position, pk__gt=pk))
+    previous = (queue.filter(before).order_by("-draw__version", "-stratum__position", "-pk")
+                .values_list("pk", flat=True).first())
+    following = queue.filter(after).values_list("pk", flat=True).first()
+    return previous, following
+
+
+def arbitration_next(*, study, item: SampleItem, user=None) -> SampleItem | None:
+    """The item to arbitrate after ``item``: the next one in the queue, else the first one left
+    (those skipped before it), else None."""
+    queue = arbitration_queue(study=study, user=user)
+    _, following = arbitration_neighbours(study=study, item=item, user=user)
+    return queue.filter(pk=following).first() if following else queue.exclude(pk=item.pk).first()
+
+
 @dataclass(frozen=True)
 class RaterLabel:
     rater: str
@@ -91,6 +115,15 @@ class RaterLabel:
     kind_display: str
     categories: list[Category]
     note: str
+
+    @property
+    def category_ids(self) -> list[int]:
+        return [c.pk for c in self.categories]
+
+    @property
+    def takeable(self) -> bool:
+        """A final label can be this label as it stands (Pending is no final label)."""
+        return self.kind != LabelKind.PENDING
 
 
 def item_get_for_arbitration(*, study, item_id: int) -> SampleItem:
@@ -136,6 +169,44 @@ def arbitrators_with_roots(*, study) -> dict[int, list[Category]]:
         roots.setdefault(row.user_id, []).append(row.root)
     return roots
 
+
+
+def arbitrator_memberships(*, study) -> list[Membership]:
+    """The study's arbitrators, by name."""
+    return list(Membership.objects.filter(study=study, is_arbitrator=True).select_related("user")
+                .order_by("user__username"))
+
+
+def arbitrator_membership_get(*, study, user_id: int) -> Membership:
+    """An arbitrator of the study, or 404."""
+    member = Membership.objects.filter(study=study, user_id=user_id, is_arbitrator=True).select_related("user").first()
+    if member is None:
+        raise Http404("No such arbitrator.")
+    return member
+
+
+def root_choices(*, study) -> list[tuple[int, str]]:
+    """The root categories an arbitrator may be restricted to (retired ones left out), as (id, name)."""
+    return list(Category.objects.filter(study=study, parent__isnull=True).exclude(status=CategoryStatus.RETIRED)
+                .order_by("name").values_list("pk", "name"))
+
+
+def roots_get(*, study, ids) -> list[Category]:
+    return list(Category.objects.filter(study=study, pk__in=list(ids)).order_by("name"))
+
+
+def category_get(*, study, category_id: int | None) -> Category | None:
+    """A category of the study, or None (none asked for, or not in this study: the service says why)."""
+    if category_id is None:
+        return None
+    return Category.objects.filter(study=study, pk=category_id).first()
+
+
+def parent_choices(*, study) -> list[tuple[int, str]]:
+    """Where a category made from Pending may go: under any category not retired, as (id, path), by path."""
+    shape = tree_shape(study=study)
+    return sorted(((pk, shape.path(pk)) for pk, row in shape.rows.items() if row.status != CategoryStatus.RETIRED),
+                  key=lambda c: c[1].lower())
 
 
 def category_paths(*, study) -> dict[int, str]:

@@ -14,15 +14,16 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, push_url
 
 from annotator.corpus.selectors import post_thread_display
-from annotator.studies.models import Membership, Role
+from annotator.studies.models import Role
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.selectors import draw_get
 from taxonomy.coding.selectors import pilot_item_get
-from taxonomy.tree.models import Category, CategoryStatus
 from annotator.form_utils import form_errors_add, query_id
 
 from . import selectors, services
@@ -39,25 +40,28 @@ def _access(request, slug) -> StudyAccess:
     return access
 
 
+def _fragment(request) -> bool:
+    """An htmx swap of part of the page (a history restore wants the whole page)."""
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
 @login_required
 def arbitration_home(request, slug):
     access = _access(request, slug)
     study = access.study
     mine = request.user if access.can(Role.ARBITRATOR) else None
     queue = Paginator(selectors.arbitration_queue(study=study, user=mine), 25).get_page(request.GET.get("page"))
-    arbitrators = list(Membership.objects.filter(study=study, is_arbitrator=True).select_related("user"))
+    arbitrators = selectors.arbitrator_memberships(study=study)
     roots = selectors.arbitrators_with_roots(study=study)
     per_arbitrator = [(m.user, roots.get(m.user_id, []),
                        selectors.arbitration_queue(study=study, user=m.user).count()) for m in arbitrators]
-    root_choices = list(Category.objects.filter(study=study, parent__isnull=True)
-                        .exclude(status=CategoryStatus.RETIRED).values_list("pk", "name"))
     context = {
         "access": access, "study": study, "page": queue, "counts": selectors.queue_counts(study=study, user=mine),
         "draws": selectors.draws_for_arbitration(study=study, user=request.user), "per_arbitrator": per_arbitrator,
         "pending": selectors.pending_queue(study=study).count(),
         "from_pending": selectors.pending_categories_count(study=study), "start_form": StartForm(),
         "roots_form": RootsForm(arbitrators=[(m.user_id, m.user.username) for m in arbitrators],
-                                roots=root_choices),
+                                roots=selectors.root_choices(study=study)),
     }
     return render(request, "taxonomy/arbitration/home.html", context)
 
@@ -82,80 +86,142 @@ def arbitration_start(request, slug, version):
     return redirect("arbitration:home", slug=slug)
 
 
+# The keys that take a rater's label as the final one (Shift+1–9 in static/js/keymap.js), by
+# the raters' order on the item (by name).
+RATER_KEYS = "123456789"
+
+
+def _took_reason(rater: str) -> str:
+    return f"Took {rater}’s label."
+
+
+def _take_initial(rater: selectors.RaterLabel) -> dict:
+    """The form filled with ``rater``'s label and the default reason naming it."""
+    return {"kind": rater.kind, "categories": rater.category_ids if rater.kind == FinalKind.CATEGORIES else [],
+            "reason": _took_reason(rater.rater)}
+
+
+def _item_panel(request, access, item, *, form=None, status=200, decided=None, conflict=(), take=""):
+    """The item page: the post and the panel (the raters' labels, the decision, the queue's
+    previous / next), whole or, for htmx, the panel alone. ``take``: a rater's key, to fill the
+    form with their label (the keys do it in the page; this is the same without script)."""
+    study = access.study
+    may_decide = access.can(Role.ARBITRATOR)
+    mine = request.user if may_decide else None
+    rater_labels = selectors.item_rater_labels(item=item)
+    raters = [(RATER_KEYS[i] if i < len(RATER_KEYS) else "", r) for i, r in enumerate(rater_labels)]
+    choices = selectors.leaf_choices(study=study)
+    if form is None:
+        taken = next((r for key, r in raters if key and key == take and r.takeable), None)
+        form = DecideForm(initial=_take_initial(taken) if taken else None, leaf_choices=choices)
+    previous_id, next_id = selectors.arbitration_neighbours(study=study, item=item, user=mine)
+    chosen = {int(v) for v in (form["categories"].value() or []) if str(v).isdigit()}
+    context = {
+        "access": access, "study": study, "item": item, "form": form, "raters": raters,
+        "rater_labels": rater_labels, "choices": choices, "chosen": chosen,
+        "kind": form["kind"].value() or FinalKind.CATEGORIES, "kinds": FinalKind.choices,
+        "final": selectors.final_label_for(item=item), "paths": selectors.category_paths(study=study),
+        "may_decide": may_decide, "previous_id": previous_id, "next_id": next_id,
+        "left": selectors.arbitration_queue(study=study, user=mine).count(), "decided": decided,
+        "conflict": conflict, "took_reasons": {r.rater: _took_reason(r.rater) for r in rater_labels},
+    }
+    if _fragment(request):
+        # htmx swaps the panel whatever happened, so it gets 200: Chromium logs every 4xx answer
+        # as a console error, and a forgotten reason is no error of the page.
+        return render(request, "taxonomy/arbitration/item.html#panel", context)
+    context["thread"] = post_thread_display(post=item.post)
+    return render(request, "taxonomy/arbitration/item.html", context, status=status)
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def arbitration_item(request, slug, item_id):
+    """One item: the post beside each rater's label; an arbitrator decides its final label, and
+    the next item of their queue follows (swapped in by htmx, its URL pushed). A refused decision
+    comes back with the form as it was sent and the reason for it: 400, or 409 when someone
+    decided first (theirs is shown); to htmx, the same panel with 200."""
     access = _access(request, slug)
-    item = selectors.item_get_for_arbitration(study=access.study, item_id=item_id)
-    choices = selectors.leaf_choices(study=access.study)
-    form = DecideForm(request.POST or None, leaf_choices=choices)
-    if request.method == "POST":
-        if not access.can(Role.ARBITRATOR):
-            raise Http404("No such page.")
-        if form.is_valid():
-            data = form.cleaned_data
-            try:
-                services.arbitration_decide(item=item, arbitrator=request.user, kind=data["kind"],
-                                            category_ids=data["categories"], reason=data["reason"])
-            except ValidationError as exc:
-                form_errors_add(form, exc)
-            else:
-                messages.success(request, f"Decided: “{item.post.title}”.")
-                following = selectors.arbitration_queue(study=access.study, user=request.user).first()
-                if following is None:
-                    return redirect("arbitration:home", slug=slug)
-                return redirect("arbitration:item", slug=slug, item_id=following.pk)
-    context = {
-        "access": access, "study": access.study, "item": item, "form": form,
-        "thread": post_thread_display(post=item.post), "rater_labels": selectors.item_rater_labels(item=item),
-        "final": selectors.final_label_for(item=item), "paths": selectors.category_paths(study=access.study),
-        "may_decide": access.can(Role.ARBITRATOR),
-    }
-    return render(request, "taxonomy/arbitration/item.html", context)
+    study = access.study
+    item = selectors.item_get_for_arbitration(study=study, item_id=item_id)
+    if request.method == "GET":
+        return _item_panel(request, access, item, take=request.GET.get("take", ""))
+    if not access.can(Role.ARBITRATOR):
+        raise Http404("No such page.")
+    form = DecideForm(request.POST, leaf_choices=selectors.leaf_choices(study=study))
+    if not form.is_valid():
+        return _item_panel(request, access, item, form=form, status=400)
+    data = form.cleaned_data
+    try:
+        services.arbitration_decide(item=item, arbitrator=request.user, kind=data["kind"],
+                                    category_ids=data["categories"], reason=data["reason"])
+    except services.DecisionConflict as exc:
+        return _item_panel(request, access, item, status=409, conflict=exc.messages)
+    except ValidationError as exc:
+        form_errors_add(form, exc)
+        return _item_panel(request, access, item, form=form, status=400)
+    following = selectors.arbitration_next(study=study, item=item, user=request.user)
+    done = f"Decided: “{item.post.title or item.post.so_id}”."
+    if following is None:
+        messages.success(request, f"{done} Nothing is left in your queue.")
+        home = reverse("arbitration:home", kwargs={"slug": slug})
+        return HttpResponseClientRedirect(home) if _fragment(request) else redirect(home)
+    url = reverse("arbitration:item", kwargs={"slug": slug, "item_id": following.pk})
+    if not _fragment(request):
+        messages.success(request, done)
+        return redirect(url)
+    return push_url(_item_panel(request, access, following, decided=done), url)
+
+
+def _pending_targets(study, data) -> dict:
+    return {"category": selectors.category_get(study=study, category_id=data["category"]),
+            "new_name": data["new_name"], "new_definition": data["new_definition"],
+            "new_parent": selectors.category_get(study=study, category_id=data["new_parent"])}
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def pending_list(request, slug):
+    """The Pending queue: choose items, then give them an existing leaf or a new one (as their
+    final label, or by asking their raters to label them again against it). A refused request
+    comes back with the form as it was sent and why (400)."""
     access = _access(request, slug)
     study = access.study
     items = list(selectors.pending_queue(study=study)[:200])
-    paths = selectors.category_paths(study=study)
-    live = set(Category.objects.filter(study=study).exclude(status=CategoryStatus.RETIRED)
-               .values_list("pk", flat=True))
-    parents = sorted(((pk, path) for pk, path in paths.items() if pk in live), key=lambda c: c[1].lower())
+    choices = selectors.leaf_choices(study=study)
     form = PendingResolveForm(request.POST or None, item_choices=[(i.pk, i.post.title) for i in items],
-                              leaf_choices=selectors.leaf_choices(study=study), parent_choices=parents)
+                              leaf_choices=choices, parent_choices=selectors.parent_choices(study=study))
+    status = 200
     if request.method == "POST":
         if not access.can(Role.ARBITRATOR):
             raise Http404("No such page.")
+        status = 400
         if form.is_valid():
             data = form.cleaned_data
-            chosen = [i for i in items if i.pk in set(data["items"])]
-            category = Category.objects.filter(study=study, pk=data["category"]).first() if data["category"] else None
-            parent = Category.objects.filter(study=study, pk=data["new_parent"]).first() if data["new_parent"] else None
-            target = {"items": chosen, "arbitrator": request.user, "category": category, "new_name": data["new_name"],
-                      "new_parent": parent, "new_definition": data["new_definition"]}
+            target = {"items": [i for i in items if i.pk in set(data["items"])], "arbitrator": request.user,
+                      **_pending_targets(study, data)}
+            n = len(target["items"])
             try:
                 if request.POST.get("action") == "relabel":
                     category, made = services.pending_relabel(message=data["reason"], **target)
-                    done = (f"The raters of {len(chosen)} item{'s' if len(chosen) != 1 else ''} are asked to label "
-                            f"{'them' if len(chosen) != 1 else 'it'} again against “{category.name}” "
-                            f"({made} request{'s' if made != 1 else ''}).")
+                    done = (f"The raters of {n} item{pluralize(n)} are asked to label "
+                            f"{pluralize(n, 'it,them')} again against “{category.name}” "
+                            f"({made} request{pluralize(made)}).")
                 else:
                     category, finals = services.pending_resolve(reason=data["reason"], **target)
-                    done = f"{len(finals)} Pending item{'s' if len(finals) != 1 else ''} labelled “{category.name}”."
+                    done = f"{len(finals)} Pending item{pluralize(len(finals))} labelled “{category.name}”."
             except ValidationError as exc:
                 form_errors_add(form, exc)
             else:
                 messages.success(request, done)
                 return redirect("arbitration:pending", slug=slug)
-    labels = {item.pk: selectors.item_rater_labels(item=item) for item in items}
-    context = {"access": access, "study": study, "items": [(i, labels[i.pk]) for i in items], "form": form,
-               "paths": paths, "from_pending": selectors.pending_categories_count(study=study),
+    chosen = form["category"].value()
+    context = {"access": access, "study": study, "form": form, "choices": choices,
+               "items": [(i, selectors.item_rater_labels(item=i)) for i in items],
+               "paths": selectors.category_paths(study=study), "chosen": {int(chosen)} if str(chosen).isdigit() else set(),
+               "from_pending": selectors.pending_categories_count(study=study),
                "may_decide": access.can(Role.ARBITRATOR),
                "checked": {int(v) for v in request.POST.getlist("items") if v.isdigit()}}
-    return render(request, "taxonomy/arbitration/pending.html", context)
+    return render(request, "taxonomy/arbitration/pending.html", context, status=status)
 
 
 @login_required
@@ -163,13 +229,12 @@ def pending_list(request, slug):
 def arbitrator_roots(request, slug):
     access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
     study = access.study
-    arbitrators = list(Membership.objects.filter(study=study, is_arbitrator=True).values_list("user_id",
-                                                                                              "user__username"))
-    roots = list(Category.objects.filter(study=study, parent__isnull=True).values_list("pk", "name"))
-    form = RootsForm(request.POST, arbitrators=arbitrators, roots=roots)
+    arbitrators = selectors.arbitrator_memberships(study=study)
+    form = RootsForm(request.POST, arbitrators=[(m.user_id, m.user.username) for m in arbitrators],
+                     roots=selectors.root_choices(study=study))
     if form.is_valid():
-        member = Membership.objects.get(study=study, user_id=form.cleaned_data["user"])
-        chosen = list(Category.objects.filter(study=study, pk__in=form.cleaned_data["roots"]))
+        member = selectors.arbitrator_membership_get(study=study, user_id=form.cleaned_data["user"])
+        chosen = selectors.roots_get(study=study, ids=form.cleaned_data["roots"])
         try:
             services.arbitrator_roots_set(study=study, user=member.user, roots=chosen)
         except ValidationError as exc:

@@ -19,14 +19,20 @@ from tests.factories import MembershipFactory, StudyFactory, UserFactory, labell
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_arbitrator_resolves_a_disagreement_and_a_pending_item(page: Page, live_server):
-    study = StudyFactory(slug="dl", name="Deployment study")
+def arbitration_team(study):
+    """The owner "owner", the arbitrator "arb" and the raters "ana" and "bo" of ``study``."""
     owner, arb = UserFactory(username="owner"), UserFactory(username="arb")
     MembershipFactory(study=study, user=owner, is_owner=True)
     MembershipFactory(study=study, user=arb, is_arbitrator=True)
     ana, bo = UserFactory(username="ana"), UserFactory(username="bo")
     for user in (ana, bo):
         MembershipFactory(study=study, user=user, is_rater=True)
+    return owner, arb, ana, bo
+
+
+def test_arbitrator_resolves_a_disagreement_and_a_pending_item(page: Page, live_server):
+    study = StudyFactory(slug="dl", name="Deployment study")
+    owner, arb, ana, bo = arbitration_team(study)
     root = category_add(study=study, name="Deployment", actor=owner)
     server = category_add(study=study, name="Server", actor=owner, parent=root)
     serving = category_add(study=study, name="Serving", actor=owner, parent=server)
@@ -59,7 +65,7 @@ def test_arbitrator_resolves_a_disagreement_and_a_pending_item(page: Page, live_
     queue = page.locator("#arbitration-queue li")
     expect(queue).to_have_count(1)
     queue.get_by_role("link").click()
-    side = page.locator(".rater-labels")
+    side = page.locator(".arb-raters")
     expect(side).to_contain_text("ana")
     expect(side).to_contain_text("Deployment › Server › Serving")
     expect(side).to_contain_text("bo")

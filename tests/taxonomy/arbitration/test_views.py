@@ -3,11 +3,12 @@
 import pytest
 from django.urls import reverse
 
+from sampling.models import Assignment
 from taxonomy.arbitration.models import FinalLabel
 from taxonomy.arbitration.services import arbitration_start
-from tests.factories import MembershipFactory, UserFactory
+from tests.factories import MembershipFactory, UserFactory, labelling_draw
 
-from .test_services import setting  # noqa: F401  (the fixture)
+from .test_services import label, setting  # noqa: F401  (the fixture)
 
 
 @pytest.fixture
@@ -61,7 +62,7 @@ def test_deciding_saves_the_final_label_and_a_late_second_decision_is_told(clien
     page = client.get(url("item", s, item_id=item.pk)).content.decode()
     assert 'id="final-label"' in page and "arbitrated by arb" in page
     response = client.post(url("item", s, item_id=item.pk), {"kind": "unclear", "reason": "late"})
-    assert response.status_code == 200 and "already decided by arb" in response.content.decode()
+    assert response.status_code == 409 and "already decided by arb" in response.content.decode()
     assert FinalLabel.objects.get(item=item).kind == "categories"
 
 
@@ -120,3 +121,129 @@ def test_pending_page_asks_the_raters_to_relabel_and_they_see_why(client, starte
     page = client.get(reverse("labelling:queue", kwargs={"slug": s["study"].slug})).content.decode()
     assert "arb asks you to label this item again, now that “Export” exists." in page
     assert "is it &lt;b&gt;Export&lt;/b&gt;?" in page
+
+
+# -- the item page at the speed of labelling (issue 19) ---------------------------------------------
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def queue3(started):
+    """The setting, plus a second draw whose three items the raters disagree on: four items to
+    arbitrate in the queue's order (version 1's first, then version 2's by id)."""
+    s = started
+    draw = labelling_draw(study=s["study"], raters=[s["r1"], s["r2"]], pilot=0, reliability=3, per_item=2,
+                          first_so_id=950_000)
+    extra = list(draw.items.order_by("pk"))
+    for item in extra:
+        label(Assignment.objects.get(item=item, rater=s["r1"]), categories=[s["gpu"]])
+        label(Assignment.objects.get(item=item, rater=s["r2"]), kind="unclear")
+    arbitration_start(draw=draw, user=s["arbitrator"])
+    return {**s, "queue": [s["items"][1], *extra]}
+
+
+@pytest.mark.django_db
+def test_an_empty_reason_is_refused_next_to_the_field_with_400_and_the_form_kept(client, started):
+    s = started
+    item = s["items"][1]
+    client.force_login(s["arbitrator"])
+    response = client.post(url("item", s, item_id=item.pk),
+                           {"kind": "categories", "categories": [s["apk"].pk], "reason": "   "})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert ('<p class="error" role="alert" id="reason-error">Say why: the reason is part of the published record.</p>'
+            in page)
+    assert 'aria-invalid="true" aria-describedby="reason-error"' in page  # the field says it is refused
+    assert f'value="{s["apk"].pk}" checked' in page and f'value="{s["gpu"].pk}" checked' not in page  # kept
+    assert " required" not in page.split('id="decide-form"')[1].split("</form>")[0]  # no browser tooltip first
+    assert not FinalLabel.objects.filter(item=item).exists()
+
+
+@pytest.mark.django_db
+def test_htmx_gets_the_refused_panel_alone_with_its_message(client, started):
+    s = started
+    client.force_login(s["arbitrator"])
+    response = client.post(url("item", s, item_id=s["items"][1].pk), {"kind": "unclear", "reason": ""}, **HTMX)
+    page = response.content.decode()
+    # 200: htmx swaps it (Chromium would log a 400 as a console error); the message is the service's.
+    assert response.status_code == 200 and "<html" not in page and page.lstrip().startswith('<div id="arbitration-panel"')
+    assert "Say why: the reason is part of the published record." in page
+    assert 'name="kind" value="unclear" checked' in page
+
+
+@pytest.mark.django_db
+def test_take_a_raters_label_fills_the_choice_and_a_reason_naming_them(client, started):
+    s = started
+    item = s["items"][1]
+    client.force_login(s["arbitrator"])
+    page = client.get(url("item", s, item_id=item.pk)).content.decode()
+    # Each rater's card carries what the key Shift+n takes, and a link that does the same without script.
+    assert f'data-take="1" data-kind="categories" data-categories="{s["gpu"].pk}" data-reason="Took ann’s label."' in page
+    assert f'data-take="2" data-kind="categories" data-categories="{s["apk"].pk}" data-reason="Took bob’s label."' in page
+    assert "Shift+1" in page and "Shift+2" in page
+    page = client.get(url("item", s, item_id=item.pk) + "?take=2").content.decode()
+    assert f'value="{s["apk"].pk}" checked' in page and f'value="{s["gpu"].pk}" checked' not in page
+    assert "Took bob’s label.</textarea>" in page
+    response = client.post(url("item", s, item_id=item.pk),
+                           {"kind": "categories", "categories": [s["apk"].pk], "reason": "Took bob’s label."})
+    assert response.status_code == 302
+    final = FinalLabel.objects.get(item=item)
+    assert ([c.category_id for c in final.categories.all()], final.reason) == ([s["apk"].pk], "Took bob’s label.")
+
+
+@pytest.mark.django_db
+def test_a_pending_label_is_not_takeable(client, started):
+    s = started
+    client.force_login(s["arbitrator"])
+    page = client.get(url("item", s, item_id=s["items"][2].pk) + "?take=1").content.decode()
+    assert 'data-take="1"' not in page and 'data-take="2" data-kind="categories"' in page  # ann said Pending
+    assert "Took ann" not in page
+
+
+@pytest.mark.django_db
+def test_the_next_item_of_the_queue_follows_a_decision(client, queue3):
+    s, queue = queue3, queue3["queue"]
+    client.force_login(s["arbitrator"])
+    page = client.get(url("item", s, item_id=queue[1].pk)).content.decode()
+    assert f'rel="prev" href="{url("item", s, item_id=queue[0].pk)}"' in page
+    assert f'rel="next" href="{url("item", s, item_id=queue[2].pk)}"' in page
+    assert "4 left in your queue" in page
+    # Without script: a redirect to the next item.
+    response = client.post(url("item", s, item_id=queue[1].pk), {"kind": "unclear", "reason": "both unsure"})
+    assert response.status_code == 302 and response.url == url("item", s, item_id=queue[2].pk)
+    # With htmx: the next item's panel, its URL pushed; the decided one is no longer a neighbour.
+    response = client.post(url("item", s, item_id=queue[2].pk), {"kind": "unclear", "reason": "idem"}, **HTMX)
+    assert response.status_code == 200 and response["HX-Push-Url"] == url("item", s, item_id=queue[3].pk)
+    page = response.content.decode()
+    assert f'data-item="{queue[3].pk}"' in page and "Decided: “" in page and "2 left in your queue" in page
+    assert f'rel="prev" href="{url("item", s, item_id=queue[0].pk)}"' in page and 'rel="next"' not in page
+    # The last one: no item after it, so the first one skipped comes next.
+    response = client.post(url("item", s, item_id=queue[3].pk), {"kind": "unclear", "reason": "idem"}, **HTMX)
+    assert response["HX-Push-Url"] == url("item", s, item_id=queue[0].pk)
+    # When the queue is empty, htmx is sent to the arbitration page, where the message waits.
+    response = client.post(url("item", s, item_id=queue[0].pk), {"kind": "unclear", "reason": "idem"}, **HTMX)
+    assert response["HX-Redirect"] == url("home", s)
+    assert "Nothing is left in your queue." in client.get(url("home", s)).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_history_restore_gets_the_whole_page(client, started):
+    s = started
+    client.force_login(s["arbitrator"])
+    page = client.get(url("item", s, item_id=s["items"][1].pk), HTTP_HX_REQUEST="true",
+                      HTTP_HX_HISTORY_RESTORE_REQUEST="true").content.decode()
+    assert "<html" in page and 'id="arbitration-panel"' in page
+
+
+@pytest.mark.django_db
+def test_pending_refuses_an_empty_reason_next_to_the_field_with_400(client, started):
+    s = started
+    client.force_login(s["arbitrator"])
+    response = client.post(url("pending", s), {"items": [s["items"][2].pk], "action": "resolve",
+                                               "category": s["export"].pk, "reason": ""})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert 'id="reason-error">Say why: the reason is part of the published record.</p>' in page
+    assert f'value="{s["export"].pk}" checked' in page and f'value="{s["items"][2].pk}" id="pending-{s["items"][2].pk}" checked' in page
+    assert not FinalLabel.objects.filter(item=s["items"][2]).exists()
