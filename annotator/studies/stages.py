@@ -33,7 +33,7 @@ class State:
 
 @dataclass(frozen=True)
 class Action:
-    """A next step the viewer can take: a link (``method`` "get") or a button posting to ``url``."""
+    """A next step the viewer can take: a link to the page where it is taken (``primary``: shown as a button)."""
 
     label: str
     url: str

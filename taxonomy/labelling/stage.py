@@ -77,14 +77,15 @@ def labelling_stage(context: StageContext) -> Stage:
         mine = next((r for r in progress.raters if r.rater_id == user.pk), None)
         if mine is not None:
             stage.numbers.append(f"you: {mine.labelled:,} / {mine.assigned:,} labelled")
-        stage.numbers.append("the others' progress is shown after arbitration starts")
+        stage.numbers.append(f"{'the other' if mine is not None else 'the'} raters' progress is shown after "
+                             "arbitration starts")
     closed = [d.pk for d in in_labelling if d.arbitration_started_at is not None]
     if closed:  # closed rounds are everyone's to see; counted through the rule all the same
         done = assignments_visible(study=study, user=user, sight=sight).filter(draw_id__in=closed).aggregate(
             assigned=Count("id"), labelled=Count("id", filter=Q(submitted_at__isnull=False)))
         versions = ", ".join(f"v{d.version}" for d in in_labelling if d.arbitration_started_at is not None)
         stage.numbers.append(f"{versions} closed: {done['labelled']:,} / {done['assigned']:,} labels in")
-    elif len(open_draws) > 1:
+    if len(open_draws) > 1:
         stage.numbers.insert(0, "open: " + ", ".join(f"v{d.version}" for d in open_draws))
 
     if membership.is_rater and open_draws:
