@@ -288,8 +288,8 @@ def pilot_list(request, slug):
         "may_decide": _may_decide(access), "query": urlencode(query),
         "here": request.get_full_path(),
     }
-    if request.htmx:
-        return render(request, "taxonomy/arbitration/_pilot_rows.html", context)
+    if _fragment(request):
+        return render(request, "taxonomy/arbitration/pilot.html#rows", context)
     return render(request, "taxonomy/arbitration/pilot.html", context)
 
 
@@ -361,6 +361,6 @@ def pilot_item(request, slug, item_id):
                "editing": editing, "form": form, "conflict": conflict,
                "next": request.POST.get("next") or request.GET.get("next", "")}
     if request.htmx:  # htmx swaps 2xx answers only: the card carries its own message
-        return render(request, "taxonomy/arbitration/_pilot_decision.html", context)
+        return render(request, "taxonomy/arbitration/pilot_item.html#decision", context)
     return render(request, "taxonomy/arbitration/pilot_item.html",
                   {**context, "thread": post_thread_display(post=item.post)}, status=status)
