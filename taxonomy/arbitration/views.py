@@ -128,7 +128,7 @@ def _item_panel(request, access, item, *, form=None, status=200, decided=None, c
     if _fragment(request):
         # htmx swaps the panel whatever happened, so it gets 200: Chromium logs every 4xx answer
         # as a console error, and a forgotten reason is no error of the page.
-        return render(request, "taxonomy/arbitration/item.html#panel", context)
+        return render(request, "taxonomy/arbitration/item.html#panel", {**context, "fragment": True})
     context["thread"] = post_thread_display(post=item.post)
     return render(request, "taxonomy/arbitration/item.html", context, status=status)
 

@@ -132,6 +132,8 @@ def test_arbitrator_decides_two_items_keyboard_only_with_everything_in_view(page
     page.keyboard.press("Control+Enter")
     expect(page).to_have_url(re.compile(rf"/arbitration/items/{second.pk}/$"))
     expect(page.locator("#arb-decided")).to_contain_text("Decided: “Cold start of a served model on GPU”")
+    title = re.escape(second.post.title or "(no title)")
+    expect(page).to_have_title(re.compile(rf"^Arbitrate · {title} · Deployment study$"))
     final = FinalLabel.objects.prefetch_related("categories__category").get(item=first)
     assert (final.kind, final.method, final.decided_by_id, final.reason) == ("categories", "arbitrated", arb.pk,
                                                                                 "Took ana’s label.")

@@ -167,7 +167,8 @@ def test_htmx_gets_the_refused_panel_alone_with_its_message(client, started):
     response = client.post(url("item", s, item_id=s["items"][1].pk), {"kind": "unclear", "reason": ""}, **HTMX)
     page = response.content.decode()
     # 200: htmx swaps it (Chromium would log a 400 as a console error); the message is the service's.
-    assert response.status_code == 200 and "<html" not in page and page.lstrip().startswith('<div id="arbitration-panel"')
+    assert response.status_code == 200 and "<html" not in page and '<div id="arbitration-panel"' in page
+    assert page.lstrip().startswith("<title>Arbitrate · ")  # htmx takes the page's title from it
     assert "Say why: the reason is part of the published record." in page
     assert 'name="kind" value="unclear" checked' in page
 
