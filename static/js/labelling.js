@@ -71,16 +71,16 @@
   function showNotes(id) {
     const box = document.getElementById("category-notes");
     if (!box || !id || String(id) === notesWanted) return;
-    notesWanted = String(id);
-    box.dataset.category = notesWanted;
+    const wanted = String(id);
+    notesWanted = wanted;
     clearTimeout(notesTimer);
-    if (notesCache.has(notesWanted)) {
-      box.innerHTML = notesCache.get(notesWanted);
+    if (notesCache.has(wanted)) {
+      box.innerHTML = notesCache.get(wanted);
       return;
     }
     // Moving through the matches with ↑↓ asks only for the one the rater stops on.
     notesTimer = setTimeout(() => {
-      const wanted = notesWanted;
+      if (notesWanted !== wanted) return; // another item came in meanwhile
       const url = box.dataset.url.replace(/\/0\/$/, `/${wanted}/`);
       fetch(url, { headers: { "HX-Request": "true" }, credentials: "same-origin" })
         .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
@@ -240,6 +240,7 @@
   function ready() {
     syncKind();
     fit();
+    clearTimeout(notesTimer);
     notesCache.clear();
     notesWanted = null;
     const panel = document.getElementById("labelling-panel");

@@ -42,10 +42,17 @@ class HotkeysForm(forms.Form):
 
     def __init__(self, *args, leaves=(), **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [("", "— no category —"), *((c.id, c.path) for c in leaves if c.is_leaf)]
+        # The leaf's name first (a long path would hide it at the select's end), then where it is.
+        choices = [("", "— no category —"), *((c.id, _leaf_first(c)) for c in leaves if c.is_leaf)]
         for key in HOTKEYS:
             self.fields[f"key_{key}"] = forms.TypedChoiceField(label=f"Key {key}", choices=choices, coerce=int,
                                                                empty_value=None, required=False)
 
     def keys(self) -> dict[int, int | None]:
         return {key: self.cleaned_data[f"key_{key}"] for key in HOTKEYS}
+
+
+def _leaf_first(choice) -> str:
+    """"Leaf (Root › Inner)" for "Root › Inner › Leaf"."""
+    parents = choice.path.rsplit(" › ", 1)
+    return f"{choice.name} ({parents[0]})" if len(parents) == 2 else choice.name

@@ -336,6 +336,20 @@ def test_every_control_in_view_at_1366_by_768_keys_that_stay_and_no_console_erro
     expect(page.locator("#labelling-empty")).to_contain_text("All 3 items labelled")
     _assert_no_script_errors(page)
     assert not page.problems.csp_violations, page.problems.csp_violations
+
+    # the rater gives key 1 another category on "My keys", and is taken back to labelling
+    page.goto(urls[0])
+    page.get_by_role("link", name="Change your keys").click()
+    expect(page.get_by_role("heading", name="My keys 1–9")).to_be_visible()
+    page.screenshot(path="var/labelling-keys-page-1366x768.png", full_page=True)
+    page.locator("#id_key_1").select_option(label="Cold start 2.2 (Performance and resource usage › Performance area "
+                                                  "3 with a long name)")
+    page.get_by_role("button", name="Save my keys").click()
+    expect(page).to_have_url(re.compile(re.escape(urls[0]) + "$"))
+    expect(page.locator("#hotkeys li").nth(0)).to_have_text("1 Cold start 2.2")
+    _no_sideways_scroll(page)
+    _assert_no_script_errors(page)
+    assert not page.problems.csp_violations, page.problems.csp_violations
     labels = Label.objects.filter(assignment__rater=ana).order_by("assignment__item_id")
     assert [lab.kind for lab in labels] == ["categories", "categories", "pending"]
     assert labels[0].note == "gateway, not the model"

@@ -101,7 +101,7 @@ def test_the_keys_page(rnd):
     c = signed_in(rnd.ana)
     page = c.get("/studies/dl/labelling/keys/?next=/studies/dl/labelling/")
     html = page.content.decode()
-    assert page.status_code == 200 and "Deployment › Server › Serving" in html
+    assert page.status_code == 200 and "Serving (Deployment › Server)" in html
     data = {f"key_{k}": "" for k in range(1, 10)}
     data.update(key_1=rnd.cats["quant"].pk, key_2=rnd.cats["serving"].pk, next="/studies/dl/labelling/")
     r = c.post("/studies/dl/labelling/keys/", data)
