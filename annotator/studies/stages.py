@@ -121,6 +121,18 @@ def stages_for(access: StudyAccess, user) -> list[Stage]:
     return out
 
 
+def stage_now(stages: list[Stage]) -> Stage | None:
+    """Where the study stands: the first stage in progress; else the one after the last done
+    (the last stage when every one is done, the first when none is)."""
+    if not stages:
+        return None
+    working = next((stage for stage in stages if stage.state == State.IN_PROGRESS), None)
+    if working is not None:
+        return working
+    done = [i for i, stage in enumerate(stages) if stage.state == State.DONE]
+    return stages[min(done[-1] + 1, len(stages) - 1)] if done else stages[0]
+
+
 # The positions of the method's steps (each app's stage registers at its own).
 CORPUS, QUESTION_SETS, DRAW, PILOT, LABELLING, AGREEMENT, ARBITRATION, RESULTS = (10, 20, 30, 40, 50, 60, 70, 80)
 

@@ -11,7 +11,7 @@ from annotator.form_utils import form_errors_add
 from . import selectors, services
 from .forms import MemberAddForm, MemberRolesForm, StudyForm
 from .models import Role
-from .stages import stages_for
+from .stages import stage_now, stages_for
 
 
 @login_required
@@ -43,7 +43,7 @@ def study_detail(request, slug):
     follow from it."""
     access = selectors.study_get_for_user(slug=slug, user=request.user)
     stages = stages_for(access, request.user)
-    context = {"access": access, "study": access.study, "stages": stages}
+    context = {"access": access, "study": access.study, "stages": stages, "now": stage_now(stages)}
     if request.htmx and "stage" in request.GET:
         stage = next((s for s in stages if s.key == request.GET["stage"]), None)
         if stage is None:
