@@ -148,6 +148,13 @@
 
   function bindKeys() {
     if (!window.Keymap) return;
+    const queue = document.getElementById("arbitration-queue");
+    if (queue) { // the arbitration page (no htmx swaps): j opens the first item of the queue
+      const first = queue.querySelector("a");
+      window.Keymap.bind({ next: () => Boolean(first && (first.click(), true)) },
+        { describe: { next: "open the first item of the queue" } });
+      return;
+    }
     if (pendingForm()) {
       window.Keymap.bind({ search: focusSearch, reason: focusReason, submit }, {
         describe: {

@@ -97,7 +97,7 @@ def test_arbitrator_decides_two_items_keyboard_only_with_everything_in_view(page
     page.set_viewport_size(WINDOW)
     _sign_in(page, arb)
     page.goto("/studies/dl/arbitration/")
-    page.locator("#arbitration-queue a").first.click()
+    page.keyboard.press("j")  # the first item of the queue
     expect(page).to_have_url(re.compile(rf"/arbitration/items/{first.pk}/$"))
     expect(page.locator(".arb-rater")).to_have_count(2)
     _screenshot(page, "arbitration-item-1366x768.png")
