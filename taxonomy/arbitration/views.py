@@ -124,12 +124,12 @@ def _item_panel(request, access, item, *, form=None, status=200, decided=None, c
         "may_decide": may_decide, "previous_id": previous_id, "next_id": next_id,
         "left": selectors.arbitration_queue(study=study, user=mine).count(), "decided": decided,
         "conflict": conflict, "took_reasons": {r.rater: _took_reason(r.rater) for r in rater_labels},
+        "thread": post_thread_display(post=item.post),
     }
     if _fragment(request):
         # htmx swaps the panel whatever happened, so it gets 200: Chromium logs every 4xx answer
         # as a console error, and a forgotten reason is no error of the page.
         return render(request, "taxonomy/arbitration/item.html#panel", {**context, "fragment": True})
-    context["thread"] = post_thread_display(post=item.post)
     return render(request, "taxonomy/arbitration/item.html", context, status=status)
 
 

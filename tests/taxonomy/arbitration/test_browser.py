@@ -109,6 +109,7 @@ def test_arbitrator_decides_two_items_keyboard_only_with_everything_in_view(page
     page.keyboard.press("j")
     expect(page).to_have_url(re.compile(rf"/arbitration/items/{second.pk}/$"))
     expect(page.locator(".arb-rater").nth(1)).to_contain_text("False positive")
+    expect(page.locator(".arb-post h1")).to_have_text(second.post.title)  # the post comes with its panel
     page.keyboard.press("k")
     expect(page).to_have_url(re.compile(rf"/arbitration/items/{first.pk}/$"))
     expect(page.locator("#arbitration-panel")).to_have_attribute("data-item", str(first.pk))
@@ -118,6 +119,7 @@ def test_arbitrator_decides_two_items_keyboard_only_with_everything_in_view(page
     overlay = page.locator("#keymap-overlay")
     expect(overlay).to_be_visible()
     expect(overlay).to_contain_text("Shift+1 ana, Shift+2 bo")
+    _screenshot(page, "arbitration-keys-1366x768.png")
     page.keyboard.press("Escape")
     expect(overlay).to_be_hidden()
 
@@ -169,6 +171,7 @@ def test_arbitrator_decides_two_items_keyboard_only_with_everything_in_view(page
     page.go_back()
     expect(page).to_have_url(re.compile(rf"/arbitration/items/{second.pk}/$"))
     expect(page.locator("#final-label")).to_contain_text("App size")
+    _screenshot(page, "arbitration-decided-1366x768.png")
     _assert_no_script_errors(page)
     assert not page.problems.csp_violations, page.problems.csp_violations
 

@@ -218,6 +218,7 @@ def test_the_next_item_of_the_queue_follows_a_decision(client, queue3):
     assert response.status_code == 200 and response["HX-Push-Url"] == url("item", s, item_id=queue[3].pk)
     page = response.content.decode()
     assert f'data-item="{queue[3].pk}"' in page and "Decided: “" in page and "2 left in your queue" in page
+    assert f'<h1 class="post-title">{queue[3].post.title}</h1>' in page  # the next item's post with its panel
     assert f'rel="prev" href="{url("item", s, item_id=queue[0].pk)}"' in page and 'rel="next"' not in page
     # The last one: no item after it, so the first one skipped comes next.
     response = client.post(url("item", s, item_id=queue[3].pk), {"kind": "unclear", "reason": "idem"}, **HTMX)
