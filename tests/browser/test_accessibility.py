@@ -14,7 +14,9 @@ code block and an image. Each route's path parameters take the first values of t
 that show the role a page (a rater's own item, an item in arbitration, …), found by asking
 each in-process first; a route that answers 405 to a GET takes only a write and has no page
 of its own. Each page is loaded once per role, in one browser. A page route that no role
-could open fails the test, so that a new page is not left out.
+could open fails the test, so that a new page is not left out. Then a few parts htmx swaps
+into a page are checked in place, as the owner uses them: the taxonomy's edit panel and a
+rename, the pilot's code suggestions and a code added, the draw design's live preview.
 
 A finding in a page another piece of work is rebuilding is listed in ``HANDED_OVER`` (by URL
 name and finding) and reported, not failed; anything else fails, with the URL, the role and
@@ -28,6 +30,7 @@ import re
 from base64 import b64encode
 from dataclasses import dataclass, field
 from hashlib import sha256
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -112,6 +115,7 @@ class Visit:
     name: str
     status: int = 200
     debug: bool = False  # with DEBUG on (as in `make run`)
+    act: Callable | None = None  # what the user then does in the page (htmx swaps in a part)
 
 
 @dataclass
@@ -181,6 +185,9 @@ SIDEWAYS = """() => {
 }"""
 
 
+HTMX_IDLE = "() => !document.querySelector('.htmx-request')"
+
+
 class Watcher:
     """Console errors and uncaught exceptions of a page, since the last ``take``."""
 
@@ -213,7 +220,10 @@ def _check(page, watcher: Watcher, axe_source: str, visit: Visit) -> list[Findin
     if response is None or response.status != visit.status:
         add("status", f"{response and response.status}, expected {visit.status}")
     # the fragments an htmx "load" trigger fetches (htmx marks an element while its request runs)
-    page.wait_for_function("() => !document.querySelector('.htmx-request')")
+    page.wait_for_function(HTMX_IDLE)
+    if visit.act:
+        visit.act(page)
+        page.wait_for_function(HTMX_IDLE)
     page.evaluate(axe_source)  # through the DevTools protocol: the page's CSP does not apply
     for violation in page.evaluate(AXE_RUN, [AXE_TAGS]):
         nodes = [n for n in violation["nodes"] if (n["impact"] or violation["impact"]) in BLOCKING_IMPACTS]
@@ -229,6 +239,44 @@ def _check(page, watcher: Watcher, axe_source: str, visit: Visit) -> list[Findin
             continue  # the page itself, as it should be
         add("page error" if error.startswith("page error") else "console", error[:300])
     return findings
+
+
+# -- what htmx swaps into the pages (as the owner, after every page is seen) -------------------------
+
+
+def _tree_edit(page):
+    page.locator("a.edit-link").first.click()
+    page.locator(".edit-panel .edit-rename").wait_for()
+    page.locator(".edit-rename input[type=text]").fill("Server and cloud")
+    with page.expect_response(lambda r: "/rename/" in r.url):
+        page.locator(".edit-rename").get_by_role("button", name="Rename").click()
+    page.get_by_text("Renamed “Server/Cloud” to “Server and cloud”").wait_for()  # the tree again, with a notice
+
+
+def _pilot_code(page):
+    field = page.locator("#code-text")
+    with page.expect_response(lambda r: "text=" in r.url):
+        field.fill("gpu memory")
+    with page.expect_response(lambda r: r.request.method == "POST"):
+        field.press("Enter")
+    page.locator("#item-codes .code").get_by_text("gpu memory").wait_for()
+
+
+def _draw_design(page):
+    row = page.locator("table.strata-form tbody tr").first
+    with page.expect_response(lambda r: "preview=1" in r.url):
+        row.locator("input[type=checkbox]").check()
+    with page.expect_response(lambda r: "preview=1" in r.url):
+        row.locator("select").select_option("census")
+
+
+def _states(slug: str, pilot_item: int) -> list[Visit]:
+    return [
+        Visit("owner", f"/studies/{slug}/taxonomy/", "tree:index, edit panel, renamed", act=_tree_edit),
+        Visit("owner", f"/studies/{slug}/pilot/{pilot_item}/", "coding:item, suggestions, code added",
+              act=_pilot_code),
+        Visit("owner", f"/studies/{slug}/draws/new/", "sampling:draw_new, preview", act=_draw_design),
+    ]
 
 
 # -- the test ------------------------------------------------------------------------------------
@@ -257,9 +305,13 @@ def test_every_page_is_accessible_and_quiet(browser, live_server, settings):
         plan.visits.append(Visit("owner", f"/studies/{study.slug}/no-such-page/", "404", status=404, debug=debug))
     plan.visits.append(Visit("anonymous", "/accounts/login/", "login"))
 
+    pilot_item = rich.draw.items.filter(part="pilot").order_by("pk").first().pk
+    passes = [(role, [v for v in plan.visits if v.role == role]) for role in ("anonymous", *users)]
+    passes.append(("owner", _states(study.slug, pilot_item)))  # last: they change the study
+
     axe_source = (AXE_DIR / "axe.min.js").read_text()
     findings: list[Finding] = []
-    for role in ("anonymous", *users):
+    for role, visits in passes:
         context = browser.new_context(base_url=live_server.url, viewport=VIEWPORT)
         context.set_default_timeout(15_000)
         if role in clients:
@@ -268,7 +320,7 @@ def test_every_page_is_accessible_and_quiet(browser, live_server, settings):
         page = context.new_page()
         watcher = Watcher(page)
         try:
-            for visit in (v for v in plan.visits if v.role == role):
+            for visit in visits:
                 findings.extend(_check(page, watcher, axe_source, visit))
         finally:
             context.close()
