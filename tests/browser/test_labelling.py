@@ -200,6 +200,15 @@ def _in_view(page: Page, selector: str) -> None:
     assert not covered, (selector, covered)
 
 
+def _axe_serious(page: Page) -> list[str]:
+    """axe-core's serious and critical WCAG 2.1 A/AA findings in the page as it is now."""
+    from tests.browser.test_accessibility import AXE_DIR, AXE_RUN, AXE_TAGS, BLOCKING_IMPACTS
+
+    page.evaluate((AXE_DIR / "axe.min.js").read_text())  # through DevTools: the page's CSP does not apply
+    return [f"{v['id']}: {n['target']} {n['html']}" for v in page.evaluate(AXE_RUN, [AXE_TAGS])
+            for n in v["nodes"] if (n["impact"] or v["impact"]) in BLOCKING_IMPACTS]
+
+
 def _no_sideways_scroll(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
 
@@ -258,6 +267,7 @@ def test_every_control_in_view_at_1366_by_768_keys_that_stay_and_no_console_erro
     expect(hotkeys.nth(0)).to_have_text("1 Signature mismatch between client and server 0.0")
     expect(hotkeys.nth(8)).to_have_text("9 Out of memory on the GPU during the first request 0.2")
     assert page.evaluate("[...document.querySelectorAll('#hotkeys li')].every(li => li.scrollWidth <= li.clientWidth)")
+    assert not _axe_serious(page)
 
     # the post scrolls with the window; the panel stays whole in view
     page.evaluate("window.scrollTo(0, 1500)")
@@ -280,6 +290,7 @@ def test_every_control_in_view_at_1366_by_768_keys_that_stay_and_no_console_erro
     page.keyboard.type("cold 2.1")
     expect(notes.locator(".notes-definition")).to_contain_text("(case 2.1.1)")
     page.keyboard.press("Escape")
+    assert not _axe_serious(page)
 
     # "?" lists the page's keys; Escape closes the list
     page.keyboard.press("?")
@@ -300,6 +311,7 @@ def test_every_control_in_view_at_1366_by_768_keys_that_stay_and_no_console_erro
     proposing = [c for c in CONTROLS if c not in ("#category-options", "#category-notes")]
     for selector in [*proposing, "#propose-form", "#propose-form button[type=submit]", "#id_definition"]:
         _in_view(page, selector)
+    assert not _axe_serious(page)
     page.keyboard.type("Gateway timeout")
     page.locator("#id_parent").select_option(label="Deployment and serving infrastructure › Deployment area 1 "
                                                    "with a long name")
