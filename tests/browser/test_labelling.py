@@ -39,7 +39,10 @@ def _search_and_pick(page: Page, text: str, expected_path: str) -> None:
 
 
 def _checked(page: Page) -> list[str]:
-    return [t.strip() for t in page.locator("#category-options li:has(input:checked)").all_inner_texts()]
+    """The ticked categories' paths (without the rater's key shown beside one)."""
+    return page.locator("#category-options li:has(input:checked)").evaluate_all(
+        "(items) => items.map((li) => { const copy = li.cloneNode(true); copy.querySelectorAll('kbd')"
+        ".forEach((k) => k.remove()); return copy.textContent.replace(/\\s+/g, ' ').trim(); })")
 
 
 def _sign_out(page: Page) -> None:

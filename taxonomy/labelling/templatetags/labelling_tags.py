@@ -14,13 +14,23 @@ register = template.Library()
 _PROPOSED = ' <span class="status proposed">proposed by you</span>'
 
 
+def _path_html(path: str) -> str:
+    """"Root › Inner › <b>Leaf</b>": the leaf's name stands out, the rest is where it is."""
+    parents, _, leaf = path.rpartition(" › ")
+    return f'<span class="opt-parents">{escape(parents)} › </span><b>{escape(leaf)}</b>' if parents else \
+        f"<b>{escape(leaf)}</b>"
+
+
 @register.simple_tag
-def category_checkboxes(choices, chosen):
-    """One ``<li>`` per category choice, ticked when its id is in ``chosen``."""
+def category_checkboxes(choices, chosen, hotkeys=()):
+    """One ``<li>`` per category choice, ticked when its id is in ``chosen``; the rater's key
+    beside a category that has one (``hotkeys``: as ``services.hotkeys_get_or_assign``)."""
+    keys = {k.category.id: k.key for k in hotkeys if k.category is not None}
     return mark_safe("\n".join(
         f'<li data-path="{escape(c.path.lower())}"><label><input type="checkbox" name="categories" '
-        f'value="{int(c.id)}"{" checked" if c.id in chosen else ""}> {escape(c.path)}'
+        f'value="{int(c.id)}"{" checked" if c.id in chosen else ""}> {_path_html(c.path)}'
         f'{_PROPOSED if c.status == "proposed" else ""}'
+        f'{f" <kbd>{keys[c.id]}</kbd>" if c.id in keys else ""}'
         "</label></li>"
         for c in choices))
 
