@@ -1,4 +1,4 @@
-"""Streaming reader for Stack Exchange dump files (``Posts.xml``, ``Comments.xml``).
+"""Streaming reader for Stack Exchange dump files (``Posts.xml``, ``Comments.xml``, ``Users.xml``).
 
 Pure Python + lxml, no Django: it turns a binary stream into records and
 counts, and raises :class:`DumpError` (with the line number) for a file it
@@ -29,8 +29,9 @@ from typing import BinaryIO, NamedTuple
 from lxml import etree
 
 BOM = b"\xef\xbb\xbf"
-ROOTS = {b"posts": "posts", b"comments": "comments"}
-OTHER_DUMP_ROOTS = {b"users", b"votes", b"badges", b"tags", b"postlinks", b"posthistory"}
+ROOTS = {b"posts": "posts", b"comments": "comments", b"users": "users"}
+KIND_ORDER = {"posts": 0, "comments": 1, "users": 2}  # the order an import reads its files in
+OTHER_DUMP_ROOTS = {b"votes", b"badges", b"tags", b"postlinks", b"posthistory"}
 DEFAULT_MAX_FIELD_BYTES = 1024 * 1024
 READ_CHUNK = 1024 * 1024
 PROGRESS_MASK = (1 << 14) - 1  # every 16,384 lines
@@ -42,6 +43,7 @@ _TYPE_RE = re.compile(rb'\sPostTypeId="(\d+)"')
 _PARENT_RE = re.compile(rb'\sParentId="(\d+)"')
 _POSTID_RE = re.compile(rb'\sPostId="(\d+)"')
 _ID_RE = re.compile(rb'\sId="(\d+)"')
+_USER_ID_RE = re.compile(rb'\sId="(-?\d+)"')
 _ENCODING_RE = re.compile(rb'encoding\s*=\s*["\']([A-Za-z0-9._-]+)["\']')
 _ROOT_RE = re.compile(rb"^<([A-Za-z]+)\s*(/?)>$")
 _HTML_RE = re.compile(rb"<!doctype\s+html\b|<html\b", re.IGNORECASE)
@@ -193,6 +195,11 @@ class PostRecord(NamedTuple):
     content_license: str
 
 
+class UserRecord(NamedTuple):
+    so_id: int  # Community is -1
+    display_name: str
+
+
 class CommentRecord(NamedTuple):
     so_id: int
     post_so_id: int
@@ -332,6 +339,7 @@ class ReadStats:
     questions: int = 0
     answers: int = 0
     comments: int = 0
+    users: int = 0
     skipped: Counter = field(default_factory=Counter)
     rejected: int = 0
     rejections: list[Rejection] = field(default_factory=list)
@@ -365,6 +373,7 @@ class DumpReader:
         seen: IdSet | None = None,
         kept_questions: IdSet | None = None,
         kept_posts: IdSet | None = None,
+        kept_users: IdSet | None = None,
         on_progress: Callable[[DumpReader], None] | None = None,
         byte_limit: int | None = None,
     ):
@@ -383,6 +392,8 @@ class DumpReader:
         self.seen = seen if seen is not None else IdSet()
         self.kept_questions = kept_questions if kept_questions is not None else IdSet()
         self.kept_posts = kept_posts if kept_posts is not None else IdSet()
+        # With a tag filter: the authors of the posts and comments kept (Users.xml keeps only them).
+        self.kept_users = kept_users if kept_users is not None else IdSet()
         self._needles = [
             needle
             for tag in sorted(self.only_tags)
@@ -471,16 +482,18 @@ class DumpReader:
                 return m.group(2) != b"/"
             if m and m.group(1).lower() in OTHER_DUMP_ROOTS:
                 raise self._fail(
-                    f"this is a {m.group(1).decode().capitalize()}.xml dump; only Posts.xml and Comments.xml are imported"
+                    f"this is a {m.group(1).decode().capitalize()}.xml dump; only Posts.xml, Comments.xml and "
+                    "Users.xml are imported"
                 )
             raise self._fail(
-                f"not a Stack Exchange Posts.xml or Comments.xml dump: expected <posts> or <comments>, "
+                f"not a Stack Exchange Posts.xml, Comments.xml or Users.xml dump: expected <posts>, <comments> "
+                f"or <users>, "
                 f"found {text[:60].decode('utf-8', 'replace')!r}"
             )
-        raise self._fail("not a Stack Exchange dump: the file is empty or has no <posts>/<comments> element")
+        raise self._fail("not a Stack Exchange dump: the file is empty or has no <posts>/<comments>/<users> element")
 
     # -- records ---------------------------------------------------------------
-    def __iter__(self) -> Iterator[PostRecord | CommentRecord]:
+    def __iter__(self) -> Iterator[PostRecord | CommentRecord | UserRecord]:
         lines = self._lines()
         if not self._header(lines):
             self.ended = True
@@ -490,17 +503,18 @@ class DumpReader:
         if not self.ended:
             raise self._fail(f"the file ends before </{self.kind}>: it looks truncated")
 
-    def chunk_records(self, kind: str) -> Iterator[PostRecord | CommentRecord]:
+    def chunk_records(self, kind: str) -> Iterator[PostRecord | CommentRecord | UserRecord]:
         """The records of a chunk of a ``kind`` file, its stream placed at the start of a
         line after the header. Whether the file ended in it, and where its first content
         is, are left for the caller to check (see read_process)."""
         self.kind = kind
         return self._records(self._lines())
 
-    def _records(self, lines: Iterator[tuple[bytes, bool]]) -> Iterator[PostRecord | CommentRecord]:
+    def _records(self, lines: Iterator[tuple[bytes, bool]]) -> Iterator[PostRecord | CommentRecord | UserRecord]:
         end_tag = b"</" + self.kind.encode() + b">"
         is_posts = self.kind == "posts"
-        stats, parse, make = self.stats, self._parse, (self._post if is_posts else self._comment)
+        stats, parse = self.stats, self._parse
+        make = {"posts": self._post, "comments": self._comment, "users": self._user}[self.kind]
         for line, complete in lines:
             text = line.strip()
             if not text:
@@ -564,6 +578,12 @@ class DumpReader:
 
     def _may_keep(self, text: bytes, is_posts: bool) -> bool:
         """The byte-level filter: False means the row is certainly not kept."""
+        if self.kind == "users":
+            m = _USER_ID_RE.search(text)
+            if m and int(m.group(1)) not in self.kept_users:
+                self.stats.skipped["user who wrote nothing kept"] += 1
+                return False
+            return True
         if not is_posts:
             m = _POSTID_RE.search(text)
             if m and int(m.group(1)) not in self.kept_posts:
@@ -677,6 +697,8 @@ class DumpReader:
         _check_ranges(record)
         self.seen.add(so_id)
         self.kept_posts.add(so_id)
+        if self.only_tags and record.owner_user_id is not None:
+            self.kept_users.add(record.owner_user_id)
         if post_type == 1:
             self.kept_questions.add(so_id)
             self.stats.questions += 1
@@ -705,7 +727,28 @@ class DumpReader:
         )
         _check_ranges(record)
         self.seen.add(so_id)
+        if self.only_tags and record.user_id is not None:
+            self.kept_users.add(record.user_id)
         self.stats.comments += 1
+        return record
+
+    def _user(self, a) -> UserRecord | None:
+        """A user's id and display name; the rest of the row (AboutMe, often the bulk of
+        it) is neither checked nor kept. Ids may be negative (Community is -1)."""
+        so_id = _int(a, "Id", required=True)
+        if so_id in self.seen:
+            raise RowRejected(duplicate_reason(so_id))
+        if self.only_tags and so_id not in self.kept_users:
+            self.stats.skipped["user who wrote nothing kept"] += 1
+            return None
+        name = a.get("DisplayName", "").strip()
+        if not name:
+            self.stats.skipped["user without a display name"] += 1
+            return None
+        record = UserRecord(so_id, name[:200])
+        _check_ranges(record)
+        self.seen.add(so_id)
+        self.stats.users += 1
         return record
 
 
@@ -724,17 +767,19 @@ _NUMBER_LIMITS = {
         ("so_id", "Id", _INT64), ("post_so_id", "PostId", _INT64), ("score", "Score", _INT32),
         ("user_id", "UserId", _INT64),
     ),
+    UserRecord: (("so_id", "Id", _INT64),),
 }
 
 
 # The checked numbers of a record, in one C call.
 _NUMBER_GETTERS = {
     cls: itemgetter(*(cls._fields.index(field_name) for field_name, _, _ in limits))
+    if len(limits) > 1 else (lambda record, i=cls._fields.index(limits[0][0]): (record[i],))
     for cls, limits in _NUMBER_LIMITS.items()
 }
 
 
-def _check_ranges(record: PostRecord | CommentRecord) -> None:
+def _check_ranges(record: PostRecord | CommentRecord | UserRecord) -> None:
     # Nearly always all within 32 bits, the tightest limit: then nothing to word.
     for value in _NUMBER_GETTERS[type(record)](record):
         if value is not None and not -_INT32 <= value < _INT32:
@@ -759,7 +804,7 @@ def duplicate_reason(so_id: int) -> str:
 
 
 class DumpHeader(NamedTuple):
-    kind: str  # "posts" or "comments"
+    kind: str  # "posts", "comments" or "users"
     rows_start: int  # the byte offset of the line after the root element
     lines: int  # the lines up to the root element
     has_rows: bool  # False for a self-closed root (<posts/>): nothing may follow
@@ -774,11 +819,12 @@ def peek_header(stream: BinaryIO, *, name: str = "") -> DumpHeader:
 
 
 def peek_kind(stream: BinaryIO, *, name: str = "") -> str:
-    """'posts' or 'comments', from the header alone (raises DumpError otherwise)."""
+    """'posts', 'comments' or 'users', from the header alone (raises DumpError otherwise)."""
     return peek_header(stream, name=name).kind
 
 
-SITE_FROM_NAME = re.compile(r"^(?P<site>[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})-(?:Posts|Comments)\.xml$", re.I)
+SITE_FROM_NAME = re.compile(r"^(?P<site>[A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,})-(?:Posts|Comments|Users)\.xml$",
+                            re.I)
 
 
 def site_from_path(path: str) -> str | None:

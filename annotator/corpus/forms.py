@@ -21,7 +21,8 @@ class MultipleFileField(forms.FileField):
 
 class ImportForm(forms.Form):
     files = MultipleFileField(
-        label="Dump files", help_text="Posts.xml, and optionally Comments.xml, from a Stack Exchange data dump."
+        label="Dump files", help_text="Posts.xml, and optionally Comments.xml and Users.xml (for the authors' "
+                                    "names), from a Stack Exchange data dump."
     )
     only_tags = forms.CharField(
         label="Only tags", required=False,

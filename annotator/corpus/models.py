@@ -100,3 +100,24 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return f"Comment {self.site}/{self.so_id}"
+
+
+class SiteUser(models.Model):
+    """A user of a Stack Exchange site, from its ``Users.xml``: the display name shown for
+    the posts and comments they wrote (which carry only the user's id). Keyed like posts,
+    by (study, site, so_id); Community is -1."""
+
+    study = models.ForeignKey("studies.Study", on_delete=models.CASCADE, related_name="site_users", db_index=False)
+    site = models.CharField(max_length=100)
+    so_id = models.BigIntegerField("id on the site")
+    display_name = models.CharField(max_length=200)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["study", "site", "so_id"], name="site_user_unique_per_study_site"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.site}/{self.so_id})"
+

@@ -64,7 +64,7 @@ class ReadFile:
     path: str
     name: str
     site: str
-    kind: str  # "posts" or "comments"
+    kind: str  # "posts", "comments" or "users"
     # From the file's header (dump_parser.peek_header); needed to read it in chunks.
     rows_start: int = 0
     header_lines: int = 0
@@ -84,9 +84,9 @@ class ReadPlan:
     now: datetime  # naive UTC: every row's updated_at
     only_tags: tuple[str, ...] = ()
     max_field_bytes: int = 1024 * 1024
-    # site -> (question ids, post ids) the study already has: a filtered import keeps
-    # the answers and comments that belong to them.
-    kept: dict[str, tuple[IdSet, IdSet]] = field(default_factory=dict)
+    # site -> (question ids, post ids, user ids) the study already has: a filtered import
+    # keeps the answers and comments that belong to them, and the users who wrote them.
+    kept: dict[str, tuple[IdSet, IdSet, IdSet]] = field(default_factory=dict)
     # "copy": binary COPY streams with these psycopg type names per kind, in the order
     # study_id, site, record fields, updated_at; "rows": tuples with dates as text (SQLite).
     output: str = "rows"
@@ -105,6 +105,11 @@ class _Batcher:
         self.tail = (plan.now,) if plan.output == "copy" else (str(plan.now),)
         kind = plan.files[index].kind
         self.posts = kind == "posts"
+        # The type byte of each row in an id-checked batch: the post type, 0 a comment, 3 a user.
+        self.type_of = (lambda record: record[1]) if self.posts else (lambda _record, t=3 * (kind == "users"): t)
+        # The bulk of a row: a post's title and body, a comment's text, a user's name.
+        self.size_of = {"posts": lambda r: len(r.title) + len(r.body), "comments": lambda r: len(r.text),
+                        "users": lambda r: len(r.display_name)}[kind]
         if plan.output == "copy":
             from psycopg.adapt import Transformer
             from psycopg.postgres import types
@@ -122,8 +127,7 @@ class _Batcher:
         self.records.append(record)
         if self.ids:
             self.lines.append(line)
-        # the bulk of a row: a post's title and body, a comment's text
-        self.size += (len(record.title) + len(record.body)) if self.posts else len(record.text)
+        self.size += self.size_of(record)
         if len(self.records) >= BATCH_ROWS or self.size >= BATCH_BYTES:
             self.flush()
 
@@ -151,7 +155,7 @@ class _Batcher:
             payload = [head + _dates_as_text(record) + tail for record in records]
         message: tuple = ("batch", self.index, len(records), payload)
         if self.ids:
-            types = bytes(record[1] if self.posts else 0 for record in records)
+            types = bytes(map(self.type_of, records))
             message += (array("q", (record[0] for record in records)), array("q", self.lines), types, offsets)
             self.lines = []
         self.emit(message)
@@ -167,7 +171,8 @@ def read_plan(plan: ReadPlan, emit: Emit) -> None:
     seen: dict[tuple[str, str], IdSet] = {}
     for index, f in enumerate(plan.files):
         # A filtered import shares its kept ids between a site's files (posts, then comments).
-        questions, posts = plan.kept.setdefault(f.site, (IdSet(), IdSet())) if plan.only_tags else (None, None)
+        questions, posts, users = (plan.kept.setdefault(f.site, (IdSet(), IdSet(), IdSet())) if plan.only_tags
+                                   else (None, None, None))
 
         def progress(reader: DumpReader, index=index) -> None:
             emit(("progress", index, reader.bytes_read, reader.stats.rows))
@@ -181,6 +186,7 @@ def read_plan(plan: ReadPlan, emit: Emit) -> None:
                 seen=seen.setdefault((f.site, f.kind), IdSet()),
                 kept_questions=questions,
                 kept_posts=posts,
+                kept_users=users,
                 on_progress=progress,
             )
             batcher = _Batcher(plan, index, emit)
@@ -393,6 +399,8 @@ class _FileAssembly:
                 self.stats.questions -= 1
             elif types[i] == 2:
                 self.stats.answers -= 1
+            elif types[i] == 3:
+                self.stats.users -= 1
             else:
                 self.stats.comments -= 1
         if duplicates:
@@ -407,6 +415,7 @@ class _FileAssembly:
         total.questions += stats.questions
         total.answers += stats.answers
         total.comments += stats.comments
+        total.users += stats.users
         total.skipped.update(stats.skipped)
         total.rejected += stats.rejected
         total.rejections.extend(Rejection(line=self.lines + r.line, so_id=r.so_id, reason=r.reason)

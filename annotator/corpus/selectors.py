@@ -8,7 +8,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import ExtractYear
 from django.http import Http404
 
-from .models import Comment, Post, PostType
+from .models import Comment, Post, PostType, SiteUser
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,22 @@ def post_thread(*, post: Post) -> PostThread:
     comments: dict[int, list[Comment]] = {}
     for c in Comment.objects.filter(study_id=question.study_id, site=question.site, post_so_id__in=ids):
         comments.setdefault(c.post_so_id, []).append(c)
+    author_names_set(study_id=question.study_id, site=question.site,
+                     posts=[question, *answers], comments=[c for cs in comments.values() for c in cs])
     return PostThread(question=question, answers=answers, comments=comments, accepted_so_id=accepted)
+
+
+def author_names_set(*, study_id: int, site: str, posts=(), comments=()) -> None:
+    """Give each post and comment its author's display name from the site's Users.xml
+    (``author_name``; "" when the study has none), for ``corpus/_author.html``."""
+    ids = {p.owner_user_id for p in posts} | {c.user_id for c in comments}
+    ids.discard(None)
+    names = dict(SiteUser.objects.filter(study_id=study_id, site=site, so_id__in=ids)
+                 .values_list("so_id", "display_name")) if ids else {}
+    for post in posts:
+        post.author_name = names.get(post.owner_user_id, "")
+    for comment in comments:
+        comment.author_name = names.get(comment.user_id, "")
 
 
 @dataclass(frozen=True)

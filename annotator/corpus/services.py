@@ -30,6 +30,7 @@ from annotator.jobs.models import Job, JobKind
 from annotator.jobs.services import JobStopped, ProgressReporter, job_create, job_fail, job_progress, job_succeed
 
 from .dump_parser import (
+    KIND_ORDER,
     DumpError,
     DumpReader,
     IdSet,
@@ -40,7 +41,7 @@ from .dump_parser import (
     site_from_path,
 )
 from .read_process import ReadFile, ReadPlan, read_in_children, read_plan
-from .models import Comment, Post, PostType
+from .models import Comment, Post, PostType, SiteUser
 from .staging import ImportStage
 
 DEFAULT_SITE = "stackoverflow.com"
@@ -67,16 +68,21 @@ def study_totals(*, study) -> dict[str, int]:
     return {**posts, "comments": Comment.objects.filter(study=study).count()}
 
 
-def _seed_kept_ids(*, study, site: str) -> tuple[IdSet, IdSet]:
-    """Questions and posts the study already has, so that a filtered import
-    keeps answers and comments that belong to them."""
-    questions, posts = IdSet(), IdSet()
-    rows = Post.objects.filter(study=study, site=site).values_list("so_id", "post_type")
-    for so_id, post_type in rows.iterator(chunk_size=10_000):
+def _seed_kept_ids(*, study, site: str) -> tuple[IdSet, IdSet, IdSet]:
+    """Questions and posts the study already has, and their authors', so that a filtered
+    import keeps the answers and comments that belong to them, and those users' names."""
+    questions, posts, users = IdSet(), IdSet(), IdSet()
+    rows = Post.objects.filter(study=study, site=site).values_list("so_id", "post_type", "owner_user_id")
+    for so_id, post_type, owner in rows.iterator(chunk_size=10_000):
         posts.add(so_id)
         if post_type == PostType.QUESTION:
             questions.add(so_id)
-    return questions, posts
+        if owner is not None:
+            users.add(owner)
+    commenters = Comment.objects.filter(study=study, site=site, user_id__isnull=False).values_list("user_id", flat=True)
+    for user_id in commenters.iterator(chunk_size=10_000):
+        users.add(user_id)
+    return questions, posts, users
 
 
 ProgressCallback = Callable[..., None]
@@ -108,8 +114,8 @@ def import_run(
         read_files.append(ReadFile(path=f.path, name=f.name, site=f.site, kind=header.kind, size=size,
                                    rows_start=header.rows_start, header_lines=header.lines,
                                    has_rows=header.has_rows))
-    # Posts before comments, so that a filtered import knows which posts it kept.
-    read_files.sort(key=lambda f: f.kind != "posts")
+    # Posts, then comments, then users: a filtered import knows which posts it kept, and who wrote them.
+    read_files.sort(key=lambda f: KIND_ORDER[f.kind])
     total_bytes = sum(f.size for f in read_files)
 
     report(force=True, phase="reading", bytes_total=total_bytes, bytes_read=0, rows_read=0)
@@ -135,7 +141,7 @@ def import_run(
             read_plan(plan, tally.handle)
         report(force=True, phase="applying to the study")
         stage.apply(on_wait=lambda: report(force=True, phase="waiting for another import into this study"))
-    table_statistics_refresh(Post, Comment)
+    table_statistics_refresh(Post, Comment, SiteUser)
 
     return {
         **tally.summary(),
@@ -173,13 +179,13 @@ class _ImportTally:
         self.report(force=True, phase=f"read {f.name}", bytes_read=self.bytes_done, rows_read=self.rows_done)
         self.skipped.update(stats.skipped)
         self.totals.update(questions=stats.questions, answers=stats.answers, comments=stats.comments,
-                           rejected=stats.rejected)
+                           users=stats.users, rejected=stats.rejected)
         self.rejections.extend({"file": f.name, "line": r.line, "id": r.so_id, "reason": r.reason}
                                for r in stats.rejections)
         self.files.append({
             "name": f.name, "site": f.site, "kind": f.kind, "rows": stats.rows,
             "questions": stats.questions, "answers": stats.answers, "comments": stats.comments,
-            "skipped": stats.skipped_total, "rejected": stats.rejected,
+            "users": stats.users, "skipped": stats.skipped_total, "rejected": stats.rejected,
         })
 
     def summary(self) -> dict[str, Any]:
@@ -187,6 +193,7 @@ class _ImportTally:
             "questions": self.totals["questions"],
             "answers": self.totals["answers"],
             "comments": self.totals["comments"],
+            "users": self.totals["users"],
             "skipped": sum(self.skipped.values()),
             "rejected": self.totals["rejected"],
             "skipped_by_reason": dict(self.skipped.most_common()),
@@ -217,7 +224,7 @@ def import_job_start(
     from django.core.exceptions import ValidationError
 
     if not uploads:
-        raise ValidationError({"files": "Choose at least one Posts.xml or Comments.xml file."})
+        raise ValidationError({"files": "Choose at least one Posts.xml, Comments.xml or Users.xml file."})
     limit = settings.TAXONOMIST_MAX_UPLOAD_BYTES
     for upload in uploads:
         if upload.size is not None and upload.size > limit:

@@ -2,7 +2,7 @@
 
 While a dump is read, rows go to session-private temporary tables (PostgreSQL:
 ``COPY``; SQLite: batched inserts into its separate temp database), and
-:meth:`ImportStage.apply` upserts them into ``corpus_post``/``corpus_comment``
+:meth:`ImportStage.apply` upserts them into ``corpus_post``/``corpus_comment``/``corpus_siteuser``
 in one transaction at the end. A file that turns out to be malformed half-way
 therefore changes nothing, while the job row's progress, written between
 batches, stays visible to the pages polling it.
@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 
 from django.db import connection, connections, transaction
 
-from .models import Comment, Post
+from .models import Comment, Post, SiteUser
 
 POST_FIELDS = [
     "so_id",
@@ -61,8 +61,9 @@ COMMENT_FIELDS = [
     "user_display_name",
     "content_license",
 ]
+USER_FIELDS = ["so_id", "display_name"]
 KEY = ["study_id", "site", "so_id"]
-MODELS = {"posts": Post, "comments": Comment}
+MODELS = {"posts": Post, "comments": Comment, "users": SiteUser}
 KINDS = {model: kind for kind, model in MODELS.items()}
 
 
@@ -93,6 +94,7 @@ class ImportStage:
         self.tables = {
             Post: ("import_stage_post", ["study_id", "site", *POST_FIELDS, "updated_at"]),
             Comment: ("import_stage_comment", ["study_id", "site", *COMMENT_FIELDS, "updated_at"]),
+            SiteUser: ("import_stage_user", ["study_id", "site", *USER_FIELDS, "updated_at"]),
         }
         self.binary_types = {model: _binary_types(model, columns) for model, (_t, columns) in self.tables.items()}
         # PostgreSQL: the import's own connection and whether it holds the study's import
@@ -101,7 +103,7 @@ class ImportStage:
         self.own_connection = False
         self.exclusive = False
         self.direct: dict[tuple[type, str], bool] = {}
-        self.staged_rows = {Post: 0, Comment: 0}
+        self.staged_rows = {Post: 0, Comment: 0, SiteUser: 0}
 
     # -- lifecycle ---------------------------------------------------------------
     def __enter__(self) -> ImportStage:
@@ -169,7 +171,7 @@ class ImportStage:
         return self.direct[key]
 
     def write(self, kind: str, site: str, rows: int, payload) -> None:
-        """Write one batch of ``rows`` rows of ``kind`` ("posts" or "comments") read from
+        """Write one batch of ``rows`` rows of ``kind`` ("posts", "comments" or "users") read from
         ``site``: a binary COPY stream (PostgreSQL) or a list of row tuples (SQLite)."""
         if not rows:
             return

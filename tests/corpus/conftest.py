@@ -16,3 +16,17 @@ def children(monkeypatch):
 
     monkeypatch.setattr(read_process.subprocess, "Popen", recording)
     return started
+
+
+@pytest.fixture(params=["read here", "read by children"])
+def reading(request, settings):
+    """Runs a test twice: files read in this process, and by two child processes in chunks
+    of 64 bytes (about a line each: every line is read by the other process than the one
+    before it), the way a large unfiltered import reads. The results must not differ."""
+    if request.param == "read by children":
+        settings.TAXONOMIST_IMPORT_CHILD_BYTES = 0
+        settings.TAXONOMIST_IMPORT_READERS = 2
+        settings.TAXONOMIST_IMPORT_CHUNK_BYTES = 64
+    else:
+        settings.TAXONOMIST_IMPORT_CHILD_BYTES = 1 << 40
+    return request.param

@@ -183,7 +183,8 @@ def test_id_set_stays_a_bitmap():
         ("dumps/askubuntu.com.7z/Comments.xml", "askubuntu.com"),
         ("Posts.xml", None),
         ("/tmp/upload/Posts.xml", None),
-        ("genai.stackexchange.com-Users.xml", None),
+        ("genai.stackexchange.com-Users.xml", "genai.stackexchange.com"),
+        ("genai.stackexchange.com-Votes.xml", None),
     ],
 )
 def test_site_from_path(path, site):
@@ -428,8 +429,9 @@ def test_empty_self_closed_root_has_no_records():
 
 
 def test_peek_kind_refuses_other_dumps():
-    with pytest.raises(DumpError, match="this is a Users.xml dump"):
-        peek_kind(io.BytesIO(dump('<row Id="1" DisplayName="x" />', root="users")))
+    with pytest.raises(DumpError, match="this is a Votes.xml dump; only Posts.xml, Comments.xml and Users.xml"):
+        peek_kind(io.BytesIO(dump('<row Id="1" PostId="2" VoteTypeId="2" />', root="votes")))
+    assert peek_kind(io.BytesIO(dump('<row Id="1" DisplayName="x" />', root="users"))) == "users"
 
 
 # -- the tag filter ------------------------------------------------------------------

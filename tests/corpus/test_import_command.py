@@ -159,7 +159,7 @@ def test_text_output_summarises_the_run(tmp_path):
     dump.write_bytes(SAMPLE_POSTS.read_bytes().replace(b'Score="-1"', b'Score="minus one"'))
     output = import_stackexchange("--study", "text", dump)
     assert "Imported into study 'text'" in output
-    assert "questions 2   answers 4   comments 0   skipped 3   rejected 1" in output
+    assert "questions 2   answers 4   comments 0   users 0   skipped 3   rejected 1" in output
     assert "skipped: post type 4: 1" in output
     assert f"rejected: {SITE}-Posts.xml line 4 (Id 2): Score='minus one' is not a whole number" in output
     assert "Study now holds 2 questions, 4 answers, 0 comments." in output

@@ -214,3 +214,27 @@ def test_long_texts_are_compressed_with_lz4_where_the_server_has_it():
         )
         assert set(cursor.fetchall()) == {
             ("corpus_post", "body", "l"), ("corpus_post", "title", "l"), ("corpus_comment", "text", "l")}
+
+
+def test_users_are_copied_straight_in_then_updated_in_place(tmp_path, writes):
+    """A site's first Users.xml goes straight into corpus_siteuser; the next is staged and
+    upserted (names updated, no duplicate), read by child processes both times."""
+    from annotator.corpus.models import SiteUser
+
+    study = StudyFactory()
+
+    def users_file(name: str, names: dict[int, str]) -> Path:
+        rows = "".join(f'  <row Id="{i}" DisplayName="{n}" AboutMe="&lt;p&gt;x&lt;/p&gt;" />\n' for i, n in names.items())
+        path = tmp_path / name / f"{SITE}-Users.xml"
+        path.parent.mkdir()
+        path.write_text(f"{HEAD}<users>\n{rows}</users>\n", encoding="utf-8")
+        return path
+
+    first = users_file("first", {-1: "Community", 7: "Ann", 8: "Bo"})
+    assert import_run(study=study, files=[import_file_describe(path=str(first))])["users"] == 3
+    assert writes == [("corpus_siteuser", 3)]
+    second = users_file("second", {7: "Ann B.", 9: "Cy"})
+    import_run(study=study, files=[import_file_describe(path=str(second))])
+    assert writes[1] == ("import_stage_user", 2)
+    assert dict(SiteUser.objects.filter(study=study).values_list("so_id", "display_name")) == {
+        -1: "Community", 7: "Ann B.", 8: "Bo", 9: "Cy"}

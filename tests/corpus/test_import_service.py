@@ -51,20 +51,6 @@ def rows(*lines: str | bytes) -> bytes:
     return b"".join((line.encode() if isinstance(line, str) else line) + b"\n" for line in lines)
 
 
-@pytest.fixture(params=["read here", "read by children"])
-def reading(request, settings):
-    """Runs a test twice: files read in this process, and by two child processes in chunks
-    of 64 bytes (about a line each: every line is read by the other process than the one
-    before it), the way a large unfiltered import reads. The results must not differ."""
-    if request.param == "read by children":
-        settings.TAXONOMIST_IMPORT_CHILD_BYTES = 0
-        settings.TAXONOMIST_IMPORT_READERS = 2
-        settings.TAXONOMIST_IMPORT_CHUNK_BYTES = 64
-    else:
-        settings.TAXONOMIST_IMPORT_CHILD_BYTES = 1 << 40
-    return request.param
-
-
 def run(study, *paths, **options) -> dict:
     return import_run(study=study, files=[import_file_describe(path=str(p)) for p in paths], **options)
 
@@ -335,8 +321,8 @@ BAD_FILES = [
     pytest.param(b"", None, "the file is empty", id="empty-file"),
     pytest.param(b"\n\n", 2, "the file is empty", id="blank-lines"),
     pytest.param(
-        '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<users>\n  <row Id="1" DisplayName="Ann" />\n</users>\n'.encode(),
-        2, "this is a Users.xml dump", id="users-dump",
+        '\ufeff<?xml version="1.0" encoding="utf-8"?>\n<votes>\n  <row Id="1" PostId="1" VoteTypeId="2" />\n</votes>\n'.encode(),
+        2, "this is a Votes.xml dump", id="votes-dump",
     ),
     pytest.param(
         (HEAD + rows(GOOD_FIRST_ROW) + END).decode("utf-8").encode("utf-16"), 1, "UTF-16", id="utf-16",
@@ -679,11 +665,11 @@ def test_import_job_start_checks_the_size_itself(settings):
     ("data", "message"),
     [
         (b"<!DOCTYPE html>\n<html><body>Not found</body></html>\n", "notes-Posts.xml, line 1: not a Stack Exchange dump"),
-        (b'{"posts": []}\n', "notes-Posts.xml, line 1: not a Stack Exchange Posts.xml or Comments.xml dump"),
+        (b'{"posts": []}\n', "notes-Posts.xml, line 1: not a Stack Exchange Posts.xml, Comments.xml or Users.xml dump"),
         (b"", "The submitted file is empty"),  # the form's own check, before the parser's
-        ('\ufeff<?xml version="1.0"?>\n<users>\n</users>\n'.encode(), "notes-Posts.xml, line 2: this is a Users.xml dump"),
+        ('\ufeff<?xml version="1.0"?>\n<badges>\n</badges>\n'.encode(), "notes-Posts.xml, line 2: this is a Badges.xml dump"),
     ],
-    ids=["html", "json", "empty", "users-dump"],
+    ids=["html", "json", "empty", "badges-dump"],
 )
 def test_upload_of_a_non_dump_is_refused_at_once(owner_client, queued, settings, data, message,
                                                 django_capture_on_commit_callbacks):

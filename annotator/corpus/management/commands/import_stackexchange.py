@@ -19,7 +19,7 @@ class Command(BaseCommand):
     # matplotlib: ~1 s and ~100 MB) for nothing it uses.
     requires_system_checks = []
     help = (
-        "Stream Stack Exchange dump files (Posts.xml, Comments.xml) into a study, creating the study if needed. "
+        "Stream Stack Exchange dump files (Posts.xml, Comments.xml, Users.xml) into a study, creating the study if needed. "
         "Idempotent: re-importing updates rows, never duplicates them. A malformed file changes nothing."
     )
 
@@ -79,6 +79,7 @@ class Command(BaseCommand):
         w(f"Imported into study {study.slug!r} in {s['seconds']:.1f} s "
           f"({s['rows_read']:,} rows, {s['bytes_read'] / 1e6:.1f} MB):")
         w(f"  questions {s['questions']:,}   answers {s['answers']:,}   comments {s['comments']:,}   "
+          f"users {s['users']:,}   "
           f"skipped {s['skipped']:,}   rejected {s['rejected']:,}")
         for reason, count in s["skipped_by_reason"].items():
             w(f"  skipped: {reason}: {count:,}")
