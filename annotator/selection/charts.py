@@ -79,9 +79,11 @@ def questions_chart(table: PeriodTable, *, title: str) -> Figure:
     x = list(range(len(labels)))
     many = len(x) > 40  # a decade of months: the lines carry the figures, markers would blot them
     # Askers are often as many as questions: the thinner dashed line on top keeps both visible.
-    ax.plot(x, [row.questions for row in table.periods], marker="" if many else "o", markersize=8, linewidth=3,
+    ax.plot(x, [row.questions for row in table.periods], marker="" if many else "o", markersize=8,
+            linewidth=1.8 if many else 3,
             color=QUESTIONS_COLOUR, label="questions")
-    ax.plot(x, [row.askers for row in table.periods], marker="" if many else "s", markersize=4.5, linewidth=1.4,
+    ax.plot(x, [row.askers for row in table.periods], marker="" if many else "s", markersize=4.5,
+            linewidth=1.0 if many else 1.4,
             linestyle="--", color=ASKERS_COLOUR, label="distinct askers")
     ax.xaxis.set_major_locator(FixedLocator(_period_ticks(table)))
     ax.xaxis.set_major_formatter(FuncFormatter(
