@@ -42,9 +42,13 @@ class CommentOutput(serializers.Serializer):
     text = serializers.CharField()
     creation_date = serializers.DateTimeField(allow_null=True)
     user_id = serializers.IntegerField(allow_null=True)
+    user_name = serializers.CharField(source="author_name", default="",
+                                      help_text="the user's display name from Users.xml; empty if not imported")
 
 
 class PostDetailOutput(PostSummaryOutput):
+    owner_name = serializers.CharField(source="author_name", default="",
+                                       help_text="the owner's display name from Users.xml; empty if not imported")
     body_html = serializers.SerializerMethodField(help_text="the body, sanitised (no script, handler or js: URL)")
     is_accepted = serializers.SerializerMethodField()
     comments = serializers.SerializerMethodField()
@@ -89,6 +93,8 @@ class PostDetailApi(APIView):
         access = study_get_for_user(slug=slug, user=request.user)
         post = selectors.post_get(study=access.study, post_id=post_id)
         thread = selectors.post_thread(post=post)
+        if post.pk != thread.question.pk:  # an answer: the thread holds its own copy, with the name
+            post = next((a for a in thread.answers if a.pk == post.pk), post)
         context = {"thread": thread}
         data = PostDetailOutput(post, context=context).data
         data["question_id"] = thread.question.pk

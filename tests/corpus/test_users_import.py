@@ -129,3 +129,19 @@ def test_authors_show_by_name_where_users_xml_gave_one(client, users_xml):
     assert "by user 9" in page  # no name in Users.xml: the id, as before
     commenters = re.findall(r"— ([^,<]+), (\d{4}-\d\d-\d\d)", page)
     assert commenters == [("user 9", "2020-01-02"), ("Ann &amp; Bo &lt;ML&gt;", "2020-01-03")]
+
+
+def test_the_post_api_gives_the_authors_names(client, users_xml):
+    study = StudyFactory(slug="names-api")
+    client.force_login(MembershipFactory(study=study).user)
+    run(study, SAMPLE_POSTS, SAMPLE_COMMENTS, users_xml)
+    answer = Post.objects.get(study=study, so_id=3)  # by 9 (no name), answering 1 (by 7)
+
+    data = client.get(f"/api/studies/{study.slug}/posts/{answer.pk}/").json()
+
+    assert (data["owner_user_id"], data["owner_name"]) == (9, "")
+    by_id = {a["so_id"]: a for a in data["answers"]}
+    assert by_id[4]["owner_name"] == "Ann & Bo <ML>"
+    assert [(c["user_id"], c["user_name"]) for c in by_id[3]["comments"]] == [(7, "Ann & Bo <ML>")]
+    question = client.get(f"/api/studies/{study.slug}/posts/{data['question_id']}/").json()
+    assert question["owner_name"] == "Ann & Bo <ML>"
