@@ -452,9 +452,11 @@ def question_set_rule_summary(*, question_set: QuestionSet) -> str:
     refs: dict[str, list[str]] = {"within": [], "union": [], "minus": []}
     for kind, name in question_set.references.values_list("kind", "target__name").order_by("target__name"):
         refs[kind].append(name)
-    parts = [f"within {' ∪ '.join(refs['within'])}" if refs["within"] else "all questions"]
+    # Without "within" a rule starts from every question: said only for an all-questions set,
+    # so that "all questions" in a rule means that set.
+    parts = [f"within {' ∪ '.join(refs['within'])}"] if refs["within"] else []
     if question_set.all_questions:
-        parts[0] = "all questions of the study"
+        parts.append("all questions of the study")
     if question_set.tags:
         parts.append("tagged " + " or ".join(question_set.tags))
     if question_set.date_from or question_set.date_to:
@@ -471,7 +473,7 @@ def question_set_rule_summary(*, question_set: QuestionSet) -> str:
         parts.append("plus " + ", ".join(plus))
     if refs["minus"]:
         parts.append("minus " + " ∪ ".join(refs["minus"]))
-    return "; ".join(parts)
+    return "; ".join(parts) or "every question"
 
 
 def question_set_get(*, study, set_id: int) -> QuestionSet:

@@ -69,7 +69,7 @@ from django.db.models import Func
 from django.utils import timezone
 
 from annotator.agreement.models import AgreementRun
-from annotator.corpus.models import Comment, Post
+from annotator.corpus.models import Comment, Post, SiteUser
 from annotator.jobs.models import Job
 from annotator.selection.models import ManualDecision, QuestionSet, QuestionSetMember, SetReference
 from annotator.studies.models import Membership, Study
@@ -111,6 +111,7 @@ SECTIONS: tuple[Section, ...] = (
     Section("memberships", Membership, "study"),
     Section("posts", Post, "study"),
     Section("comments", Comment, "study"),
+    Section("site_users", SiteUser, "study"),
     Section("question_sets", QuestionSet, "study"),
     Section("set_references", SetReference, "question_set__study"),
     Section("manual_decisions", ManualDecision, "question_set__study"),

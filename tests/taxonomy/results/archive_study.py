@@ -16,7 +16,7 @@ from datetime import date
 from django.utils import timezone
 
 from annotator.agreement.services import agreement_run_start
-from annotator.corpus.models import PostType
+from annotator.corpus.models import PostType, SiteUser
 from annotator.jobs.runner import job_run
 from annotator.selection.services import QuestionSetRule, manual_decision_set, question_set_evaluate, question_set_save
 from annotator.studies.models import Membership, Study
@@ -77,6 +77,10 @@ def rich_study_build() -> Rich:
     PostFactory(study=study, so_id=900, post_type=PostType.ANSWER, parent_so_id=100, title="", tags="",
                 body="<p>Use <b>TF Serving</b></p>", score=-2)
     CommentFactory(study=study, so_id=5000, post_so_id=100, text="Did you try “this”?\nIt works.", score=None)
+    # Users.xml: display names, Community's id -1 among them.
+    SiteUser.objects.bulk_create([
+        SiteUser(study=study, site="stackoverflow.com", so_id=so_id, display_name=name, updated_at=timezone.now())
+        for so_id, name in ((-1, "Community"), (7, "Ann & Bo <ML>"), (8, "Émile Zoë"))])
 
     # Question sets: B by tag; C, D within B by words; baseline = B − (C ∪ D); a manual decision.
     b = question_set_save(study=study, rule=QuestionSetRule(name="B", tags=["tensorflow"]), user=owner)
