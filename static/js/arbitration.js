@@ -9,7 +9,8 @@
 //   j k          next / previous item of the queue
 // The item panel is swapped by htmx (the next item, or the form back with its errors): every
 // handler looks its elements up again instead of keeping them. The choice and the type-ahead
-// are static/js/picker.js's (the labelling panel's too).
+// are static/js/picker.js's (the labelling panel's too); the panel's height (sticky, as high as the
+// window leaves) is static/js/workbench.js's.
 (() => {
   const panel = () => document.getElementById("arbitration-panel");
   const pendingForm = () => document.getElementById("pending-form");
@@ -187,23 +188,12 @@
     });
   }
 
-  // -- the panel's height -----------------------------------------------------------------------
-  // The side panel is sticky and as high as the window leaves below where it starts, so that
-  // every control is in view without scrolling. Set on <html> (never swapped by htmx).
-  function fit() {
-    const side = document.querySelector("[data-fit-window]");
-    if (!side) return;
-    const top = side.getBoundingClientRect().top + window.scrollY;
-    document.documentElement.style.setProperty("--arb-top", `${Math.max(0, Math.round(top))}px`);
-  }
-
   // After a swap (the next item, or the form back with a message): keys act at once, and
   // a refused reason takes the cursor.
   function ready() {
     syncKind();
     showChosen();
     bindKeys();
-    fit();
     const home = panel() || pendingForm();
     if (!home) return;
     const refused = home.querySelector("textarea[aria-invalid=true]");
@@ -217,7 +207,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", ready);
-  window.addEventListener("resize", fit);
   // afterSwap, not afterSettle: in the same task as the swap, so no key lands on the new
   // panel before the focus is placed.
   document.addEventListener("htmx:afterSwap", () => {

@@ -9,7 +9,8 @@
 //   Ctrl+Enter   submit (from anywhere, the note included; in the proposal form: propose)
 // The highlighted category's definition, inclusion / exclusion notes and examples are fetched
 // into the panel (#category-notes). The panel is swapped by htmx after each submission: every
-// handler looks the elements up again instead of keeping them.
+// handler looks the elements up again instead of keeping them. The panel's height (sticky, as high
+// as the window leaves) is static/js/workbench.js's.
 (() => {
   const labelForm = () => document.getElementById("label-form");
   const search = () => document.getElementById("category-search");
@@ -222,24 +223,11 @@
     }
   });
 
-  // The side panel is sticky and as high as the window leaves below where it starts, so every
-  // control is in view without scrolling. Set on <html> (never swapped by htmx), through the
-  // CSSOM (which the CSP allows; a style attribute it would not).
-  function fit() {
-    // Measured on the grid, not the panel: a sticky panel's box is where it sticks, not where
-    // it starts, once the window is scrolled.
-    const grid = document.querySelector("#labelling-panel .labelling-grid");
-    if (!grid) return;
-    const top = grid.getBoundingClientRect().top + window.scrollY;
-    document.documentElement.style.setProperty("--labelling-top", `${Math.max(0, Math.round(top))}px`);
-  }
-
   // After a swap (the next item, or the form back with a message): keys work at once.
   // htmx puts the focus back on the element with the same id (the note, say); the
   // panel takes it instead, so that 1–9 / f / u / p act rather than type.
   function ready() {
     syncKind();
-    fit();
     clearTimeout(notesTimer);
     notesCache.clear();
     notesWanted = null;
@@ -251,7 +239,6 @@
   }
 
   document.addEventListener("DOMContentLoaded", ready);
-  window.addEventListener("resize", fit);
   // afterSwap, not afterSettle: it runs in the same task as the swap, so no key pressed
   // on the new panel can land before it (and have its focus taken away after).
   document.addEventListener("htmx:afterSwap", () => {

@@ -54,11 +54,30 @@ def _in_window(page: Page, selector: str) -> None:
     assert box["x"] + box["width"] <= WINDOW["width"] and box["y"] + box["height"] <= WINDOW["height"], (selector, box)
 
 
+def _in_panel(page: Page, controls) -> None:
+    """Every control in the window, and inside the side panel's box (a panel that shrank below its
+    content lets the rest hang out of it, over the page)."""
+    panel = page.locator("#arb-side").bounding_box()
+    for selector in controls:
+        _in_window(page, selector)
+        box = page.locator(selector).bounding_box()
+        assert panel["y"] <= box["y"] and box["y"] + box["height"] <= panel["y"] + panel["height"] + 0.5, \
+            (selector, box, "outside the panel", panel)
+
+
+def _wait_for_the_top(page: Page) -> None:
+    """htmx scrolls to the top when the swap settles, a moment after the URL changed (polled:
+    wait_for_function evaluates a string, which the CSP forbids)."""
+    for _ in range(100):
+        if page.evaluate("window.scrollY") == 0:
+            return
+        page.wait_for_timeout(50)
+
+
 def _fits(page: Page, controls) -> None:
     assert page.evaluate("window.scrollY") == 0
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), "sideways scroll"
-    for selector in controls:
-        _in_window(page, selector)
+    _in_panel(page, controls)
 
 
 def test_arbitrator_decides_two_items_keyboard_only_with_everything_in_view(page: Page, live_server):
@@ -104,12 +123,24 @@ def test_arbitrator_decides_two_items_keyboard_only_with_everything_in_view(page
     _fits(page, CONTROLS)
     expect(page.locator(".arb-rater").first).to_contain_text("the memory grows while <b>serving</b>")
 
+    # -- scrolled down the post, the panel stays whole: once the window is resized (the panel's height
+    # measured again) and after a swap while scrolled (j) ------------------------------------------
+    page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
+    assert page.evaluate("window.scrollY") > 200, "the post is too short to scroll"
+    page.set_viewport_size({"width": WINDOW["width"], "height": WINDOW["height"] - 1})
+    page.set_viewport_size(WINDOW)
+    assert page.evaluate("window.scrollY") > 200
+    _in_panel(page, CONTROLS)
+    _screenshot(page, "arbitration-item-scrolled-1366x768.png")
+
     # -- j / k: the queue, without a page load ---------------------------------------------------
     page.evaluate("window.stillTheSamePage = true")
-    page.keyboard.press("j")
+    page.keyboard.press("j")  # still scrolled down: the next item comes at the top, whole
     expect(page).to_have_url(re.compile(rf"/arbitration/items/{second.pk}/$"))
+    _wait_for_the_top(page)
+    _fits(page, CONTROLS)
     expect(page.locator(".arb-rater").nth(1)).to_contain_text("False positive")
-    expect(page.locator(".arb-post h1")).to_have_text(second.post.title)  # the post comes with its panel
+    expect(page.locator(".workbench-post h1")).to_have_text(second.post.title)  # the post comes with its panel
     page.keyboard.press("k")
     expect(page).to_have_url(re.compile(rf"/arbitration/items/{first.pk}/$"))
     expect(page.locator("#arbitration-panel")).to_have_attribute("data-item", str(first.pk))
