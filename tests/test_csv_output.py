@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -60,8 +61,11 @@ def parse(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline=""), strict=True))
 
 
+NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")  # a negative number is written as itself (csv_cell)
+
+
 def formula_leading(rows) -> list[str]:
-    return [cell for row in rows for cell in row if cell.startswith(FORMULA_STARTS)]
+    return [cell for row in rows for cell in row if cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell)]
 
 
 # -- cells -------------------------------------------------------------------------------
@@ -304,12 +308,17 @@ def hostile(db, queued):
             label_submit(assignment=assignment, rater=assignment.rater, kind="categories",
                          category_ids=[leaf_b.pk] if disagree else [leaf_a.pk, leaf_b.pk][: 1 + index % 2],
                          note=NOTE)
+    from annotator.agreement.services import agreement_run_start
+    from annotator.jobs.runner import job_run
+
+    run = agreement_run_start(study=study, scope="draw", draw=draw, resamples=20, seed=3, user=owner)
+    job_run(job_id=run.job_id)
     arbitration_start(draw=draw, user=owner)
     arbitration_decide(item=reliability[0], arbitrator=owner, kind="categories", category_ids=[leaf_b.pk],
                        reason=REASON)
     for item in draw.items.filter(part="pilot"):
         pilot_decision_set(item=item, actor=owner, kind="categories", category_ids=[leaf_a.pk], reason=PILOT_NOTE)
-    return {"study": study, "owner": owner, "draw": draw, "first": first, "second": second}
+    return {"study": study, "owner": owner, "draw": draw, "first": first, "second": second, "run": run}
 
 
 PATHS = [f"{ROOT} > {INNER} > {LEAF_A}", f"{ROOT} > {LEAF_B}"]
@@ -361,6 +370,8 @@ def _recipes(world) -> dict:
         "selection:set_response_times_csv": (
             get(f"/studies/{slug}/sets/{first.pk}/statistics/response-times.csv"), ["median"]),
         "selection:compare_csv": (get(f"/studies/{slug}/sets/compare/comparison.csv{compare}"), [SET_A, SET_B]),
+        "agreement:run_csv": (get(f"/studies/{slug}/agreement/{world['run'].pk}/run.csv"), [LEAF_B]),
+        "api-agreement-run-csv": (get(f"/api/studies/{slug}/agreement/{world['run'].pk}/run.csv"), [LEAF_B]),
         "results:taxonomy_csv": (get(f"/studies/{slug}/results/taxonomy.csv"),
                                  [ROOT, INNER, LEAF_A, LEAF_B, DEFINITION, *PATHS]),
         "api-results-taxonomy-csv": (get(f"/api/studies/{slug}/results/taxonomy.csv"),
@@ -385,7 +396,7 @@ def check_csv(data: bytes, *, excel: bool, expected: list[str], where: str) -> N
     assert frame.shape == (len(rows) - 1, len(rows[0])), where
     assert [csv_text_restore(c) for c in frame.columns] == [csv_text_restore(c) for c in rows[0]], where
     cells = [cell for column in frame.columns for cell in frame[column]]
-    assert not [cell for cell in cells + list(frame.columns) if cell.startswith(FORMULA_STARTS)], where
+    assert not [cell for cell in cells + list(frame.columns) if cell.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(cell)], where
     restored = {csv_text_restore(cell) for row in rows for cell in row}
     for text in expected:
         assert text in restored or any(text in cell for cell in restored), (where, text)

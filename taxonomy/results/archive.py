@@ -76,9 +76,9 @@ from annotator.studies.models import Membership, Study
 from sampling.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum, StratumPopulation
 from taxonomy.arbitration.models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
 from taxonomy.coding.models import Code, CodeUse
-from taxonomy.labelling.models import Label, LabelCategory, RelabelRequest
+from taxonomy.labelling.models import HotkeyBinding, Label, LabelCategory, RelabelRequest
 from taxonomy.labelling.visibility import sight_for
-from taxonomy.tree.models import Category, CategoryChange
+from taxonomy.tree.models import CategoriesSeen, Category, CategoryChange
 
 FORMAT = "taxonomist-study-archive"
 VERSION = 1
@@ -144,6 +144,11 @@ NOT_ARCHIVED: dict[type[models.Model], str] = {
     Job: "background jobs are this installation's bookkeeping (queue state, progress, worker errors, "
          "file paths); what a job made (a draw, an agreement run) is archived, and their 'job' field is "
          "left empty",
+    HotkeyBinding: "a rater's keyboard shortcuts (keys 1-9) are a preference of this installation's user "
+                   "interface, not part of the study's record; a restored study gives each rater the default "
+                   "keys again",
+    CategoriesSeen: "which announcements of new categories a member has dismissed is this installation's "
+                    "reading state, not part of the study's record",
 }
 
 

@@ -33,9 +33,10 @@ def closed_port() -> int:
 @pytest.fixture
 def queue_down(monkeypatch):
     url = f"redis://127.0.0.1:{closed_port()}/0"
-    # Celery reads CELERY_BROKER_URL from the environment before its configuration (.ci/run sets it).
-    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    # Celery reads CELERY_BROKER_URL from the environment before its configuration (.ci/run sets
+    # it). The configuration first: its value read now (and put back afterwards) is the real one.
     monkeypatch.setattr(app.conf, "broker_url", url)
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
 
 
 def counts(lab):
