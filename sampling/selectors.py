@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from annotator.corpus.models import Post
 from annotator.csv_output import row_batches
 from annotator.selection.models import QuestionSetMember
+from annotator.selection.selectors import question_set_change_after
 
 from .design import LARGE_CENSUS, DrawDesign, ResolvedDesign, StratumChoice, design_resolve
 from .draw import Key, Keys, StratumSpec, key_order, pilot_round, pilot_split, stratified_draw
@@ -165,6 +167,11 @@ def draw_drift(*, draw: SampleDraw, strata: list[SampleStratum]) -> list[Stratum
         elif qs.evaluated_at and qs.evaluated_at > draw.drawn_at and qs.member_count != stratum.set_size:
             out.append(StratumDrift(stratum.name, f"its question set has {qs.member_count:,} posts now, "
                                                   f"{stratum.set_size:,} when drawn"))
+        elif change := question_set_change_after(question_set=qs, moment=draw.drawn_at):
+            # A rule edited (its evaluation may still run), or members swapped without the count moving.
+            when = timezone.localtime(change.at).strftime("%Y-%m-%d %H:%M")
+            out.append(StratumDrift(stratum.name, f"its question set changed on {when} ({change.what}), "
+                                                  "after the draw"))
     return out
 
 

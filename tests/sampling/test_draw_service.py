@@ -207,6 +207,23 @@ def test_the_set_changing_after_the_draw_is_reported_and_the_draw_stays(study_wi
     assert posts_of(draw) == before and selectors.draw_reproduces(draw=draw) is True
 
 
+def test_a_rule_edited_after_the_draw_is_reported_with_its_date_though_the_count_is_the_same(
+        study_with_sets, queued):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    study, owner, _, server_set, browser_set = study_with_sets
+    draw = run(sample_draw_start(study=study, design=design(server_set, browser_set), user=owner))
+    assert selectors.draw_drift(draw=draw, strata=selectors.draw_strata(draw=draw)) == []
+    edited = draw.drawn_at + timedelta(minutes=5)
+    type(browser_set).objects.filter(pk=browser_set.pk).update(rule_changed_at=edited)
+    drift = selectors.draw_drift(draw=draw, strata=selectors.draw_strata(draw=draw))
+    when = timezone.localtime(edited).strftime("%Y-%m-%d %H:%M")
+    assert [(d.name, d.message) for d in drift] == [
+        ("Browser", f"its question set changed on {when} (its rule or manual decisions changed), after the draw")]
+
+
 def test_labelling_freezes_the_draw_and_a_new_version_leaves_the_old_readable(study_with_sets, queued):
     study, owner, raters, server_set, browser_set = study_with_sets
     draw = run(sample_draw_start(study=study, design=design(server_set, browser_set), user=owner))
