@@ -145,3 +145,17 @@ def test_the_post_api_gives_the_authors_names(client, users_xml):
     assert [(c["user_id"], c["user_name"]) for c in by_id[3]["comments"]] == [(7, "Ann & Bo <ML>")]
     question = client.get(f"/api/studies/{study.slug}/posts/{data['question_id']}/").json()
     assert question["owner_name"] == "Ann & Bo <ML>"
+
+
+def test_the_import_summary_counts_the_display_names_read(client, users_xml):
+    from django.utils import timezone
+
+    from annotator.jobs.models import Job, JobStatus
+
+    study = StudyFactory(slug="summary")
+    client.force_login(MembershipFactory(study=study, is_owner=True).user)
+    summary = run(study, SAMPLE_POSTS, SAMPLE_COMMENTS, users_xml)
+    job = Job.objects.create(study=study, kind="import", params={}, status=JobStatus.SUCCEEDED, result=summary,
+                             started_at=timezone.now(), finished_at=timezone.now())
+    page = client.get(f"/studies/{study.slug}/imports/{job.pk}/").content.decode()
+    assert f"<tr><th>Users (display names)</th><td>{summary['users']}</td></tr>" in page and summary["users"] > 0
