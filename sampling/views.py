@@ -35,7 +35,7 @@ def sample_size_calculator(request):
         except ValueError as exc:
             error = str(exc)
     context = {"form": form, "result": result, "error": error}
-    template = "sampling/_sample_size_result.html" if request.htmx else "sampling/sample_size.html"
+    template = "sampling/sample_size.html#result" if request.htmx else "sampling/sample_size.html"
     return render(request, template, context)
 
 
@@ -77,7 +77,7 @@ def draw_new(request, slug):
                 _, context["preview"] = selectors.draw_design_check(study=study, design=form.to_design())
             except ValidationError as exc:
                 form_errors_add(form, exc)
-        return render(request, "sampling/_design_preview.html", context)
+        return render(request, "sampling/draw_form.html#design_preview", context)
     if request.method == "POST" and form.is_valid():
         try:
             draw = services.sample_draw_start(study=study, design=form.to_design(), user=request.user,
@@ -102,7 +102,7 @@ def draw_detail(request, slug, version):
             raise Http404("No such job.")
         return job_progress_render(request, job)
     if request.htmx and request.GET.get("check") == "reproduce":
-        return render(request, "sampling/_reproduce.html", {"reproduces": selectors.draw_reproduces(draw=draw)})
+        return render(request, "sampling/draw_detail.html#reproduce", {"reproduces": selectors.draw_reproduces(draw=draw)})
     strata = selectors.draw_strata(draw=draw)
     stratum_id = query_id(request.GET.get("stratum"))
     part = request.GET.get("part") or None
@@ -128,7 +128,7 @@ def draw_detail(request, slug, version):
                    for name in ("set_size", "overlap_removed", "population", "n", "drawn", "pilot", "reliability")},
     }
     if request.htmx and request.GET.get("fragment") == "items":
-        return render(request, "sampling/_draw_items.html", context)
+        return render(request, "sampling/draw_detail.html#items", context)
     return render(request, "sampling/draw_detail.html", context)
 
 
