@@ -43,9 +43,9 @@ def test_every_destructive_form_asks_first():
     forms = destructive_forms()
     found = {(template, text.lower()) for template, text, _, _ in forms}
     # the ones known today: the scan must keep finding them (else it checks nothing)
-    assert {("taxonomy/tree/_edit_panel.html", "retire"), ("taxonomy/tree/_edit_panel.html", "merge"),
-            ("taxonomy/tree/_edit_panel.html", "reject into this leaf"), ("studies/members.html", "remove"),
-            ("selection/set_detail.html", "delete this set"), ("taxonomy/coding/_item_codes.html", "remove"),
+    assert {("taxonomy/tree/category_edit.html", "retire"), ("taxonomy/tree/category_edit.html", "merge"),
+            ("taxonomy/tree/category_edit.html", "reject into this leaf"), ("studies/members.html", "remove"),
+            ("selection/set_detail.html", "delete this set"), ("taxonomy/coding/item.html", "remove"),
             ("jobs/_progress.html", "cancel job")} <= found, found
     missing = []
     for template, text, form, button in forms:

@@ -43,7 +43,7 @@ def pilot_item_list(request, slug):
         context["page"] = Paginator(selectors.pilot_item_list(draw=draw), ITEMS_PER_PAGE).get_page(
             request.GET.get("page"))
         context["next_uncoded"] = selectors.pilot_item_next_uncoded(draw=draw)
-    template = "taxonomy/coding/_pilot_items.html" if request.htmx else "taxonomy/coding/pilot_list.html"
+    template = "taxonomy/coding/pilot_list.html#pilot-items" if request.htmx else "taxonomy/coding/pilot_list.html"
     return render(request, template, context)
 
 
@@ -67,7 +67,7 @@ def pilot_item(request, slug, item_id):
     item = selectors.pilot_item_get(study=access.study, item_id=item_id)
     if request.htmx and request.htmx.target == "code-suggestions":
         q = request.GET.get("text", "")
-        return render(request, "taxonomy/coding/_suggestions.html", {
+        return render(request, "taxonomy/coding/item.html#suggestions", {
             "suggestions": selectors.code_suggestions(study=access.study, q=q), "q": q})
     error = text = ""
     if request.method == "POST":
@@ -84,7 +84,7 @@ def pilot_item(request, slug, item_id):
                 return redirect("coding:item", slug=slug, item_id=item.pk)
     context = _item_context(request, access, item, error=error, text=text)
     if request.htmx:
-        return render(request, "taxonomy/coding/_item_codes.html", context)
+        return render(request, "taxonomy/coding/item.html#item-codes", context)
     context.update(thread=selectors.pilot_item_thread(item=item),
                    neighbours=selectors.pilot_item_neighbours(item=item))
     return render(request, "taxonomy/coding/item.html", context, status=400 if error else 200)
@@ -98,7 +98,7 @@ def code_use_remove(request, slug, item_id, code_id):
     use = selectors.code_use_get(item=item, code_id=code_id)
     services.code_use_remove(use=use, actor=request.user)  # PermissionDenied → 403
     if request.htmx:
-        return render(request, "taxonomy/coding/_item_codes.html", _item_context(request, access, item))
+        return render(request, "taxonomy/coding/item.html#item-codes", _item_context(request, access, item))
     return redirect("coding:item", slug=slug, item_id=item.pk)
 
 
@@ -135,7 +135,7 @@ def code_list(request, slug):
         "query": urlencode({k: v for k, v in (("q", q), ("ungrouped", "on" if ungrouped else "")) if v}),
     }
     if request.htmx and request.htmx.target == "code-table":
-        return render(request, "taxonomy/coding/_code_table.html", context)
+        return render(request, "taxonomy/coding/code_list.html#code-table", context)
     return render(request, "taxonomy/coding/code_list.html", context)
 
 
