@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django_htmx.http import reswap, retarget
 
 from annotator.studies.selectors import study_get_for_user
 from annotator.form_utils import form_errors_add, query_id
@@ -48,10 +49,8 @@ def _tree_context(request, access, *, add_form=None, notice: str = "") -> dict:
 def _tree_response(request, access, *, notice: str, anchor: int | None = None):
     """After a successful edit: the new tree (htmx) or a redirect to it."""
     if request.htmx:
-        response = render(request, "taxonomy/tree/_tree.html", _tree_context(request, access, notice=notice))
-        response.headers["HX-Retarget"] = "#taxonomy-tree"
-        response.headers["HX-Reswap"] = "outerHTML"
-        return response
+        response = render(request, "taxonomy/tree/taxonomy.html#tree", _tree_context(request, access, notice=notice))
+        return reswap(retarget(response, "#taxonomy-tree"), "outerHTML")
     messages.success(request, notice)
     url = reverse("tree:index", args=[access.study.slug])
     return redirect(f"{url}#cat-{anchor}" if anchor else url)
@@ -60,7 +59,7 @@ def _tree_response(request, access, *, notice: str, anchor: int | None = None):
 @login_required
 def taxonomy_page(request, slug):
     access = study_get_for_user(slug=slug, user=request.user)
-    template = "taxonomy/tree/_tree.html" if request.htmx else "taxonomy/tree/taxonomy.html"
+    template = "taxonomy/tree/taxonomy.html#tree" if request.htmx else "taxonomy/tree/taxonomy.html"
     return render(request, template, _tree_context(request, access))
 
 
@@ -81,7 +80,7 @@ def category_add(request, slug):
             form_errors_add(form, exc)
         else:
             return _tree_response(request, access, notice=f"Added “{category.name}”.", anchor=category.pk)
-    template = "taxonomy/tree/_tree.html" if request.htmx else "taxonomy/tree/taxonomy.html"
+    template = "taxonomy/tree/taxonomy.html#tree" if request.htmx else "taxonomy/tree/taxonomy.html"
     return render(request, template, _tree_context(request, access, add_form=form))
 
 
@@ -144,7 +143,7 @@ def _panel_context(request, access, category, *, data=None, action=None) -> dict
 def category_edit(request, slug, category_id):
     access = selectors.taxonomy_editor_access(slug=slug, user=request.user)
     category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
-    template = "taxonomy/tree/_edit_panel.html" if request.htmx else "taxonomy/tree/category_edit.html"
+    template = "taxonomy/tree/category_edit.html#edit-panel" if request.htmx else "taxonomy/tree/category_edit.html"
     return render(request, template, _panel_context(request, access, category))
 
 
@@ -223,7 +222,7 @@ def category_action(request, slug, category_id, action):
             return _tree_response(request, access, notice=notice, anchor=anchor)
     if isinstance(form, _NoFields):
         context["action_errors"] = form.errors
-    template = "taxonomy/tree/_edit_panel.html" if request.htmx else "taxonomy/tree/category_edit.html"
+    template = "taxonomy/tree/category_edit.html#edit-panel" if request.htmx else "taxonomy/tree/category_edit.html"
     return render(request, template, context)
 
 
