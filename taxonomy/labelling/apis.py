@@ -201,10 +201,7 @@ class HotkeyOutput(serializers.Serializer):
         ref_name = "LabellingHotkey"
 
     key = serializers.IntegerField(help_text="1 to 9")
-    category = serializers.SerializerMethodField(help_text="the leaf the key ticks; null for an empty key")
-
-    def get_category(self, hotkey) -> HotkeyCategoryOutput | None:
-        return HotkeyCategoryOutput(hotkey.category).data if hotkey.category else None
+    category = HotkeyCategoryOutput(allow_null=True, help_text="the leaf the key ticks; null for an empty key")
 
 
 class LabellingHotkeysApi(APIView):
