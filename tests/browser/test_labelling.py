@@ -185,7 +185,9 @@ CONTROLS = ["#labelling-side .side-head", "#category-search", "#hotkeys", "#hotk
 
 def _in_view(page: Page, selector: str) -> None:
     """Wholly inside the window, and neither clipped nor covered: the points just inside its
-    corners are its own (or its children's)."""
+    corners are its own (or its children's). Measured once the layout has settled: the panel's
+    height is fitted to the window after a resize, a scroll or a swap (workbench.js)."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     box = page.locator(selector).first.bounding_box()
     window = page.viewport_size
     assert box is not None, f"{selector} is not shown"

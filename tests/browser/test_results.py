@@ -53,6 +53,8 @@ def test_owner_finishes_a_study_and_downloads_its_results(page: Page, live_serve
     page.get_by_label("Environment").check()
     page.get_by_label("Reason").fill("The post is about the runtime environment.")
     page.get_by_role("button", name="Save the final label").click()
+    # the queue is empty: the page goes back to the arbitration home (wait, or the click below races it)
+    expect(page.get_by_text("Nothing to arbitrate right now")).to_be_visible()
 
     page.locator(".study-nav").get_by_role("link", name="Results").click()
     expect(page.get_by_role("heading", name="Results", level=1)).to_be_visible()
