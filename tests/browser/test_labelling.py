@@ -7,6 +7,7 @@ of the first rater's labels or notes."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -183,11 +184,10 @@ CONTROLS = ["#labelling-side .side-head", "#category-search", "#hotkeys", "#hotk
             ".labelling-side .keys", "#keys-help"]
 
 
-def _in_view(page: Page, selector: str) -> None:
+def _in_view_now(page: Page, selector: str) -> None:
     """Wholly inside the window, and neither clipped nor covered: the points just inside its
     corners are its own (or its children's). Measured once the layout has settled: the panel's
     height is fitted to the window after a resize, a scroll or a swap (workbench.js)."""
-    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     box = page.locator(selector).first.bounding_box()
     window = page.viewport_size
     assert box is not None, f"{selector} is not shown"
@@ -204,6 +204,22 @@ def _in_view(page: Page, selector: str) -> None:
         }).map(([x, y]) => { const hit = document.elementFromPoint(x, y); return hit ? hit.outerHTML.slice(0, 80) : null; });
     }""")
     assert not covered, (selector, covered)
+
+
+def _in_view(page: Page, selector: str, *, within: float = 3.0) -> None:
+    """``_in_view_now`` once the layout has settled: the panel is fitted to the window after a
+    resize, a scroll or a swap (workbench.js, on htmx's settle), so a check made in the same
+    instant may meet the panel between two layouts. Retried for up to ``within`` seconds; the
+    last failure is raised."""
+    deadline = time.monotonic() + within
+    while True:
+        page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        try:
+            return _in_view_now(page, selector)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            page.wait_for_timeout(100)
 
 
 def _axe_serious(page: Page) -> list[str]:
