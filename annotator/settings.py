@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "taxonomy.labelling",
     "taxonomy.arbitration",
     "taxonomy.results",
+    "taxonomy.classifier",
 ]
 
 MIDDLEWARE = [
