@@ -51,5 +51,6 @@ urlpatterns = [
     path("", include("taxonomy.labelling.api_urls")),
     path("", include("taxonomy.arbitration.api_urls")),
     path("", include("taxonomy.results.api_urls")),
+    path("", include("taxonomy.classifier.api_urls")),
     path("", include("annotator.agreement.api_urls")),
 ]

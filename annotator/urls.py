@@ -13,6 +13,7 @@ urlpatterns = [
     path("studies/<slug:slug>/", include("taxonomy.labelling.urls")),
     path("studies/<slug:slug>/", include("taxonomy.arbitration.urls")),
     path("studies/<slug:slug>/", include("taxonomy.results.urls")),
+    path("studies/<slug:slug>/", include("taxonomy.classifier.urls")),
     path("studies/<slug:slug>/", include("annotator.agreement.urls")),
     path("", include("annotator.jobs.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
