@@ -172,3 +172,79 @@ def assignment_mark_submitted(assignment, when) -> None:
     if Assignment.objects.filter(pk=assignment.pk, submitted_at__isnull=True).update(submitted_at=when):
         RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=assignment.rater_id).update(
             submitted=F("submitted") + 1)
+
+
+# A corpus whose category is recoverable from the words (issue 20): each leaf has its own words,
+# each root a few more; every post mixes its leaf's and root's words with words every post uses.
+TOPIC_WORDS = {
+    "Server": {"Docker serving": ["docker", "container", "image", "port", "compose", "volume"],
+               "REST endpoint": ["endpoint", "request", "json", "flask", "response", "route"]},
+    "Mobile": {"Android build": ["android", "gradle", "apk", "studio", "jni", "emulator"],
+               "Quantization": ["quantization", "int8", "tflite", "converter", "calibration", "float16"]},
+    "Browser": {"WebGL backend": ["webgl", "shader", "canvas", "gpu", "texture", "chrome"],
+                "Model loading": ["fetch", "url", "cors", "weights", "manifest", "shards"]},
+}
+ROOT_WORDS = {"Server": ["server", "cloud", "deployment"], "Mobile": ["mobile", "phone", "device"],
+              "Browser": ["browser", "javascript", "page"]}
+COMMON_WORDS = ["model", "error", "tensorflow", "version", "trying", "help", "run", "python", "keras", "works"]
+
+
+def topic_text(*, root: str, leaf: str, rng) -> tuple[str, str]:
+    """A (title, body HTML) about ``leaf`` under ``root`` (``rng``: a random.Random)."""
+    own = TOPIC_WORDS[root][leaf]
+    title = " ".join(rng.sample(own, 2) + rng.sample(COMMON_WORDS, 2))
+    words = rng.sample(own, 4) + rng.sample(ROOT_WORDS[root], 2) + rng.sample(COMMON_WORDS, 5)
+    rng.shuffle(words)
+    return title.capitalize(), f"<p>{' '.join(words)}.</p><pre><code>import tensorflow as tf</code></pre>"
+
+
+def coded_study(*, study, decided_by, per_leaf: int = 4, pending: int = 0, seed: int = 1, raters=(),
+                notes=()):
+    """``study`` with the tree of TOPIC_WORDS, a draw in arbitration whose ``per_leaf`` posts per
+    leaf carry a final label of their leaf, and ``pending`` more items without one (the topics in
+    turn), which each of ``raters`` labelled Pending (the i-th with the i-th of ``notes``, if any):
+    the Pending queue. Returns (draw, {leaf name: Category}, [items with a final label], [items
+    without])."""
+    import random
+
+    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
+    from taxonomy.labelling.models import Label
+    from taxonomy.tree.models import Category
+
+    rng = random.Random(seed)
+    leaves, topics = {}, []
+    for r, (root_name, children) in enumerate(TOPIC_WORDS.items()):
+        root = Category.objects.create(study=study, name=root_name, position=r)
+        for c, leaf_name in enumerate(children):
+            leaves[leaf_name] = Category.objects.create(study=study, name=leaf_name, parent=root, position=c)
+            topics.append((root_name, leaf_name))
+    plan = [t for t in topics for _ in range(per_leaf)] + [topics[i % len(topics)] for i in range(pending)]
+    now = timezone.now()
+    first = (Post.objects.filter(study=study).order_by("-so_id").values_list("so_id", flat=True).first() or 0) + 1
+    posts = []
+    for i, (root_name, leaf_name) in enumerate(plan):
+        title, body = topic_text(root=root_name, leaf=leaf_name, rng=rng)
+        posts.append(Post(study=study, site="stackoverflow.com", so_id=first + i, post_type=PostType.QUESTION,
+                          title=title, body=body, tags="|tensorflow|", creation_date=now, updated_at=now))
+    posts = Post.objects.bulk_create(posts)
+    version = SampleDraw.objects.filter(study=study).count() + 1
+    draw = SampleDraw.objects.create(study=study, version=version, status="labelling", seed=1, drawn_at=now,
+                                     sample_size=len(posts), labelling_started_at=now, arbitration_started_at=now)
+    stratum = SampleStratum.objects.create(draw=draw, position=0, name="Stratum", mode="census",
+                                           set_size=len(posts), population=len(posts), n=len(posts),
+                                           drawn=len(posts))
+    items = SampleItem.objects.bulk_create(SampleItem(draw=draw, stratum=stratum, post=p, part="reliability")
+                                           for p in posts)
+    coded = items[:len(items) - pending]
+    for item, (_, leaf_name) in zip(coded, plan, strict=False):
+        final = FinalLabel.objects.create(item=item, kind="categories", method="arbitrated", decided_by=decided_by,
+                                          decided_at=now, reason="generated")
+        FinalLabelCategory.objects.create(final=final, category=leaves[leaf_name])
+    waiting = items[len(items) - pending:]
+    for i, item in enumerate(waiting):
+        for rater in raters:
+            assignment = Assignment.objects.create(draw=draw, item=item, rater=rater, submitted_at=now)
+            Label.objects.create(assignment=assignment, kind="pending", submitted_at=now, updated_at=now,
+                                 note=notes[i] if i < len(notes) else "")
+    return draw, leaves, coded, waiting
