@@ -2,9 +2,18 @@
 
 from django.urls import path
 
-from . import apis
+from . import apis, similarity_apis
 
 urlpatterns = [
     path("studies/<slug:slug>/classifier/models/", apis.ClassifierModelListCreateApi.as_view(),
          name="api-classifier-models"),
+    # similar coded posts (similarity_apis)
+    path("studies/<slug:slug>/classifier/similar-posts/<int:item_id>/", similarity_apis.SimilarPostsApi.as_view(),
+         name="api-similar-posts"),
+    path("studies/<slug:slug>/classifier/similar-posts/accuracy/", similarity_apis.NeighbourAccuracyApi.as_view(),
+         name="api-neighbour-accuracy"),
+    path("studies/<slug:slug>/classifier/similar-posts/settings/", similarity_apis.SimilaritySettingsApi.as_view(),
+         name="api-similarity-settings"),
+    path("studies/<slug:slug>/classifier/pending-clusters/", similarity_apis.PendingClustersApi.as_view(),
+         name="api-pending-clusters"),
 ]

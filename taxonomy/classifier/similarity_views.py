@@ -62,7 +62,8 @@ def similar(request, slug, item_id):
     return render(request, "taxonomy/classifier/similarity.html", context)
 
 
-def _reviewer(request, slug):
+def reviewer_access(request, slug):
+    """Owners and arbitrators (as the Pending queue); anyone else 404."""
     access = study_get_for_user(slug=slug, user=request.user)
     if not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
         raise Http404("No such page.")
@@ -73,7 +74,7 @@ def _reviewer(request, slug):
 def pending_clusters(request, slug):
     """The Pending queue's posts and free texts in clusters: candidate new categories
     (owners and arbitrators, as the Pending queue)."""
-    access = _reviewer(request, slug)
+    access = reviewer_access(request, slug)
     k = _number(request, "k", default=None, lowest=1, highest=20)
     sight = sight_for(study=access.study, user=request.user)
     context = {"access": access, "study": access.study, "k": k,

@@ -29,8 +29,9 @@ OWNER_KEEPS_HIDDEN = ("The study's owner has not turned on â€œshow after submitâ
 
 
 def classifier_settings_get(*, study) -> ClassifierSettings:
-    """The study's settings (unsaved defaults when none were saved)."""
-    return ClassifierSettings.objects.filter(study=study).first() or ClassifierSettings(study=study)
+    """The study's settings (``study``: a study or its id; unsaved defaults when none were saved)."""
+    study_id = getattr(study, "pk", study)
+    return ClassifierSettings.objects.filter(study_id=study_id).first() or ClassifierSettings(study_id=study_id)
 
 
 @transaction.atomic
