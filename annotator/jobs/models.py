@@ -12,6 +12,8 @@ class JobKind(models.TextChoices):
     SAMPLE_DRAW = "sample_draw", "Sample draw"
     AGREEMENT = "agreement", "Inter-rater agreement"
     EXPORT = "export", "Export"
+    CLASSIFIER_TRAIN = "classifier_train", "Classifier training"
+    CLASSIFIER_ESTIMATE = "classifier_estimate", "Classifier estimate"
 
 
 class JobStatus(models.TextChoices):

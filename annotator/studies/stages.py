@@ -134,7 +134,8 @@ def stage_now(stages: list[Stage]) -> Stage | None:
 
 
 # The positions of the method's steps (each app's stage registers at its own).
-CORPUS, QUESTION_SETS, DRAW, PILOT, LABELLING, AGREEMENT, ARBITRATION, RESULTS = (10, 20, 30, 40, 50, 60, 70, 80)
+CORPUS, QUESTION_SETS, DRAW, PILOT, LABELLING, AGREEMENT, ARBITRATION, RESULTS, CLASSIFIER = (
+    10, 20, 30, 40, 50, 60, 70, 80, 90)
 
 
 def job_links(jobs, *, title: Callable[[Any], str], url: Callable[[Any], str]) -> list[JobLink]:

@@ -1,14 +1,136 @@
-"""Classifier pages: the models of a study, their cross-validated figures, the estimates."""
+"""Classifier pages: the models of a study with their cross-validated figures, training, the
+estimates over a question set with their intervals, and the downloads. Thin: the services and
+selectors decide; who may see what is ``selectors.classifier_access``."""
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from annotator.csv_output import csv_response
+from annotator.jobs.progress import job_progress_render
+from annotator.selection.models import QuestionSet
 from annotator.studies.selectors import study_get_for_user
+from taxonomy.tree.selectors import taxonomy_version
+
+from . import selectors, services
+from .features import DEFAULT_PARAMS
+
+LEVELS = [("leaf", "Leaves"), ("inner", "Inner categories (one below the root)"), ("root", "Root categories")]
+
+
+def _home_context(request, allowed, *, form=None, errors=None) -> dict:
+    study = allowed.study
+    version = taxonomy_version(study=study)
+    models = list(selectors.model_list(study=study))
+    for model in models:
+        model.outdated = selectors.model_is_outdated(model=model, version=version)
+    return {"access": allowed.access, "study": study, "allowed": allowed, "models": models,
+            "estimates": selectors.estimate_list(study=study)[:20], "levels": LEVELS,
+            "defaults": DEFAULT_PARAMS, "form": form or {"level": "leaf", "folds": DEFAULT_PARAMS["folds"]},
+            "errors": errors or [], "version": version}
 
 
 @login_required
 def classifier_home(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
-    return render(request, "taxonomy/classifier/classifier.html", {"access": access, "study": access.study})
+    """The models and estimates; to a member who may not see every label now, only why not."""
+    try:
+        allowed = selectors.classifier_access(slug=slug, user=request.user)
+    except PermissionDenied:
+        access = study_get_for_user(slug=slug, user=request.user)
+        return render(request, "taxonomy/classifier/classifier.html",
+                      {"access": access, "study": access.study, "not_now": selectors.NOT_NOW})
+    return render(request, "taxonomy/classifier/classifier.html", _home_context(request, allowed))
+
+
+def keywords_parse(text: str) -> dict[str, str]:
+    """``Category: word, word`` lines (the category by id, path or name) into a mapping."""
+    out = {}
+    for line in (text or "").splitlines():
+        if ":" in line:
+            name, words = line.rsplit(":", 1)
+            if name.strip():
+                out[name.strip()] = words
+    return out
+
+
+@login_required
+@require_POST
+def classifier_train(request, slug):
+    allowed = selectors.classifier_access(slug=slug, user=request.user, train=True)
+    form = {key: request.POST.get(key, "") for key in ("level", "folds", "seed", "keywords", "C")}
+    params = {name: form[name] for name in ("folds", "C") if form[name]}
+    try:
+        model = services.classifier_train_start(study=allowed.study, user=request.user, level=form["level"],
+                                                params=params, keywords=keywords_parse(form["keywords"]),
+                                                seed=form["seed"] or None)
+    except ValidationError as exc:
+        return render(request, "taxonomy/classifier/classifier.html",
+                      _home_context(request, allowed, form=form, errors=exc.messages), status=400)
+    return redirect(reverse("classifier:model", args=[slug, model.pk]))
+
+
+@login_required
+def model_detail(request, slug, model_id):
+    allowed = selectors.classifier_access(slug=slug, user=request.user)
+    model = selectors.model_get(study=allowed.study, model_id=model_id)
+    if request.htmx and model.job is not None:
+        return job_progress_render(request, model.job)
+    version = taxonomy_version(study=allowed.study)
+    sets = QuestionSet.objects.filter(study=allowed.study, evaluated_at__isnull=False).order_by("name")
+    return render(request, "taxonomy/classifier/model.html", {
+        "access": allowed.access, "study": allowed.study, "allowed": allowed, "model": model, "job": model.job,
+        "report": selectors.model_report(model=model), "outdated": selectors.model_is_outdated(model=model,
+                                                                                              version=version),
+        "version": version, "sets": sets, "estimates": selectors.estimate_list(study=allowed.study, model=model),
+    })
+
+
+@login_required
+@require_POST
+def estimate_start(request, slug, model_id):
+    allowed = selectors.classifier_access(slug=slug, user=request.user, train=True)
+    model = selectors.model_get(study=allowed.study, model_id=model_id)
+    try:
+        estimate = services.classifier_estimate_start(study=allowed.study, user=request.user, model=model,
+                                                      question_set_id=request.POST.get("question_set", ""),
+                                                      seed=request.POST.get("seed") or None)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(reverse("classifier:model", args=[slug, model.pk]))
+    return redirect(reverse("classifier:estimate", args=[slug, estimate.pk]))
+
+
+@login_required
+def estimate_detail(request, slug, estimate_id):
+    allowed = selectors.classifier_access(slug=slug, user=request.user)
+    estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
+    if request.htmx and estimate.job is not None:
+        return job_progress_render(request, estimate.job)
+    version = taxonomy_version(study=allowed.study)
+    return render(request, "taxonomy/classifier/estimate.html", {
+        "access": allowed.access, "study": allowed.study, "estimate": estimate, "job": estimate.job,
+        "model": estimate.model, "outdated": selectors.model_is_outdated(model=estimate.model, version=version),
+    })
+
+
+@login_required
+def estimate_csv(request, slug, estimate_id):
+    allowed = selectors.classifier_access(slug=slug, user=request.user)
+    estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
+    return csv_response(request, header=selectors.ESTIMATE_COLUMNS,
+                        rows=selectors.estimate_csv_rows(estimate=estimate),
+                        filename=f"{slug}-estimate-{estimate.pk}.csv")
+
+
+@login_required
+def predictions_csv(request, slug, estimate_id):
+    allowed = selectors.classifier_access(slug=slug, user=request.user)
+    estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
+    return csv_response(request, header=selectors.prediction_csv_header(estimate=estimate),
+                        rows=selectors.prediction_csv_rows(estimate=estimate),
+                        filename=f"{slug}-predictions-{estimate.pk}.csv")

@@ -33,7 +33,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-ORDER = ["corpus", "question-sets", "draw", "pilot", "labelling", "agreement", "arbitration", "results"]
+ORDER = ["corpus", "question-sets", "draw", "pilot", "labelling", "agreement", "arbitration", "results", "classifier"]
 
 
 def stages(study, user) -> dict:
@@ -307,7 +307,7 @@ def test_the_number_of_queries_does_not_grow_with_the_study(team, client, django
 
 
 NAV_ORDER = ["Deployment", "Posts", "Imports", "Question sets", "Draws", "Pilot", "Taxonomy", "Labelling", "Agreement",
-             "Arbitration", "Results", "Members"]
+             "Arbitration", "Results", "Classifier", "Members"]
 
 
 def _nav(html: str) -> list[tuple[str, bool]]:
@@ -398,4 +398,5 @@ def test_the_home_says_where_the_study_stands(team, client):
     label(team.draw, team.ana, 2)
     label(team.draw, team.bert, 2)
     arbitration_start(draw=team.draw, user=team.owner)
-    assert 'Now: <a href="#stage-results">Results</a>' in client.get("/studies/deployment/").content.decode()
+    # every step done: the optional classifier is what comes next
+    assert 'Now: <a href="#stage-classifier">Classifier (optional)</a>' in client.get("/studies/deployment/").content.decode()

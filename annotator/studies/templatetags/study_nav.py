@@ -20,6 +20,7 @@ SECTIONS = {
     "agreement": "agreement",
     "arbitration": "arbitration",
     "results": "results",
+    "classifier": "classifier",
 }
 
 
