@@ -208,8 +208,10 @@
 
   document.addEventListener("DOMContentLoaded", ready);
   // afterSwap, not afterSettle: in the same task as the swap, so no key lands on the new
-  // panel before the focus is placed.
-  document.addEventListener("htmx:afterSwap", () => {
-    if (panel()) ready();
+  // panel before the focus is placed. Only the panel's own swaps: a panel loaded beside it
+  // (the similar posts, loaded after the page) must not take the cursor out of the reason.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const target = event.detail && event.detail.target;
+    if (target instanceof HTMLElement && target.id === "arbitration-panel" && panel()) ready();
   });
 })();

@@ -241,7 +241,12 @@
   document.addEventListener("DOMContentLoaded", ready);
   // afterSwap, not afterSettle: it runs in the same task as the swap, so no key pressed
   // on the new panel can land before it (and have its focus taken away after).
-  document.addEventListener("htmx:afterSwap", () => {
-    if (document.getElementById("labelling-panel")) ready();
+  // Only the panel's own swaps: anything else loaded into the page later must not move the
+  // cursor the rater has placed.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    const target = event.detail && event.detail.target;
+    if (target instanceof HTMLElement && target.id === "labelling-panel" && document.getElementById("labelling-panel")) {
+      ready();
+    }
   });
 })();
