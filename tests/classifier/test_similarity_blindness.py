@@ -72,7 +72,7 @@ def test_before_submitting_a_rater_is_refused_with_why(world, client, on):
     assert api.status_code == 403 and "before you submit" in api.json()["detail"]
     assert client.get(_similar(w, item), HTTP_HX_REQUEST="true").status_code == 204
     labelling = client.get(reverse("labelling:item", args=[w["study"].slug, item.pk])).content.decode()
-    assert _similar(w, item) not in labelling and "Similar coded posts" not in labelling
+    assert _similar(w, item) not in labelling and 'class="similar-posts"' not in labelling
 
 
 def test_after_submitting_with_the_setting_off_nothing_is_shown(world, client):
@@ -84,7 +84,7 @@ def test_after_submitting_with_the_setting_off_nothing_is_shown(world, client):
     # the labelling page asks, and gets nothing to show
     assert client.get(_similar(w, item), HTTP_HX_REQUEST="true").status_code == 204
     labelling = client.get(reverse("labelling:item", args=[w["study"].slug, item.pk])).content.decode()
-    assert "Docker serving" not in labelling
+    assert f'hx-get="{_similar(w, item)}"' in labelling and 'class="similar-posts"' not in labelling
 
 
 def test_after_submitting_with_the_setting_on_the_similar_posts_are_shown(world, client):
