@@ -100,3 +100,60 @@ def test_arbitrator_resolves_a_disagreement_and_a_pending_item(page: Page, live_
     assert finals[pending.pk].method == "from_pending"
     cold = PendingCategory.objects.get().category
     assert (cold.name, cold.parent_id) == ("Cold start", server.pk)
+
+
+ARB_CONTROLS = ["#arb-side .item-nav", "#queue-left", ".arb-raters", ".arb-take a.take >> nth=0",
+                ".arb-take a.take >> nth=1", "#decide-form .kinds", "#category-search", "#category-options",
+                "#id_reason", "#decide-form button[type=submit]"]
+
+
+def test_long_paths_and_notes_leave_every_arbitration_control_in_view(page: Page, live_server):
+    """Deep leaves with long names and notes that wrap (the raters' cards then scroll in their
+    box): at 1366×768 every control of the decision panel is in the window and neither clipped
+    nor covered (tests/taxonomy/arbitration/test_browser.py checks the keyboard path on a
+    shallower tree), before and after the post is scrolled, at 1920×1080 too, with no sideways
+    scroll and no serious axe finding."""
+    from taxonomy.arbitration.services import arbitration_start
+    from tests.browser.test_labelling import LEAF_NAMES, VIEWPORT, _axe_serious, _in_view, _no_sideways_scroll
+
+    study = StudyFactory(slug="dl", name="Deployment study")
+    owner, arb, ana, bo = arbitration_team(study)
+    leaves = []
+    for r, root_name in enumerate(["Deployment and serving infrastructure", "Model conversion and export",
+                                   "Performance and resource usage"]):
+        root = category_add(study=study, name=root_name, actor=owner)
+        for m in range(3):
+            inner = category_add(study=study, name=f"{root_name.split()[0]} area {m + 1} with a long name",
+                                 actor=owner, parent=root)
+            leaves += [category_add(study=study, name=f"{LEAF_NAMES[leaf]} {r}.{m}", actor=owner, parent=inner)
+                       for leaf in range(3)]
+    draw = labelling_draw(study=study, raters=[ana, bo], pilot=0, reliability=2, per_item=2)
+    for item in draw.items.order_by("pk"):
+        post = item.post
+        post.body = "".join(f"<p>Paragraph {i}: the model serves fine locally but fails behind the gateway.</p>"
+                            for i in range(40))
+        post.save(update_fields=["body"])
+        for rater, chosen in ((ana, leaves[:2]), (bo, leaves[-1:])):
+            label_submit(assignment=Assignment.objects.get(item=item, rater=rater), rater=rater, kind="categories",
+                         category_ids=[c.pk for c in chosen], note="A note long enough to wrap onto a second line "
+                         "of the rater's card, as real notes do when a rater explains a choice.")
+    arbitration_start(draw=draw, user=owner)
+
+    page.set_viewport_size(VIEWPORT)
+    _sign_in(page, arb)
+    page.goto("/studies/dl/arbitration/")
+    page.locator("#arbitration-queue li a").first.click()
+    expect(page.locator("#decide-form")).to_be_visible()
+    page.screenshot(path="var/arbitration-1366x768.png")
+    for selector in ARB_CONTROLS:
+        _in_view(page, selector)
+    _no_sideways_scroll(page)
+    page.mouse.wheel(0, 2000)  # the post scrolls; the panel stays
+    for selector in ARB_CONTROLS:
+        _in_view(page, selector)
+    assert not _axe_serious(page)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    for selector in ARB_CONTROLS:
+        _in_view(page, selector)
+    _no_sideways_scroll(page)
+    _assert_no_script_errors(page)

@@ -41,7 +41,7 @@ LONG_BODY = ("<p>After deploying the model behind our API, the first request tak
 
 # Every control an arbitrator uses, which must be inside the window without scrolling.
 CONTROLS = [
-    "#arb-side .item-nav a[rel=next]", "#queue-left", ".arb-rater a.take >> nth=0", ".arb-rater a.take >> nth=1",
+    "#arb-side .item-nav a[rel=next]", "#queue-left", ".arb-take a.take >> nth=0", ".arb-take a.take >> nth=1",
     "#decide-form input[name=kind][value=categories]", "#decide-form input[name=kind][value=unclear]",
     "#category-search", "#category-options", "#id_reason", "#save-final", "[data-keys-help]",
 ]
