@@ -114,19 +114,11 @@ def test_long_paths_and_notes_leave_every_arbitration_control_in_view(page: Page
     shallower tree), before and after the post is scrolled, at 1920×1080 too, with no sideways
     scroll and no serious axe finding."""
     from taxonomy.arbitration.services import arbitration_start
-    from tests.browser.test_labelling import LEAF_NAMES, VIEWPORT, _axe_serious, _in_view, _no_sideways_scroll
+    from tests.browser.test_labelling import VIEWPORT, _axe_serious, _in_view, _no_sideways_scroll, deep_taxonomy
 
     study = StudyFactory(slug="dl", name="Deployment study")
     owner, arb, ana, bo = arbitration_team(study)
-    leaves = []
-    for r, root_name in enumerate(["Deployment and serving infrastructure", "Model conversion and export",
-                                   "Performance and resource usage"]):
-        root = category_add(study=study, name=root_name, actor=owner)
-        for m in range(3):
-            inner = category_add(study=study, name=f"{root_name.split()[0]} area {m + 1} with a long name",
-                                 actor=owner, parent=root)
-            leaves += [category_add(study=study, name=f"{LEAF_NAMES[leaf]} {r}.{m}", actor=owner, parent=inner)
-                       for leaf in range(3)]
+    leaves = deep_taxonomy(study=study, owner=owner)
     draw = labelling_draw(study=study, raters=[ana, bo], pilot=0, reliability=2, per_item=2)
     for item in draw.items.order_by("pk"):
         post = item.post

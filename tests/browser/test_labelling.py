@@ -184,6 +184,23 @@ CONTROLS = ["#labelling-side .side-head", "#category-search", "#hotkeys", "#hotk
             ".labelling-side .keys", "#keys-help"]
 
 
+def deep_taxonomy(*, study, owner, definition=None, **notes) -> list:
+    """Three roots × three inner categories × three leaves, all with long names (27 leaves in
+    tree order); ``definition(case)`` and ``notes`` (inclusion, exclusion) given to each leaf."""
+    leaves = []
+    for r, root_name in enumerate(["Deployment and serving infrastructure", "Model conversion and export",
+                                   "Performance and resource usage"]):
+        root = category_add(study=study, name=root_name, actor=owner)
+        for m in range(3):
+            inner = category_add(study=study, name=f"{root_name.split()[0]} area {m + 1} with a long name",
+                                 actor=owner, parent=root)
+            for leaf in range(3):
+                extra = {"definition": definition(f"{r}.{m}.{leaf}")} if definition else {}
+                leaves.append(category_add(study=study, name=f"{LEAF_NAMES[leaf]} {r}.{m}", actor=owner,
+                                           parent=inner, **extra, **notes))
+    return leaves
+
+
 def _in_view_now(page: Page, selector: str) -> None:
     """Wholly inside the window, and neither clipped nor covered: the points just inside its
     corners are its own (or its children's). Measured once the layout has settled: the panel's
@@ -249,20 +266,11 @@ def test_every_control_in_view_at_1366_by_768_keys_that_stay_and_no_console_erro
     MembershipFactory(study=study, user=owner, is_owner=True)
     for user in (ana, bo):
         MembershipFactory(study=study, user=user, is_rater=True)
-    leaves = []
-    for r, root_name in enumerate(["Deployment and serving infrastructure", "Model conversion and export",
-                                   "Performance and resource usage"]):
-        root = category_add(study=study, name=root_name, actor=owner)
-        for m in range(3):
-            inner = category_add(study=study, name=f"{root_name.split()[0]} area {m + 1} with a long name",
-                                 actor=owner, parent=root)
-            for leaf in range(3):
-                leaves.append(category_add(
-                    study=study, name=f"{LEAF_NAMES[leaf]} {r}.{m}",
-                    actor=owner, parent=inner,
-                    definition=f"The request's signature does not match the model's (case {r}.{m}.{leaf}).",
-                    inclusion="Wrong input names, dtypes or shapes at the serving boundary.",
-                    exclusion="Errors inside the model graph: see Conversion."))
+    leaves = deep_taxonomy(
+        study=study, owner=owner,
+        definition=lambda case: f"The request's signature does not match the model's (case {case}).",
+        inclusion="Wrong input names, dtypes or shapes at the serving boundary.",
+        exclusion="Errors inside the model graph: see Conversion.")
     draw = labelling_draw(study=study, raters=[ana, bo], pilot=0, reliability=3, per_item=2)
     first_item = draw.items.order_by("pk").first()
     post = first_item.post
