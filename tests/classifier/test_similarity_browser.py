@@ -45,6 +45,13 @@ def test_panels_on_the_arbitration_pending_and_labelling_pages(page, live_server
     clusters = page.locator("#pending-clusters")
     expect(clusters.get_by_text("docker image too big")).to_be_visible()
     assert not _axe_serious(page)
+    # the pages of their own: an item's similar posts, the clusters, the accuracy, the setting
+    for url in (f"classifier/similar-posts/{waiting[0].pk}/", "classifier/pending-clusters/",
+                "classifier/similar-posts/accuracy/", "classifier/similar-posts/settings/"):
+        page.goto(f"/studies/{study.slug}/{url}")
+        expect(page.locator("h1")).to_be_visible()
+        assert not _axe_serious(page), url
+        assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth"), url
     _assert_no_script_errors(page)
 
     # rita: nothing before submitting, nothing after with the setting off, the panel with it on
