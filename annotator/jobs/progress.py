@@ -1,11 +1,9 @@
 """The job progress fragment that pages poll (htmx), in one place."""
 
 from django.shortcuts import render
+from django_htmx.http import HTMX_STOP_POLLING  # 286: htmx stops polling on it
 
 from .services import job_reap_if_stale
-
-# htmx stops polling when a response has this status.
-HTMX_STOP_POLLING = 286
 
 
 def job_progress_render(request, job, *, context: dict | None = None, refresh_when_done: bool = True):
