@@ -56,7 +56,8 @@ def similar(request, slug, item_id):
                "method_name": similarity.METHOD_NAMES[method], "methods": similarity.methods_available(),
                "method_names": similarity.METHOD_NAMES,
                "similar": similarity.similar_posts(study=access.study, post=item.post, sight=sight, method=method,
-                                                   k=k)}
+                                                   k=k),
+               "accuracy": similarity.neighbour_accuracy(study=access.study, sight=sight, method=method)}
     if _fragment(request):
         return render(request, "taxonomy/classifier/similarity.html#panel", context)
     return render(request, "taxonomy/classifier/similarity.html", context)

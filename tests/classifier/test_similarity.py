@@ -200,3 +200,13 @@ def test_sentence_embeddings_find_the_same_topic_and_are_measured(team):
     figures = similarity.neighbour_accuracy(study=study, sight=sight_whole(study=study),
                                             method=similarity.EMBEDDINGS)
     assert figures.n == 30 and figures.root > figures.root_baseline_share
+
+
+def test_the_panel_tells_how_often_the_nearest_coded_post_is_right(team, client):
+    study, owner = team
+    _, _, _, waiting = coded_study(study=study, decided_by=owner, per_leaf=3, pending=1)
+    figures = similarity.neighbour_accuracy(study=study, sight=sight_whole(study=study))
+    panel = _login(client, owner).get(reverse("classifier:similar", args=[study.slug, waiting[0].pk]),
+                                      HTTP_HX_REQUEST="true").content.decode()
+    assert figures.n == 18
+    assert f"{100 * figures.leaf:.1f} % at the leaves" in panel and "(n = 18;" in panel
