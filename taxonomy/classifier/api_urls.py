@@ -7,6 +7,16 @@ from . import apis, similarity_apis
 urlpatterns = [
     path("studies/<slug:slug>/classifier/models/", apis.ClassifierModelListCreateApi.as_view(),
          name="api-classifier-models"),
+    path("studies/<slug:slug>/classifier/models/<int:model_id>/", apis.ClassifierModelDetailApi.as_view(),
+         name="api-classifier-model"),
+    path("studies/<slug:slug>/classifier/models/<int:model_id>/estimates/",
+         apis.ClassifierEstimateListCreateApi.as_view(), name="api-classifier-model-estimates"),
+    path("studies/<slug:slug>/classifier/estimates/<int:estimate_id>/", apis.ClassifierEstimateDetailApi.as_view(),
+         name="api-classifier-estimate"),
+    path("studies/<slug:slug>/classifier/estimates/<int:estimate_id>/estimates.csv",
+         apis.ClassifierEstimateCsvApi.as_view(), name="api-classifier-estimate-csv"),
+    path("studies/<slug:slug>/classifier/estimates/<int:estimate_id>/predictions.csv",
+         apis.ClassifierPredictionsCsvApi.as_view(), name="api-classifier-predictions-csv"),
     # similar coded posts (similarity_apis)
     path("studies/<slug:slug>/classifier/similar-posts/<int:item_id>/", similarity_apis.SimilarPostsApi.as_view(),
          name="api-similar-posts"),

@@ -37,6 +37,7 @@ from rest_framework.authtoken.models import Token
 
 from annotator.agreement.services import agreement_run_start
 from annotator.jobs.runner import job_run
+from taxonomy.classifier.models import ClassifierEstimate, ClassifierModel
 from sampling.models import Assignment, ItemPart, SampleItem
 from taxonomy.coding.models import Code, CodeUse
 from taxonomy.labelling.services import label_submit
@@ -185,6 +186,10 @@ def world(db, queued, monkeypatch) -> Blind:
                finished_at=timezone.now(), result={"questions": 8, "answers": 0, "comments": 0})
     run = agreement_run_start(study=study, scope="draw", draw=draw, resamples=0, seed=AGREEMENT_SEED, user=owner)
     job_run(job_id=run.job_id)
+    # a classifier model and an estimate (rows only: nothing is final while the round runs)
+    model = ClassifierModel.objects.create(study=study, level="leaf", seed=1, params={}, taxonomy_version=0)
+    ClassifierEstimate.objects.create(study=study, model=model, question_set_name="Deployment", seed=1,
+                                      taxonomy_version=0)
     for user in (owner, ana, bert, rhea, vera):
         w.api(user)  # tokens made now, outside any world that is rolled back
     return w

@@ -51,6 +51,7 @@ from annotator.selection.models import QuestionSet
 from annotator.selection.views import CHART_CONTENT_TYPES, CHART_NAMES
 from annotator.studies.models import Membership
 from sampling.models import SampleDraw, SampleItem
+from taxonomy.classifier.models import ClassifierEstimate, ClassifierModel
 from taxonomy.coding.models import Code
 from taxonomy.tree.models import Category
 
@@ -166,6 +167,8 @@ def param_values(study) -> dict[str, list[str]]:
         "item_id": ids(SampleItem.objects.filter(draw__study=study)),
         "code_id": ids(Code.objects.filter(study=study)),
         "run_id": ids(AgreementRun.objects.filter(study=study)),
+        "model_id": ids(ClassifierModel.objects.filter(study=study)),
+        "estimate_id": ids(ClassifierEstimate.objects.filter(study=study)),
     }
 
 
