@@ -105,9 +105,14 @@ class PaginatedApi(APIView):
     pagination_class = PageNumberPagination
 
 
-def paginate(*, queryset, serializer_class, request, view: PaginatedApi):
+def paginate(*, queryset, serializer_class, request, view: PaginatedApi, complete=None):
+    """One page of ``queryset`` written by ``serializer_class``; ``complete``, where given, is
+    called with the page's rows (a list) and returns them as the serializer reads them (e.g.
+    rows read with ``values()``, their related rows added with one query for the page)."""
     paginator = view.pagination_class()
     page = paginator.paginate_queryset(queryset, request, view=view)
+    if complete is not None:
+        page = complete(page)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
 

@@ -47,7 +47,8 @@ def build(study, *, posts: int, labels: int, spare: int, owner, raters):
     from django.utils import timezone
 
     from annotator.corpus.models import Post
-    from sampling.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum
+    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from sampling.services import rater_tallies_make
     from taxonomy.labelling.models import Label, LabelCategory
     from taxonomy.tree.services import category_add
 
@@ -77,8 +78,7 @@ def build(study, *, posts: int, labels: int, spare: int, owner, raters):
             rows.append((draw.pk, item_id, rater.pk, now if labelled else None))
     copy_rows("sampling_assignment", ("draw_id", "item_id", "rater_id", "submitted_at"), rows)
     # the raters' tallies, as labelling start and their submissions leave them
-    RaterTally.objects.bulk_create(RaterTally(draw=draw, rater=r, submitted=min(seen[r.pk], done_per_rater))
-                                   for r in raters)
+    rater_tallies_make(draw=draw)
 
     roots = [category_add(study=study, name=f"Root {r}", actor=owner) for r in range(4)]
     inner = [category_add(study=study, name=f"Inner {r}.{i}", actor=owner, parent=root)

@@ -119,13 +119,8 @@ def _draw(study, *, version: int, raters, per_rater: int, first_so_id: int):
     from django.utils import timezone
 
     from annotator.corpus.models import Post, PostType
-    from sampling.models import (
-        Assignment,
-        RaterTally,
-        SampleDraw,
-        SampleItem,
-        SampleStratum,
-    )
+    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from sampling.services import rater_tallies_make
 
     n = len(raters) * per_rater // 2
     now = timezone.now()
@@ -145,7 +140,7 @@ def _draw(study, *, version: int, raters, per_rater: int, first_so_id: int):
     Assignment.objects.bulk_create(
         (Assignment(draw=draw, item=item, rater=raters[(i + k) % len(raters)])
          for i, item in enumerate(items) for k in (0, 1)), batch_size=5000)
-    RaterTally.objects.bulk_create(RaterTally(draw=draw, rater=r) for r in raters)
+    rater_tallies_make(draw=draw)
     return draw
 
 
@@ -411,7 +406,7 @@ def owner_run(client: Client, version: int, at: float, started: threading.Event,
 
 def count_check(study: Study, record: Record) -> list[str]:
     """What the clients were told, against the database."""
-    from django.db.models import Count
+    from django.db.models import Count, Sum
 
     from sampling.models import Assignment, RaterTally
     from taxonomy.arbitration.models import FinalLabel
@@ -438,10 +433,11 @@ def count_check(study: Study, record: Record) -> list[str]:
         problems.append(f"{len(untold)} labels stored that no client was told about (a timed-out request?)")
     submitted = dict(Assignment.objects.filter(draw_id=study.draw_id, submitted_at__isnull=False)
                      .values_list("rater_id").annotate(n=Count("pk")))
-    for tally in RaterTally.objects.filter(draw_id=study.draw_id):
-        if tally.submitted != submitted.get(tally.rater_id, 0):
-            problems.append(f"rater {tally.rater_id}: tally {tally.submitted}, "
-                            f"{submitted.get(tally.rater_id, 0)} submitted assignments")
+    tallied = dict(RaterTally.objects.filter(draw_id=study.draw_id).values_list("rater_id")
+                   .annotate(n=Sum("submitted")))
+    for rater_id, n in tallied.items():
+        if n != submitted.get(rater_id, 0):
+            problems.append(f"rater {rater_id}: tally {n}, {submitted.get(rater_id, 0)} submitted assignments")
     finals = {f.item_id: f for f in FinalLabel.objects.filter(item__draw_id=study.earlier_id, method="arbitrated")}
     if len(finals) != len(record.decided):
         problems.append(f"{len(finals)} arbitrated final labels, {len(record.decided)} decisions confirmed")

@@ -152,12 +152,19 @@ def sample_draw_labelling_start(*, draw: SampleDraw, user=None) -> SampleDraw:
                               "labelling starts on a drawn sample.")
     draw.status, draw.labelling_started_at, draw.labelling_started_by = DrawStatus.LABELLING, timezone.now(), user
     draw.save(update_fields=["status", "labelling_started_at", "labelling_started_by"])
-    # Counted once here (0, as labels are taken only from now on); label_submit keeps them.
-    RaterTally.objects.bulk_create(
-        RaterTally(draw=draw, rater_id=row["rater_id"], submitted=row["submitted"])
-        for row in Assignment.objects.filter(draw=draw).values("rater_id").annotate(
-            submitted=Count("id", filter=Q(submitted_at__isnull=False))).order_by())
+    rater_tallies_make(draw=draw)
     return draw
+
+
+def rater_tallies_make(*, draw: SampleDraw) -> None:
+    """The raters' tallies of a draw put in labelling: per rater and stratum, the assignments
+    counted once here (none submitted yet, as labels are taken only from now on);
+    label_submit keeps ``submitted``."""
+    RaterTally.objects.bulk_create(
+        RaterTally(draw=draw, rater_id=row["rater_id"], stratum_id=row["item__stratum_id"], assigned=row["assigned"],
+                   submitted=row["submitted"])
+        for row in Assignment.objects.filter(draw=draw).values("rater_id", "item__stratum_id").annotate(
+            assigned=Count("id"), submitted=Count("id", filter=Q(submitted_at__isnull=False))).order_by())
 
 
 # -- the job -------------------------------------------------------------------------

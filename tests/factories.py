@@ -133,7 +133,8 @@ def labelling_draw(*, study, raters, pilot: int = 3, reliability: int = 6, per_i
     """A drawn sample in one stratum, made directly (no job): ``pilot`` pilot items and
     ``reliability`` reliability items, each given to ``per_item`` of ``raters`` in turn.
     Returns the draw; its items and assignments are in the database."""
-    from sampling.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum
+    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from sampling.services import rater_tallies_make
 
     posts = questions_bulk(study=study, count=pilot + reliability, first_so_id=first_so_id)
     version = (SampleDraw.objects.filter(study=study).count()) + 1
@@ -158,7 +159,7 @@ def labelling_draw(*, study, raters, pilot: int = 3, reliability: int = 6, per_i
             turn += 1
     Assignment.objects.bulk_create(assignments)
     if status == "labelling":  # as sample_draw_labelling_start leaves it
-        RaterTally.objects.bulk_create(RaterTally(draw=draw, rater_id=pk) for pk in {a.rater_id for a in assignments})
+        rater_tallies_make(draw=draw)
     return draw
 
 
@@ -170,8 +171,8 @@ def assignment_mark_submitted(assignment, when) -> None:
     from sampling.models import Assignment, RaterTally
 
     if Assignment.objects.filter(pk=assignment.pk, submitted_at__isnull=True).update(submitted_at=when):
-        RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=assignment.rater_id).update(
-            submitted=F("submitted") + 1)
+        RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=assignment.rater_id,
+                                  stratum_id=assignment.item.stratum_id).update(submitted=F("submitted") + 1)
 
 
 # A corpus whose category is recoverable from the words (issue 20): each leaf has its own words,

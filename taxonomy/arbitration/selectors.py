@@ -19,7 +19,7 @@ from taxonomy.labelling.visibility import sight_for
 from taxonomy.tree.models import PRIVATE, Category, CategoryStatus
 from taxonomy.tree.paths import TreeShape, tree_shape
 
-from .models import ArbitratorRoot, FinalLabel, PendingCategory
+from .models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
 
 
 def _open_items(*, study) -> QuerySet[SampleItem]:
@@ -154,9 +154,22 @@ def final_label_for(*, item: SampleItem) -> FinalLabel | None:
 
 
 def final_label_list(*, study) -> QuerySet[FinalLabel]:
-    return (FinalLabel.objects.filter(item__draw__study=study)
-            .select_related("item__post", "item__stratum", "decided_by")
-            .prefetch_related("categories__category").order_by("item__draw__version", "item_id"))
+    # Only what the listing shows (FinalLabelOutput): no post, stratum or category rows;
+    # the categories of a page come from final_labels_complete, in one query.
+    return (FinalLabel.objects.filter(item__draw__study=study).select_related("decided_by")
+            .only("item_id", "kind", "method", "decided_at", "reason", "decided_by__username")
+            .order_by("item__draw__version", "item_id"))
+
+
+def final_labels_complete(finals: list[FinalLabel]) -> list[FinalLabel]:
+    """A page of ``final_label_list`` with each one's category ids (``category_ids``), sorted."""
+    ids: dict[int, list[int]] = {final.pk: [] for final in finals}
+    for final_id, category_id in (FinalLabelCategory.objects.filter(final_id__in=list(ids))
+                                  .order_by("category_id").values_list("final_id", "category_id")):
+        ids[final_id].append(category_id)
+    for final in finals:
+        final.category_ids = ids[final.pk]
+    return finals
 
 
 def pending_categories_count(*, study) -> int:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from annotator.corpus.models import Post
@@ -41,14 +42,28 @@ _NOT_OPEN = (DrawStatus.PENDING, DrawStatus.READY, DrawStatus.FAILED)
 # -- blindness: decided in .visibility ---------------------------------------------
 
 
-def label_list_for_api(*, study: Study, user) -> QuerySet[Label]:
-    """The visible labels with what a listing shows, in a stable order."""
+def label_list_for_api(*, study: Study, user) -> QuerySet:
+    """The visible labels as rows of what a listing shows (``values()``: a page of 50 model
+    instances with their post, draw, rater and prefetched categories cost several times the
+    query), in a stable order; ``label_rows_complete`` adds the categories of a page."""
     return (
         label_list_visible(study=study, user=user)
-        .select_related("assignment__rater", "assignment__item__post", "assignment__draw")
-        .prefetch_related("categories__category")
         .order_by("assignment__draw__version", "assignment__item_id", "assignment__rater__username")
+        .values("id", "kind", "note", "revision", "updated_at", item=F("assignment__item_id"),
+                draw=F("assignment__draw__version"), post=F("assignment__item__post_id"),
+                title=F("assignment__item__post__title"), rater=F("assignment__rater__username"))
     )
+
+
+def label_rows_complete(rows: list[dict]) -> list[dict]:
+    """Rows of ``label_list_for_api`` with their categories (id, name, status), in one query."""
+    categories: dict[int, list[dict]] = {row["id"]: [] for row in rows}
+    for label_id, pk, name, status in (LabelCategory.objects.filter(label_id__in=list(categories)).order_by("pk")
+                                       .values_list("label_id", "category_id", "category__name", "category__status")):
+        categories[label_id].append({"id": pk, "name": name, "status": status})
+    for row in rows:
+        row["categories"] = categories[row["id"]]
+    return rows
 
 
 def label_editable(assignment: Assignment) -> bool:
@@ -274,21 +289,21 @@ class LabellingProgress:
 
 def labelling_progress(*, study: Study, user, sight: Sight | None = None) -> LabellingProgress:
     """Labelled / assigned reliability items per rater and stratum, over the study's
-    draws in labelling, counted in the database: of every rater whose progress
-    ``user`` may see (the blindness rule: their own, and everyone's on the draws
-    they may see every rater's work of)."""
+    draws in labelling, from the raters' tallies (sampling.RaterTally, the one source of
+    these figures): of every rater whose progress ``user`` may see (the blindness rule:
+    their own, and everyone's on the draws they may see every rater's work of)."""
     sight = sight if sight is not None else sight_for(study=study, user=user)
     draw_ids = labelling_draw_ids(study=study)
-    assignments = Assignment.objects.filter(assignment_visible_q(sight), draw_id__in=draw_ids)
-    rows = (assignments.values("rater_id", "rater__username", "item__stratum_id")
-            .annotate(assigned=Count("id"), labelled=Count("id", filter=Q(submitted_at__isnull=False)))
-            .order_by("rater__username", "item__stratum_id"))
+    # A tally has an assignment's draw and rater: the assignments' visibility rule applies as it is.
+    rows = (RaterTally.objects.filter(assignment_visible_q(sight), draw_id__in=draw_ids)
+            .values_list("rater_id", "rater__username", "stratum_id", "submitted", "assigned")
+            .order_by("rater__username", "stratum_id"))
     raters: dict[int, RaterProgress] = {}
-    for row in rows:
-        entry = raters.setdefault(row["rater_id"], RaterProgress(row["rater_id"], row["rater__username"]))
-        entry.by_stratum[row["item__stratum_id"]] = [row["labelled"], row["assigned"]]
-        entry.labelled += row["labelled"]
-        entry.assigned += row["assigned"]
+    for rater_id, username, stratum_id, submitted, assigned in rows:
+        entry = raters.setdefault(rater_id, RaterProgress(rater_id, username))
+        entry.by_stratum[stratum_id] = [submitted, assigned]
+        entry.labelled += submitted
+        entry.assigned += assigned
     strata = list(SampleStratum.objects.filter(draw_id__in=draw_ids)
                   .select_related("draw").order_by("draw__version", "position"))
     return LabellingProgress(strata=strata, raters=list(raters.values()))
@@ -296,33 +311,13 @@ def labelling_progress(*, study: Study, user, sight: Sight | None = None) -> Lab
 
 def labelling_progress_mine(*, study: Study, user, draws: LabellingDraws | None = None) -> tuple[int, int]:
     """(labelled, assigned) for one rater over the draws in labelling: the line on the
-    item page, from the rater's tallies (sampling.RaterTally), not from their assignments."""
-    draws = _draws(study, draws)
-    draw_ids = draws.ids
-    # A draw in labelling is frozen: what a rater was assigned never changes, so it is
-    # counted once per process.
-    assigned: dict[int, int] = {}
-    started = draws.started
-    for draw_id in draw_ids:
-        # the start time makes the key unique even where ids come back (tests rolled back)
-        key = f"labelling:assigned:{draw_id}:{started[draw_id].timestamp()}:{user.pk}"
-        count = cache.get(key)
-        if count is None:
-            count = Assignment.objects.filter(draw_id=draw_id, rater=user).count()
-            cache.set(key, count, timeout=24 * 3600)
-        assigned[draw_id] = count
-    tallies = dict(RaterTally.objects.filter(draw_id__in=draw_ids, rater=user).values_list("draw_id", "submitted"))
-    labelled = sum(tallies.values())
-    untallied = [pk for pk in draw_ids if pk not in tallies and assigned[pk]]
-    if untallied:
-        # A draw without a tally: labelling start and the migration make one for every
-        # rater with assignments, so only a draw put in labelling by other means (by hand,
-        # a fixture) lands here. It is counted rather than shown as nothing labelled: what
-        # is left to do, from the small partial index of unlabelled assignments
-        # (assignment_todo_by_rater), and the labelled follow from the assigned.
-        todo = Assignment.objects.filter(draw_id__in=untallied, rater=user, submitted_at__isnull=True).count()
-        labelled += sum(assigned[pk] for pk in untallied) - todo
-    return labelled, sum(assigned.values())
+    item page, from the rater's tallies (sampling.RaterTally)."""
+    draw_ids = _draws(study, draws).ids
+    if not draw_ids:
+        return 0, 0
+    totals = RaterTally.objects.filter(draw_id__in=draw_ids, rater=user).aggregate(
+        labelled=Coalesce(Sum("submitted"), 0), assigned=Coalesce(Sum("assigned"), 0))
+    return totals["labelled"], totals["assigned"]
 
 
 def category_notes(*, study: Study, category_id: int) -> Category:

@@ -86,7 +86,7 @@ def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iter
                  note: str = "") -> Label:
     """Create or replace the rater's one label on this assignment (the last submission wins)."""
     # Two tabs of the same rater: the second waits here for the first, then overwrites it.
-    assignment = Assignment.objects.select_for_update(of=("self",)).select_related("draw").get(pk=assignment.pk)
+    assignment = Assignment.objects.select_for_update(of=("self",)).select_related("draw", "item").get(pk=assignment.pk)
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
 
 
@@ -97,9 +97,9 @@ def label_submit_on_item(*, study: Study, rater, item_id: int, kind: str, catego
     query (what a page posts: the item, not the assignment). Raises ``Http404`` where the
     rater has no open assignment on it (pages and the API answer 404 alike)."""
     assignment = (assignment_open_list(study=study, user=rater).filter(item_id=item_id)
-                  .select_for_update(of=("self",)).select_related("draw")
+                  .select_for_update(of=("self",)).select_related("draw", "item")
                   .only("draw_id", "item_id", "rater_id", "submitted_at", "draw__study_id", "draw__status",
-                        "draw__arbitration_started_at").first())
+                        "draw__arbitration_started_at", "item__stratum_id").first())
     if assignment is None:
         raise Http404("No such item in your queue.")
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
@@ -139,8 +139,9 @@ def _label_save(*, assignment: Assignment, rater, kind: str, category_ids: Itera
     LabelCategory.objects.bulk_create(LabelCategory(label=label, category_id=pk) for pk in ids)
     if assignment.submitted_at is None:
         Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
-        # Once per assignment (its first submission, under its lock): the rater's progress line.
-        RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=rater.pk).update(submitted=F("submitted") + 1)
+        # Once per assignment (its first submission, under its lock): the rater's progress.
+        RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=rater.pk,
+                                  stratum_id=assignment.item.stratum_id).update(submitted=F("submitted") + 1)
     if assignment.draw.arbitration_started_at is None:
         return label  # re-label requests are made in arbitration only
     answered = RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).update(done_at=now)

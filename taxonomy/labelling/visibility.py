@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from annotator.studies.models import Membership, Study
 from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw
@@ -72,8 +72,11 @@ class Sight:
 
 def sealed_draw_ids(*, study: Study | int) -> list[int]:
     """The study's draws whose reliability round runs (labelling, arbitration not started)."""
-    return list(SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING,
-                                          arbitration_started_at__isnull=True).values_list("pk", flat=True))
+    return list(_sealed_draws(study).values_list("pk", flat=True))
+
+
+def _sealed_draws(study: Study | int) -> QuerySet[SampleDraw]:
+    return SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING, arbitration_started_at__isnull=True)
 
 
 def sight_for(*, study: Study | int, user) -> Sight:
@@ -85,9 +88,12 @@ def sight_for(*, study: Study | int, user) -> Sight:
     if membership is None:
         return Sight(study_id=study_id, user_id=user_id, member=False, approver=False, sealed=frozenset(),
                      rating_sealed=frozenset())
-    sealed = frozenset(sealed_draw_ids(study=study_id))
-    rating = frozenset(Assignment.objects.filter(draw_id__in=sealed, rater_id=user_id)
-                       .values_list("draw_id", flat=True).distinct()) if sealed else frozenset()
+    # The sealed draws and whether the user rates on each, in one query: one index probe per
+    # draw, not a DISTINCT over the rater's tens of thousands of assignments.
+    rows = list(_sealed_draws(study_id).annotate(rated=Exists(
+        Assignment.objects.filter(draw_id=OuterRef("pk"), rater_id=user_id))).values_list("pk", "rated"))
+    sealed = frozenset(pk for pk, _rated in rows)
+    rating = frozenset(pk for pk, rated in rows if rated)
     approver = membership.is_owner or membership.is_arbitrator
     return Sight(study_id=study_id, user_id=user_id, member=True, approver=approver,
                  sealed=rating if approver else sealed, rating_sealed=rating)

@@ -1,9 +1,11 @@
-"""The rater's progress line (labelled / assigned) is read from their tally
-(sampling.RaterTally), kept by label_submit: it must always equal what counting the
-assignments gives, whatever is submitted, re-submitted or refused; where a draw has
-no tally (labelling started before tallies existed), the line is counted instead."""
+"""The rater's progress (labelled / assigned: the item page's line, the progress page and
+API) is read from their tallies (sampling.RaterTally, one per draw, rater and stratum), kept
+by label_submit: it must always equal what counting the assignments gives, whatever is
+submitted, re-submitted or refused. The tallies are the one source: made when labelling
+starts, and by the migration for draws whose labelling started before."""
 
 import importlib
+from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
@@ -44,23 +46,38 @@ def test_line_is_read_from_the_tally(rnd):
     assert selectors.labelling_progress_mine(study=rnd.study, user=rnd.ana) == (2, 3)
 
 
-def test_draw_without_tally_is_counted(rnd):
-    label_submit(assignment=rnd.assignment(rnd.ana), rater=rnd.ana, kind="pending")
-    RaterTally.objects.filter(draw=rnd.draw).delete()
-    assert selectors.labelling_progress_mine(study=rnd.study, user=rnd.ana) == (1, 3)
-    # and a submission with no tally to keep still succeeds
-    label_submit(assignment=rnd.assignment(rnd.ana, 1), rater=rnd.ana, kind="pending")
-    assert selectors.labelling_progress_mine(study=rnd.study, user=rnd.ana) == (2, 3)
-
-
-def test_two_draws_in_labelling_one_with_tally_one_without(rnd):
+def test_two_draws_in_labelling_add_up(rnd):
     second = labelling_draw(study=rnd.study, raters=[rnd.ana, rnd.bo], pilot=0, reliability=2, per_item=2,
                             first_so_id=950_000)
-    RaterTally.objects.filter(draw=second).delete()
     label_submit(assignment=rnd.assignment(rnd.ana), rater=rnd.ana, kind="pending")
     later = Assignment.objects.filter(draw=second, rater=rnd.ana).select_related("draw").first()
     label_submit(assignment=later, rater=rnd.ana, kind="unclear")
     assert selectors.labelling_progress_mine(study=rnd.study, user=rnd.ana) == (2, 5)
+
+
+def test_progress_per_stratum_equals_counting(rnd):
+    """The progress page's figures per rater and stratum, from the tallies, equal a count
+    of the assignments, on a draw of two strata."""
+    from django.db.models import Count, Q
+
+    from sampling.models import SampleItem, SampleStratum
+
+    draw = labelling_draw(study=rnd.study, raters=[rnd.ana, rnd.bo], pilot=0, reliability=4, per_item=2,
+                          status="ready", first_so_id=970_000)
+    other = SampleStratum.objects.create(draw=draw, position=1, name="Other", mode="census", set_size=2,
+                                         population=2, n=2, drawn=2)
+    SampleItem.objects.filter(pk__in=draw.items.order_by("pk").values_list("pk", flat=True)[2:]).update(stratum=other)
+    sample_draw_labelling_start(draw=draw, user=rnd.owner)
+    for assignment in Assignment.objects.filter(draw=draw, rater=rnd.ana).select_related("draw").order_by("pk")[1:]:
+        label_submit(assignment=assignment, rater=rnd.ana, kind="pending")
+    progress = selectors.labelling_progress(study=rnd.study, user=rnd.owner)
+    counted_rows = (Assignment.objects.filter(draw__status="labelling", draw__study=rnd.study)
+                    .values_list("rater_id", "item__stratum_id")
+                    .annotate(done=Count("id", filter=Q(submitted_at__isnull=False)), n=Count("id")))
+    expected = {(rater, stratum): [done, n] for rater, stratum, done, n in counted_rows}
+    assert {(r.rater_id, s): v for r in progress.raters for s, v in r.by_stratum.items()} == expected
+    assert {r.rater_id: (r.labelled, r.assigned) for r in progress.raters} == {
+        rnd.ana.pk: (3, 7), rnd.bo.pk: (0, 7)}
 
 
 def test_labelling_start_makes_a_tally_per_rater(rnd):
@@ -70,6 +87,8 @@ def test_labelling_start_makes_a_tally_per_rater(rnd):
     sample_draw_labelling_start(draw=draw, user=rnd.owner)
     tallies = dict(RaterTally.objects.filter(draw=draw).values_list("rater__username", "submitted"))
     assert tallies == {"ana": 0, "bo": 0}
+    assigned = dict(RaterTally.objects.filter(draw=draw).values_list("rater__username", "assigned"))
+    assert assigned == {"ana": 2, "bo": 1}
     sample_draw_labelling_start(draw=draw, user=rnd.owner)  # a second start changes nothing
     assert RaterTally.objects.filter(draw=draw).count() == 2
 
@@ -78,7 +97,8 @@ def test_migration_backfills_tallies_from_the_assignments(rnd):
     label_submit(assignment=rnd.assignment(rnd.ana), rater=rnd.ana, kind="pending")
     label_submit(assignment=rnd.assignment(rnd.ana, 1), rater=rnd.ana, kind="pending")
     RaterTally.objects.all().delete()
-    migration = importlib.import_module("sampling.migrations.0006_rater_tally")
-    migration.tallies_backfill(apps, None)
-    tallies = dict(RaterTally.objects.filter(draw=rnd.draw).values_list("rater__username", "submitted"))
-    assert tallies == {"ana": 2, "bo": 0}
+    migration = importlib.import_module("sampling.migrations.0008_rater_tally_per_stratum")
+    migration.tallies_rebuild(apps, SimpleNamespace(connection=SimpleNamespace(vendor="none")))
+    tallies = {name: (done, n) for name, done, n in RaterTally.objects.filter(draw=rnd.draw).values_list(
+        "rater__username", "submitted", "assigned")}
+    assert tallies == {"ana": (2, 3), "bo": (0, 3)}
