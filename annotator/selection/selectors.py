@@ -447,6 +447,14 @@ def question_set_evaluating_ids(*, study) -> set[int]:
 # -- pages: lists, members with their matches in context, the rule in words ----
 
 
+def question_set_word_scope(question_set: QuestionSet) -> str:
+    """Where and how a set's words are looked for, as its rule and its funnel say it:
+    "title and body outside code (whole words)"."""
+    where = " and ".join(part for part, on in (("title", question_set.search_title),
+                                                ("body outside code", question_set.search_body)) if on)
+    return f"{where} ({'whole words' if question_set.whole_words else 'substrings'})"
+
+
 def question_set_rule_summary(*, question_set: QuestionSet) -> str:
     """The rule in one line, in the order its steps apply."""
     refs: dict[str, list[str]] = {"within": [], "union": [], "minus": []}
@@ -462,10 +470,7 @@ def question_set_rule_summary(*, question_set: QuestionSet) -> str:
     if question_set.date_from or question_set.date_to:
         parts.append(f"created {question_set.date_from or '…'} to {question_set.date_to or '…'}")
     if question_set.words:
-        where = " and ".join(p for p, on in (("title", question_set.search_title),
-                                              ("body outside code", question_set.search_body)) if on)
-        how = "whole words" if question_set.whole_words else "substrings"
-        parts.append(f"with {' / '.join(question_set.words)} in {where} ({how})")
+        parts.append(f"with {' / '.join(question_set.words)} in {question_set_word_scope(question_set)}")
     if question_set.required_words:
         parts.append("and " + " / ".join(question_set.required_words))
     plus = refs["union"] + [f"tag {t}" for t in question_set.union_tags]

@@ -16,7 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -32,7 +32,7 @@ from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
 
 from .models import ManualDecision, QuestionSet, QuestionSetMember, SetReference
-from .selectors import question_set_dependencies
+from .selectors import question_set_dependencies, question_set_word_scope
 from .text import Vocabulary, normalise_words, text_without_code
 
 STREAM_CHUNK = 2000
@@ -310,101 +310,119 @@ def _members_write(*, question_set_id: int, ids: list[int], matched: dict[int, l
         )
 
 
-def _step(funnel: list, step: str, label: str, before: int, after: int, **extra) -> None:
-    funnel.append({"step": step, "label": label, "before": before, "after": after,
-                   "kept": min(before, after), "dropped": max(0, before - after),
-                   "added": max(0, after - before), **extra})
+@dataclass
+class _Evaluation:
+    """One set's evaluation as it goes: the candidates (a queryset until the words are matched,
+    then ids), how many there are, the funnel so far, the words each member matched, and where
+    the time went."""
+
+    question_set: QuestionSet
+    report: Callable[..., None]
+    candidates: Any = None
+    count: int = 0
+    ids: set[int] | None = None
+    funnel: list[dict[str, Any]] = field(default_factory=list)
+    matched: dict[int, list[str]] = field(default_factory=dict)
+    timing: dict[str, float] = field(default_factory=lambda: {"database": 0.0, "python": 0.0,
+                                                              "writing members": 0.0})
+
+    def step(self, step: str, label: str, before: int, after: int, **extra) -> None:
+        self.funnel.append({"step": step, "label": label, "before": before, "after": after,
+                            "kept": min(before, after), "dropped": max(0, before - after),
+                            "added": max(0, after - before), **extra})
+
+    def narrow(self, step: str, label: str, after_queryset, **extra) -> None:
+        """A database filter step over the candidates."""
+        new = after_queryset.count()
+        self.step(step, label, self.count, new, **extra)
+        self.candidates, self.count = after_queryset, new
 
 
-def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[..., None] | None = None) -> dict[str, Any]:
-    """Evaluate one set, whose referenced sets are already evaluated; store its
-    members and funnel. Returns the funnel summary."""
-    report = progress or (lambda **_: None)
+def _references(question_set: QuestionSet) -> dict[str, list[QuestionSet]]:
     refs = {kind: [] for kind in SetReference.Kind.values}
     for ref in question_set.references.select_related("target"):
         refs[ref.kind].append(ref.target)
-    questions = Post.objects.filter(study_id=question_set.study_id, post_type=PostType.QUESTION)
-    funnel: list[dict[str, Any]] = []
-    timing = {"database": 0.0, "python": 0.0, "writing members": 0.0}
-    started = time.perf_counter()
+    return refs
 
-    if refs["within"]:
-        candidates = questions.filter(pk__in=_members(t.pk for t in refs["within"]))
-        label = "within " + " ∪ ".join(t.name for t in refs["within"])
+
+def _evaluation_start(ev: _Evaluation, questions, within: list[QuestionSet]) -> None:
+    if within:
+        ev.candidates = questions.filter(pk__in=_members(t.pk for t in within))
+        label = "within " + " ∪ ".join(t.name for t in within)
     else:
-        candidates = questions
-        label = "every question of the study" + (" (all questions)" if question_set.all_questions else "")
-    count = candidates.count()
-    funnel.append({"step": "start", "label": label, "before": count, "after": count, "kept": count,
-                   "dropped": 0, "added": 0})
+        ev.candidates = questions
+        label = "every question of the study" + (" (all questions)" if ev.question_set.all_questions else "")
+    ev.count = ev.candidates.count()
+    ev.step("start", label, ev.count, ev.count)
 
+
+def _evaluation_tags_and_dates(ev: _Evaluation) -> None:
+    question_set = ev.question_set
     if question_set.tags:
-        after = candidates.filter(_tag_filter(question_set.tags))
-        new = after.count()
-        _step(funnel, "tags", "carrying any of: " + ", ".join(question_set.tags), count, new)
-        candidates, count = after, new
+        ev.narrow("tags", "carrying any of: " + ", ".join(question_set.tags),
+                  ev.candidates.filter(_tag_filter(question_set.tags)))
     if question_set.date_from or question_set.date_to:
         dated = Q()
         if question_set.date_from:
             dated &= Q(creation_date__date__gte=question_set.date_from)
         if question_set.date_to:
             dated &= Q(creation_date__date__lte=question_set.date_to)
-        undated = candidates.filter(creation_date__isnull=True).count()
-        after = candidates.filter(dated)
-        new = after.count()
+        undated = ev.candidates.filter(creation_date__isnull=True).count()
         span = f"{question_set.date_from or '…'} to {question_set.date_to or '…'}"
-        _step(funnel, "dates", f"created {span}", count, new, without_date=undated)
-        candidates, count = after, new
+        ev.narrow("dates", f"created {span}", ev.candidates.filter(dated), without_date=undated)
 
-    matched: dict[int, list[str]] = {}
-    if question_set.words or question_set.required_words:
-        vocabulary = Vocabulary(tuple(question_set.words), whole_words=question_set.whole_words)
-        required = Vocabulary(tuple(question_set.required_words), whole_words=question_set.whole_words)
-        kept_words, kept_required = 0, 0
-        done = 0
-        streamed = candidates
-        for words in (question_set.words, question_set.required_words):
-            prefilter = _word_prefilter(words, title=question_set.search_title, body=question_set.search_body)
-            if prefilter is not None:
-                streamed = streamed.filter(prefilter)
-        # Ids first (one scan with the prefilter), then the texts by primary key, in chunks.
-        ids_to_read = list(streamed.order_by("pk").values_list("pk", flat=True))
-        report(force=True, phase=f"matching words in {question_set.name}", rows_read=0, rows_total=len(ids_to_read))
-        rows = _texts(ids_to_read)
-        clock = time.perf_counter
-        while True:
-            t0 = clock()
-            row = next(rows, None)
-            t1 = clock()
-            timing["database"] += t1 - t0
-            if row is None:
-                break
-            done += 1
-            pk, title, body = row
-            words_found, required_found = _match_row(question_set, vocabulary, required, title, body)
-            if words_found is not None:
-                kept_words += 1
-                if required_found is not None:
-                    kept_required += 1
-                    matched[pk] = words_found + [w for w in required_found if w not in words_found]
-            if done % STREAM_CHUNK == 0:
-                report(rows_read=done)
-            timing["python"] += clock() - t1
-        report(force=True, rows_read=done)
-        where = " and ".join(p for p, on in (("title", question_set.search_title),
-                                              ("body outside code", question_set.search_body)) if on)
-        how = "whole words" if question_set.whole_words else "substrings"
-        if question_set.words:
-            _step(funnel, "words", f"any of {', '.join(question_set.words)} in {where} ({how})", count, kept_words)
-            count = kept_words
-        if question_set.required_words:
-            _step(funnel, "required_words", f"also any of {', '.join(question_set.required_words)}", count,
-                  kept_required)
-            count = kept_required
-        ids = set(matched)
-    else:
-        ids = set(candidates.values_list("pk", flat=True))
 
+def _evaluation_words(ev: _Evaluation) -> None:
+    """Match the vocabulary in Python over streamed (id, title, body) rows: ids first (one scan
+    with the database prefilter), then the texts by primary key, in chunks."""
+    question_set = ev.question_set
+    if not (question_set.words or question_set.required_words):
+        ev.ids = set(ev.candidates.values_list("pk", flat=True))
+        return
+    vocabulary = Vocabulary(tuple(question_set.words), whole_words=question_set.whole_words)
+    required = Vocabulary(tuple(question_set.required_words), whole_words=question_set.whole_words)
+    kept_words = kept_required = done = 0
+    streamed = ev.candidates
+    for words in (question_set.words, question_set.required_words):
+        prefilter = _word_prefilter(words, title=question_set.search_title, body=question_set.search_body)
+        if prefilter is not None:
+            streamed = streamed.filter(prefilter)
+    ids_to_read = list(streamed.order_by("pk").values_list("pk", flat=True))
+    ev.report(force=True, phase=f"matching words in {question_set.name}", rows_read=0, rows_total=len(ids_to_read))
+    rows = _texts(ids_to_read)
+    clock = time.perf_counter
+    while True:
+        t0 = clock()
+        row = next(rows, None)
+        t1 = clock()
+        ev.timing["database"] += t1 - t0
+        if row is None:
+            break
+        done += 1
+        pk, title, body = row
+        words_found, required_found = _match_row(question_set, vocabulary, required, title, body)
+        if words_found is not None:
+            kept_words += 1
+            if required_found is not None:
+                kept_required += 1
+                ev.matched[pk] = words_found + [w for w in required_found if w not in words_found]
+        if done % STREAM_CHUNK == 0:
+            ev.report(rows_read=done)
+        ev.timing["python"] += clock() - t1
+    ev.report(force=True, rows_read=done)
+    if question_set.words:
+        ev.step("words", f"any of {', '.join(question_set.words)} in {question_set_word_scope(question_set)}",
+                ev.count, kept_words)
+        ev.count = kept_words
+    if question_set.required_words:
+        ev.step("required_words", f"also any of {', '.join(question_set.required_words)}", ev.count, kept_required)
+        ev.count = kept_required
+    ev.ids = set(ev.matched)
+
+
+def _evaluation_set_operations(ev: _Evaluation, questions, refs: dict[str, list[QuestionSet]]) -> None:
+    """Plus sets and plus tags, minus sets, then the manual decisions, over the ids."""
+    question_set, ids = ev.question_set, ev.ids
     if refs["union"] or question_set.union_tags:
         before = len(ids)
         parts = []
@@ -414,40 +432,57 @@ def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[.
         if question_set.union_tags:
             ids |= set(questions.filter(_tag_filter(question_set.union_tags)).values_list("pk", flat=True))
             parts.append("questions carrying any of " + ", ".join(question_set.union_tags))
-        _step(funnel, "union", "plus " + " and ".join(parts), before, len(ids))
+        ev.step("union", "plus " + " and ".join(parts), before, len(ids))
     if refs["minus"]:
         before = len(ids)
         ids -= _members(t.pk for t in refs["minus"])
-        _step(funnel, "minus", "minus " + " ∪ ".join(t.name for t in refs["minus"]), before, len(ids))
-
+        ev.step("minus", "minus " + " ∪ ".join(t.name for t in refs["minus"]), before, len(ids))
     decisions = list(question_set.manual_decisions.values_list("post_id", "action"))
     if decisions:
         before = len(ids)
         ids |= {pk for pk, action in decisions if action == ManualDecision.Action.INCLUDE}
         ids -= {pk for pk, action in decisions if action == ManualDecision.Action.EXCLUDE}
-        _step(funnel, "manual", f"{len(decisions)} manual decision(s)", before, len(ids))
+        ev.step("manual", f"{len(decisions)} manual decision(s)", before, len(ids))
 
-    before_write = time.perf_counter()
+
+def _evaluation_store(ev: _Evaluation) -> None:
+    """Replace the set's members and funnel; a change of members dates the set's dependants."""
+    question_set, ids = ev.question_set, ev.ids
     with transaction.atomic():
         locked = QuestionSet.objects.select_for_update().get(pk=question_set.pk)
         members = QuestionSetMember.objects.filter(question_set=locked)
         # Sets that use this one, and draws from it, are out of date when its members change.
         changed = locked.evaluated_at is None or set(members.values_list("post_id", flat=True)) != ids
         members.delete()
-        _members_write(question_set_id=locked.pk, ids=sorted(ids), matched=matched)
+        _members_write(question_set_id=locked.pk, ids=sorted(ids), matched=ev.matched)
         locked.member_count = len(ids)
-        locked.funnel = funnel
+        locked.funnel = ev.funnel
         locked.evaluated_at = timezone.now()
         if changed:
             locked.members_changed_at = locked.evaluated_at
         locked.save(update_fields=["member_count", "funnel", "evaluated_at", "members_changed_at"])
     table_statistics_refresh(QuestionSetMember)
-    question_set.member_count, question_set.funnel = len(ids), funnel
-    timing["writing members"] = time.perf_counter() - before_write
+    question_set.member_count, question_set.funnel = len(ids), ev.funnel
+
+
+def question_set_evaluate_one(*, question_set: QuestionSet, progress: Callable[..., None] | None = None) -> dict[str, Any]:
+    """Evaluate one set, whose referenced sets are already evaluated, step by step in the
+    module's order; store its members and funnel. Returns the funnel summary."""
+    ev = _Evaluation(question_set=question_set, report=progress or (lambda **_: None))
+    refs = _references(question_set)
+    questions = Post.objects.filter(study_id=question_set.study_id, post_type=PostType.QUESTION)
+    started = time.perf_counter()
+    _evaluation_start(ev, questions, refs["within"])
+    _evaluation_tags_and_dates(ev)
+    _evaluation_words(ev)
+    _evaluation_set_operations(ev, questions, refs)
+    before_write = time.perf_counter()
+    _evaluation_store(ev)
+    ev.timing["writing members"] = time.perf_counter() - before_write
     # Everything else (counts, tag/date filters, set operations) is database work too.
-    timing["database"] += time.perf_counter() - started - sum(timing.values())
-    return {"set": question_set.name, "members": len(ids), "funnel": funnel,
-            "seconds": {k: round(v, 3) for k, v in timing.items()}}
+    ev.timing["database"] += time.perf_counter() - started - sum(ev.timing.values())
+    return {"set": question_set.name, "members": len(ev.ids), "funnel": ev.funnel,
+            "seconds": {k: round(v, 3) for k, v in ev.timing.items()}}
 
 
 def question_set_evaluate(*, question_set: QuestionSet, progress: Callable[..., None] | None = None) -> dict[str, Any]:
