@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from annotator.selection.models import QuestionSet
 
 from .models import StratumMode
-from .sample_size import ROUNDINGS, sample_size
+from .sample_size import ROUNDINGS, SampleSizeInputError, sample_size
 
 MAX_SEED = 2**63 - 1
 # A census above this many posts gets a warning with the figure.
@@ -95,12 +95,8 @@ def design_resolve(*, study, design: DrawDesign) -> ResolvedDesign:
     try:
         sample_size(population=1000, confidence=design.confidence, margin=design.margin,
                     proportion=design.proportion, rounding=design.rounding)
-    except ValueError as exc:
-        message = str(exc)
-        name = next((f for f, word in (("confidence", "confidence"), ("margin", "margin"),
-                                       ("proportion", "proportion"), ("rounding", "Rounding")) if word in message),
-                    "__all__")
-        add(name, message)
+    except SampleSizeInputError as exc:
+        add(exc.field if exc.field in ("confidence", "margin", "proportion", "rounding") else "__all__", str(exc))
     if design.rounding not in ROUNDINGS and "rounding" not in errors:
         add("rounding", f"Rounding must be one of {', '.join(ROUNDINGS)}.")
     if design.seed is not None and not (0 <= design.seed <= MAX_SEED):

@@ -54,24 +54,33 @@ class SampleSize:
         return asdict(self)
 
 
+class SampleSizeInputError(ValueError):
+    """Input out of range: ``field`` names the argument at fault (population, confidence, margin,
+    proportion or rounding), the message is a sentence a user can act on."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field = field
+
+
 def _check(population, confidence, margin, proportion, rounding) -> int:
     if isinstance(population, bool) or not isinstance(population, Real) or (
             not isinstance(population, Integral) and not (math.isfinite(population) and population == int(population))):
-        raise ValueError("The population N must be a whole number.")
+        raise SampleSizeInputError("population", "The population N must be a whole number.")
     population = int(population)
     if population < 1:
-        raise ValueError("The population N must be at least 1 (an empty set has nothing to sample).")
+        raise SampleSizeInputError("population", "The population N must be at least 1 (an empty set has nothing to sample).")
     for name, value in (("confidence", confidence), ("margin", margin), ("proportion", proportion)):
         if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-            raise ValueError(f"The {name} must be a finite number.")
+            raise SampleSizeInputError(name, f"The {name} must be a finite number.")
     if not 0 < confidence < 1:
-        raise ValueError("The confidence level must be between 0 and 1, exclusive (e.g. 0.95).")
+        raise SampleSizeInputError("confidence", "The confidence level must be between 0 and 1, exclusive (e.g. 0.95).")
     if not 0 < margin < 1:
-        raise ValueError("The margin of error must be between 0 and 1, exclusive (e.g. 0.05 for ±5 %).")
+        raise SampleSizeInputError("margin", "The margin of error must be between 0 and 1, exclusive (e.g. 0.05 for ±5 %).")
     if not 0 <= proportion <= 1:
-        raise ValueError("The expected proportion p must be between 0 and 1 (0.5 is the conservative choice).")
+        raise SampleSizeInputError("proportion", "The expected proportion p must be between 0 and 1 (0.5 is the conservative choice).")
     if rounding not in ROUNDINGS:
-        raise ValueError(f"Rounding must be one of {', '.join(ROUNDINGS)}.")
+        raise SampleSizeInputError("rounding", f"Rounding must be one of {', '.join(ROUNDINGS)}.")
     return population
 
 
@@ -79,13 +88,14 @@ def sample_size(
     *, population: int, confidence: float = 0.95, margin: float = 0.05, proportion: float = 0.5,
     rounding: str = "ceil",
 ) -> SampleSize:
-    """Raises ValueError with a sentence a user can act on for any input out of range."""
+    """Raises SampleSizeInputError (a ValueError naming the field at fault) with a sentence a user
+    can act on for any input out of range."""
     population = _check(population, confidence, margin, proportion, rounding)
     # the lower tail: (1 − c)/2 stays exact for a confidence near 1, where 1 − (1 − c)/2 rounds to 1
     z = abs(NormalDist().inv_cdf((1 - confidence) / 2))  # agrees with scipy's norm.ppf to 1e-15
     n0 = (z / margin) * (z / margin) * proportion * (1 - proportion)
     if not math.isfinite(n0):
-        raise ValueError(f"The margin of error {margin:g} is too small to compute n₀ = z²·p(1−p)/e²: "
+        raise SampleSizeInputError("margin", f"The margin of error {margin:g} is too small to compute n₀ = z²·p(1−p)/e²: "
                          "a margin this small means a census (n = N).")
     if n0 == 0:
         exact = 0.0
