@@ -64,6 +64,7 @@ class Stage:
     jobs_url: str = ""  # the page listing all of them
     url: str = ""  # the stage's own page
     step: int = 0  # its place in the method, from 1 (set by stages_for)
+    optional: bool = False  # a step the method can do without (the classifier): never "now" until begun
 
     @property
     def state_label(self) -> str:
@@ -122,15 +123,20 @@ def stages_for(access: StudyAccess, user) -> list[Stage]:
 
 
 def stage_now(stages: list[Stage]) -> Stage | None:
-    """Where the study stands: the first stage in progress; else the one after the last done
-    (the last stage when every one is done, the first when none is)."""
+    """Where the study stands: the first stage in progress; else the one after the last done,
+    passing over optional stages not begun (the last done when nothing else is left, the first
+    when none is done)."""
     if not stages:
         return None
     working = next((stage for stage in stages if stage.state == State.IN_PROGRESS), None)
     if working is not None:
         return working
     done = [i for i, stage in enumerate(stages) if stage.state == State.DONE]
-    return stages[min(done[-1] + 1, len(stages) - 1)] if done else stages[0]
+    if not done:
+        return stages[0]
+    after = [stage for stage in stages[done[-1] + 1:]
+             if not (stage.optional and stage.state in (State.NOT_STARTED, State.BLOCKED))]
+    return after[0] if after else stages[done[-1]]
 
 
 # The positions of the method's steps (each app's stage registers at its own).

@@ -46,3 +46,24 @@ def test_a_position_takes_one_stage():
     stages.stage_register(stages.CORPUS, provider)  # ready() run twice: the same provider again is fine
     with pytest.raises(RuntimeError):
         stages.stage_register(stages.CORPUS, lambda context: None)
+
+
+def test_now_is_the_first_stage_in_progress_else_the_one_after_the_last_done_passing_optional_ones():
+    from annotator.studies.stages import Stage, State, stage_now
+
+    def stages(*states, optional_last=False):
+        out = [Stage(key=f"s{i}", title=f"S{i}", state=state) for i, state in enumerate(states)]
+        out[-1].optional = optional_last
+        return out
+
+    assert stage_now([]) is None
+    assert stage_now(stages(State.NOT_STARTED, State.NOT_STARTED)).key == "s0"
+    assert stage_now(stages(State.DONE, State.IN_PROGRESS, State.NOT_STARTED)).key == "s1"
+    assert stage_now(stages(State.DONE, State.BLOCKED, State.NOT_STARTED)).key == "s1"
+    assert stage_now(stages(State.DONE, State.DONE)).key == "s1"
+    # an optional last step not begun is not where the study stands: the results are
+    assert stage_now(stages(State.DONE, State.DONE, State.NOT_STARTED, optional_last=True)).key == "s1"
+    assert stage_now(stages(State.DONE, State.DONE, State.BLOCKED, optional_last=True)).key == "s1"
+    # begun, it is
+    assert stage_now(stages(State.DONE, State.DONE, State.IN_PROGRESS, optional_last=True)).key == "s2"
+    assert stage_now(stages(State.DONE, State.DONE, State.DONE, optional_last=True)).key == "s2"
