@@ -131,6 +131,13 @@ RULES: list[tuple[str, Rule]] = [
     # a run's downloads (CSV, JSON) follow its page exactly: read only, by whom the page shows it to
     (r"^(/api)?/studies/{slug}/agreement/{run_id}/run\.(csv|json)$", Rule(read=AGREEMENT_READERS)),
     (r"^(/api)?/studies/{slug}/agreement/", Rule(read=AGREEMENT_READERS, write=OWNER)),
+    # -- similar coded posts: an item's for owners and arbitrators (a rater's own item is refused
+    # with 403 while the round runs, tests/classifier/test_similarity_blindness.py; another's is
+    # 404); the Pending clusters as the Pending queue; the accuracy figures for every member;
+    # "show after submit" is the owner's
+    (r"^(/api)?/studies/{slug}/classifier/similar-posts/settings/$", Rule(read=OWNER, write=OWNER)),
+    (r"^(/api)?/studies/{slug}/classifier/similar-posts/accuracy/$", Rule(read=MEMBERS)),
+    (r"^(/api)?/studies/{slug}/classifier/(similar-posts/{item_id}|pending-clusters)/$", Rule(read=EDITORS)),
 ]
 
 # The pages that take a write (a form or an action, by POST). Any other page answers a POST as
@@ -147,7 +154,7 @@ WRITE_PAGES = {
     "labelling:item", "labelling:propose", "labelling:hotkeys",
     "arbitration:start", "arbitration:item", "arbitration:pending", "arbitration:pilot_confirm",
     "arbitration:pilot_item", "arbitration:roots",
-    "results:export_start", "agreement:runs", "jobs:cancel",
+    "results:export_start", "agreement:runs", "jobs:cancel", "classifier:similarity_settings",
 }
 
 
@@ -166,6 +173,7 @@ CHOICES: list[tuple[str, dict[str, str]]] = [
     (r"/labelling/", {"item_id": "rated_item"}),
     (r"/pilot/", {"item_id": "pilot_item"}),
     (r"/arbitration/items/", {"item_id": "disputed_item"}),
+    (r"/classifier/similar-posts/", {"item_id": "pilot_item"}),  # no rater holds it
     (r"/draws/{version}/(start-labelling|redistribute)/", {"version": "ready_draw"}),
     (r"/(approve|reject)/$", {"category_id": "proposal"}),
     (r"/restore/$", {"category_id": "retired"}),
@@ -249,6 +257,7 @@ PAYLOADS: dict[tuple[str, str], object] = {
     ("POST", "/api/studies/{slug}/arbitration/pilot/{item_id}/"): _json(
         lambda o: {"kind": "categories", "categories": [o["leaf"]], "reason": "Scope."}),
     ("POST", "/api/studies/{slug}/results/exports/"): _json(lambda o: {"kind": "items_csv"}),
+    ("PUT", "/api/studies/{slug}/classifier/similar-posts/settings/"): _json(lambda o: {"show_after_submit": True}),
     ("POST", "/api/studies/{slug}/agreement/"): _json(
         lambda o: {"scope": "draw", "draw": o["labelling_draw"], "resamples": 0, "seed": 1}),
 }
