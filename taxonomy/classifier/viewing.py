@@ -19,11 +19,14 @@ from django.http import Http404
 from annotator.studies.models import Role
 from annotator.studies.selectors import StudyAccess
 from sampling.models import Assignment, SampleItem
+from taxonomy.labelling.models import RelabelRequest
 
 from .models import ClassifierSettings
 
 BEFORE_SUBMIT = ("You have not submitted your label on this item: similar coded posts and a model's suggestion "
                  "are never shown before you submit.")
+RELABELLING = ("You are asked to label this item again: similar coded posts and a model's suggestion are shown "
+               "once your new label is in.")
 OWNER_KEEPS_HIDDEN = ("The study's owner has not turned on “show after submit”: similar coded posts and a "
                       "model's suggestion are not shown to raters of a running round.")
 
@@ -45,13 +48,15 @@ def classifier_settings_update(*, study, actor, show_after_submit: bool) -> Clas
 
 def help_refusal(*, item: SampleItem, user, settings: ClassifierSettings | None = None) -> str | None:
     """Why ``user`` may not see the model's help on ``item`` now (a message), or None. Only a
-    rater's own assignment on a draw whose round runs is refused here."""
+    rater's own assignment is refused here: on a draw whose round runs, and once arbitration
+    started, while an arbitrator asks them to label the item again (they are labelling it)."""
     draw = item.draw
-    if draw.arbitration_started_at is not None:
-        return None
     assignment = Assignment.objects.filter(item=item, rater=user).only("submitted_at").first()
     if assignment is None:
         return None
+    if draw.arbitration_started_at is not None:
+        relabelling = RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).exists()
+        return RELABELLING if relabelling else None
     if assignment.submitted_at is None:
         return BEFORE_SUBMIT
     settings = settings or classifier_settings_get(study=draw.study_id)

@@ -162,3 +162,24 @@ def test_only_an_owner_turns_show_after_submit_on(world, client):
     assert client.put(api, data=json.dumps({"show_after_submit": False}),
                       content_type="application/json").status_code == 404
     assert ClassifierSettings.objects.get(study=w["study"]).show_after_submit
+
+
+def test_a_rater_asked_to_label_again_sees_nothing_until_the_new_label_is_in(world, client):
+    """After arbitration starts, a rater's items are open to them, except while an arbitrator asks
+    them to label one again: then they are labelling it."""
+    from taxonomy.labelling.models import RelabelRequest
+
+    w, item = world, world["items"][0]
+    for rater in (w["rita"], w["rolf"]):
+        _submit(w, rater, item)
+    w["running"].arbitration_started_at = timezone.now()
+    w["running"].save(update_fields=["arbitration_started_at"])
+    assert _get(client, w["rita"], _similar(w, item)).status_code == 200
+    request = RelabelRequest.objects.create(assignment=Assignment.objects.get(item=item, rater=w["rita"]),
+                                            requested_by=w["owner"], message="look again")
+    page = client.get(_similar(w, item))
+    assert page.status_code == 403 and "label this item again" in page.content.decode()
+    assert _get(client, w["rolf"], _similar(w, item)).status_code == 200  # not asked
+    request.done_at = timezone.now()
+    request.save(update_fields=["done_at"])
+    assert _get(client, w["rita"], _similar(w, item)).status_code == 200
