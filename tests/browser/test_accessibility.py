@@ -291,6 +291,9 @@ def test_every_page_is_accessible_and_quiet(browser, live_server, settings):
                finished_at=timezone.now(), result={"questions": 24, "answers": 1, "comments": 1})
     job_run(job_id=export_start(study=study, user=rich.owner, kind="items_csv").pk)
     Post.objects.filter(study=study, so_id=100).update(body=AWKWARD_BODY)
+    from tests.classifier.rows import classifier_rows_make
+
+    classifier_rows_make(study=study, user=rich.owner)  # the classifier's pages, trained and estimated
 
     users = {"owner": rich.owner, "rater": rich.ana, "arbitrator": rich.arb}
     clients = {}

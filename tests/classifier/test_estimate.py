@@ -77,6 +77,8 @@ def test_an_estimate_predicts_the_unsampled_posts_in_batches_and_keeps_its_versi
     monkeypatch.setattr(services, "BATCH", 25)  # 60 posts: three batches
     estimate = run_estimate(corpus, model)
     assert estimate.set_size == 108 and estimate.sampled == 48 and estimate.predicted == 60
+    job = Job.objects.get(pk=estimate.job_id)  # progress in posts predicted
+    assert job.rows_total == 60 and job.rows_read == 60 and job.percent == 100
     assert ClassifierPrediction.objects.filter(estimate=estimate).count() == 60
     sampled = {item.post_id for item in corpus["coded"]}
     assert not ClassifierPrediction.objects.filter(estimate=estimate, post_id__in=sampled).exists()

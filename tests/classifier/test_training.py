@@ -54,6 +54,8 @@ def test_a_model_records_everything_and_its_figures_are_high_on_words_that_say_t
     assert model.seed == 3 and model.level == "leaf" and model.params["folds"] == 4 and model.params["C"] == 4.0
     assert model.taxonomy_version == 0 and len(model.training_items) == 48
     assert model.keywords == {str(corpus["leaves"]["Quantization"].pk): ["int8", "tflite"]}
+    job = Job.objects.get(pk=model.job_id)  # progress: one step per fold, then the final fit
+    assert job.rows_total == 5 and job.rows_read == 5 and job.result["model"] == model.pk
     report = model.cv_report
     assert report["folds"] == 4 and sum(report["fold_sizes"]) == 48
     assert report["stratified_on"] == "label combination"
