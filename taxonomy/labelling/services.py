@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import Exists, F, Q
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -39,22 +39,14 @@ NOTE_MAX = 5000
 def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> None:
     """Lock each chosen category's row against a concurrent merge or retirement, or raise
     a ValidationError that names each one that cannot be used (and why)."""
-    # One query, in SQL (it runs on every submission, and as an ORM query with its
-    # subquery it took longer to build than to run): each chosen row, locked, with the
-    # name it was merged into and whether it has a child this rater can see.
-    table = Category._meta.db_table
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update_of else ""
-    sql = (f"SELECT c.id, c.name, c.status, c.proposed_by_id, c.joint, c.merged_into_id, m.name, "
-           f"EXISTS (SELECT 1 FROM {table} ch WHERE ch.parent_id = c.id "
-           "AND (ch.status = %s OR (ch.status = %s AND (ch.joint OR ch.proposed_by_id = %s)))) "
-           f"FROM {table} c LEFT JOIN {table} m ON m.id = c.merged_into_id "
-           f"WHERE c.study_id = %s AND c.id IN ({', '.join(['%s'] * len(category_ids))}){lock}")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [CategoryStatus.ACTIVE.value, CategoryStatus.PROPOSED.value, rater.pk, study_id,
-                             *category_ids])
-        found = {row[0]: dict(zip(("pk", "name", "status", "proposed_by_id", "joint", "merged_into_id",
-                                   "merged_into__name", "has_visible_child"), row, strict=True))
-                 for row in cursor.fetchall()}
+    # One query: each chosen row, locked, with the name it was merged into and whether it has
+    # a child this rater can see.
+    visible_child = Category.objects.filter(parent_id=OuterRef("pk")).filter(
+        Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED) & (Q(joint=True) | Q(proposed_by=rater)))
+    found = {row["pk"]: row for row in Category.objects.filter(study_id=study_id, pk__in=category_ids)
+             .select_for_update(of=("self",)).order_by()
+             .values("pk", "name", "status", "proposed_by_id", "joint", "merged_into_id", "merged_into__name",
+                     has_visible_child=Exists(visible_child))}
     for category in found.values():
         if category["merged_into_id"] is not None and category["merged_into__name"] is None:
             # Merged while this query waited for the row's lock: PostgreSQL reads the row
