@@ -5,10 +5,9 @@ WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends libxml2 libxslt1.1 \
     && rm -rf /var/lib/apt/lists/*
 # Dependencies first (cached while only the code changes), then the code itself.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install --no-cache-dir -r /tmp/requirements.txt
+# The runtime's exact versions (requirements.lock, made from pyproject.toml by `make lock`).
+COPY requirements.lock ./
+RUN pip install --no-cache-dir -r requirements.lock
 COPY . .
 RUN TAXONOMIST_PRODUCTION=1 SECRET_KEY=build-only-collectstatic-key-never-used-when-the-app-runs \
     TAXONOMIST_DATA_DIR=/tmp/build python manage.py collectstatic --noinput

@@ -8,19 +8,33 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test install install-test migrate demo worker web bench clean axe-core
+.PHONY: run test install install-test lock migrate demo worker web bench clean axe-core
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/pip install -q -e .
+# The exact versions of requirements.lock (runtime) and requirements-test.lock (runtime + the
+# test extra), so that a fresh clone runs what CI ran; then the project itself, without resolving.
+$(STAMP): $(BIN)/python pyproject.toml requirements.lock
+	$(BIN)/pip install -q -r requirements.lock
+	$(BIN)/pip install -q --no-deps -e .
 	touch $@
 
-$(TEST_STAMP): $(STAMP)
-	$(BIN)/pip install -q -e '.[test]'
+$(TEST_STAMP): $(STAMP) requirements-test.lock
+	$(BIN)/pip install -q -r requirements-test.lock
 	touch $@
+
+# Regenerate both lock files from pyproject.toml (after changing a dependency): uv, from PyPI,
+# in a virtual environment of its own; one resolution for every platform and Python >= 3.11, the
+# test lock constrained to the runtime lock's versions.
+UV_VENV := .venv-uv
+lock:
+	test -x $(UV_VENV)/bin/uv || ($(PYTHON) -m venv $(UV_VENV) && $(UV_VENV)/bin/pip install -q uv)
+	$(UV_VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --no-header -q \
+	  -o requirements.lock
+	$(UV_VENV)/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --no-header -q \
+	  -c requirements.lock -o requirements-test.lock
 
 install: $(STAMP)
 install-test: $(TEST_STAMP)
@@ -53,4 +67,4 @@ axe-core:
 	  node -p "'axe.min.js ' + require('./node_modules/axe-core/sri-history.json')['$$version']['axe.min.js']" > $$dir/axe.min.js.sri
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) $(UV_VENV) var
