@@ -57,7 +57,7 @@ def generator(seed: int, noise: float = 0.4):
         rng.shuffle(words)
         title = " ".join(words[:6]).capitalize()
         body = (f"<p>{' '.join(words[6:40])}.</p><pre><code>import tensorflow as tf\nmodel = tf.keras.models."
-                f"load_model('{leaf.split()[0].lower()}.h5')\n</code></pre><p>{' '.join(words[40:])}.</p>")
+                f"load_model('model.h5')\n</code></pre><p>{' '.join(words[40:])}.</p>")
         return title, body, "|tensorflow|", t
 
     return post

@@ -166,7 +166,7 @@ class ClassifierEstimateCsvApi(APIView):
         """The estimate as CSV: one row per category, the method with its references in each row."""
         query_params(CsvQuery, request)
         allowed = selectors.classifier_access(slug=slug, user=request.user)
-        estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
+        estimate = selectors.estimate_finished_get(study=allowed.study, estimate_id=estimate_id)
         return csv_response(request, header=selectors.ESTIMATE_COLUMNS,
                             rows=selectors.estimate_csv_rows(estimate=estimate),
                             filename=f"{slug}-estimate-{estimate.pk}.csv")
@@ -178,7 +178,7 @@ class ClassifierPredictionsCsvApi(APIView):
         """Every unsampled post's predicted categories and scores (streamed CSV)."""
         query_params(CsvQuery, request)
         allowed = selectors.classifier_access(slug=slug, user=request.user)
-        estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
+        estimate = selectors.estimate_finished_get(study=allowed.study, estimate_id=estimate_id)
         return csv_response(request, header=selectors.prediction_csv_header(estimate=estimate),
                             rows=selectors.prediction_csv_rows(estimate=estimate),
                             filename=f"{slug}-predictions-{estimate.pk}.csv")

@@ -31,4 +31,9 @@ class ClassifierConfig(AppConfig):
             classifier_estimate_execute(job=job)
 
         job_handler_register(JobKind.CLASSIFIER_TRAIN, train)
-        job_handler_register(JobKind.CLASSIFIER_ESTIMATE, estimate)
+        def estimate_ended(*, job):
+            from .services import classifier_estimate_ended
+
+            classifier_estimate_ended(job=job)
+
+        job_handler_register(JobKind.CLASSIFIER_ESTIMATE, estimate, ended=estimate_ended)

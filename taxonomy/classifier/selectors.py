@@ -84,6 +84,14 @@ def estimate_get(*, study: Study, estimate_id) -> ClassifierEstimate:
     return estimate
 
 
+def estimate_finished_get(*, study: Study, estimate_id) -> ClassifierEstimate:
+    """An estimate whose job has finished; 404 before (nothing to download yet)."""
+    estimate = estimate_get(study=study, estimate_id=estimate_id)
+    if estimate.finished_at is None:
+        raise Http404("This estimate is not finished: it has nothing to download yet.")
+    return estimate
+
+
 def prediction_rows(*, estimate: ClassifierEstimate, chunk: int = 5000):
     """(post id, site, id on the site, category ids, scores) of every prediction, in post order, in chunks."""
     last = 0

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotator.corpus.models import Post
-from annotator.jobs.models import Job, JobKind
+from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
 from annotator.selection.models import QuestionSet, QuestionSetMember
 from annotator.studies.models import Study
@@ -288,6 +288,13 @@ def classifier_estimate_execute(*, job: Job) -> None:
     with transaction.atomic():
         estimate.save()
         job_succeed(job=job, result={"estimate": estimate.pk, "predicted": done})
+
+
+def classifier_estimate_ended(*, job: Job) -> None:
+    """An estimate job that did not succeed (an error, a cancel, a worker that stopped) keeps no
+    predictions: half an estimate is never offered for download."""
+    if job.status != JobStatus.SUCCEEDED and job.params.get("estimate"):
+        ClassifierPrediction.objects.filter(estimate_id=job.params["estimate"]).delete()
 
 
 def shares_compute(*, model: ClassifierModel, counts, total: int, seed: int, user) -> list[dict]:

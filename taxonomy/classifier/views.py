@@ -121,7 +121,7 @@ def estimate_detail(request, slug, estimate_id):
 @login_required
 def estimate_csv(request, slug, estimate_id):
     allowed = selectors.classifier_access(slug=slug, user=request.user)
-    estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
+    estimate = selectors.estimate_finished_get(study=allowed.study, estimate_id=estimate_id)
     return csv_response(request, header=selectors.ESTIMATE_COLUMNS,
                         rows=selectors.estimate_csv_rows(estimate=estimate),
                         filename=f"{slug}-estimate-{estimate.pk}.csv")
@@ -130,7 +130,7 @@ def estimate_csv(request, slug, estimate_id):
 @login_required
 def predictions_csv(request, slug, estimate_id):
     allowed = selectors.classifier_access(slug=slug, user=request.user)
-    estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
+    estimate = selectors.estimate_finished_get(study=allowed.study, estimate_id=estimate_id)
     return csv_response(request, header=selectors.prediction_csv_header(estimate=estimate),
                         rows=selectors.prediction_csv_rows(estimate=estimate),
                         filename=f"{slug}-predictions-{estimate.pk}.csv")

@@ -8,6 +8,7 @@ import io
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from annotator.jobs.models import Job
 from annotator.jobs.runner import job_run
@@ -114,3 +115,25 @@ def test_downloads(corpus, queued, client):
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == 60 and rows[0]["taxonomy_version"] == "0" and "score Server" in rows[0]
     assert all(r["categories"] for r in rows)
+
+
+def test_a_cancelled_estimate_keeps_no_predictions(corpus, queued, monkeypatch, client):
+    model = trained(corpus)
+    estimate = classifier_estimate_start(study=corpus["study"], user=corpus["owner"], model=model,
+                                         question_set_id=corpus["question_set"].pk, seed=1)
+    monkeypatch.setattr(services, "BATCH", 25)
+    write = services.predictions_write
+
+    def write_then_cancel(**kwargs):
+        Job.objects.filter(pk=estimate.job_id).update(cancel_requested_at=timezone.now(),
+                                                      cancel_requested_by=corpus["owner"])
+        return write(**kwargs)
+
+    monkeypatch.setattr(services, "predictions_write", write_then_cancel)
+    job_run(job_id=estimate.job_id)
+    job = Job.objects.get(pk=estimate.job_id)
+    assert job.status == "failed" and "Cancelled" in job.error
+    assert not ClassifierPrediction.objects.filter(estimate=estimate).exists()
+    assert ClassifierEstimate.objects.get(pk=estimate.pk).finished_at is None
+    client.force_login(corpus["owner"])
+    assert client.get(f"/studies/cls/classifier/estimates/{estimate.pk}/predictions.csv").status_code == 404
