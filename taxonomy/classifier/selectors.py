@@ -138,6 +138,7 @@ class TrainingData:
     excluded: dict = field(default_factory=dict)
     sample_counts: dict = field(default_factory=dict)  # category id → posts of the sample at this level
     sample_posts: int = 0  # posts with a category at this level (the sample shares' denominator)
+    post_categories: dict = field(default_factory=dict)  # post id → its categories at this level (any count)
 
     @property
     def problems(self) -> list[str]:
@@ -178,7 +179,7 @@ def training_data(*, study: Study, sight: Sight, level: str, folds: int = DEFAUL
     for cats in per_post.values():
         for c in cats:
             counts[c] = counts.get(c, 0) + 1
-    data.sample_counts, data.sample_posts = dict(counts), len(per_post)
+    data.sample_counts, data.sample_posts, data.post_categories = dict(counts), len(per_post), per_post
     kept = [c for c in shape.live_order() + sorted(set(counts) - set(shape.live_order())) if counts.get(c)]
     for c in kept:
         entry = {"id": c, "path": shape.path(c), "posts": counts[c]}
@@ -210,21 +211,26 @@ def training_data(*, study: Study, sight: Sight, level: str, folds: int = DEFAUL
 ESTIMATE_COLUMNS = ["category_id", "category_path", "model_id", "taxonomy_version", "question_set", "posts_predicted",
                     "posts_predicted_in_category", "observed_share", "estimated_share", "ci95_low", "ci95_high",
                     "cv_tpr", "cv_fpr", "adjusted", "sample_posts", "sample_in_category", "sample_share",
-                    "sample_ci95_low", "sample_ci95_high", "method"]
+                    "sample_ci95_low", "sample_ci95_high", "sample_scope", "whole_set_posts",
+                    "whole_set_coded", "whole_set_share", "whole_set_ci95_low", "whole_set_ci95_high", "method"]
 PREDICTION_COLUMNS = ["post_id", "site", "site_post_id", "model_id", "taxonomy_version", "categories",
                       "category_paths"]
 
 
 def estimate_csv_rows(*, estimate: ClassifierEstimate):
     """One row per category; the method (with its references) in every row's last column."""
+    def rounded(value):
+        return "" if value is None else round(value, 6)
+
     for share in estimate.shares:
-        sample = share["sample"]
+        sample, whole = share["sample"], share.get("whole", {})
         yield [share["id"], share["path"], estimate.model_id, estimate.taxonomy_version, estimate.question_set_name,
                estimate.predicted, share["predicted"], round(share["observed"], 6), round(share["estimate"], 6),
                round(share["low"], 6), round(share["high"], 6), round(share["tpr"], 6), round(share["fpr"], 6),
                "yes" if share["adjusted"] else "no (TPR - FPR too small)", sample["n"], sample["count"],
-               "" if sample["share"] is None else round(sample["share"], 6), round(sample["low"], 6),
-               round(sample["high"], 6), estimate.method]
+               rounded(sample["share"]), round(sample["low"], 6), round(sample["high"], 6), sample.get("scope", ""),
+               whole.get("posts", ""), whole.get("coded", ""), rounded(whole.get("estimate")),
+               rounded(whole.get("low")), rounded(whole.get("high")), estimate.method]
 
 
 def prediction_csv_header(*, estimate: ClassifierEstimate) -> list[str]:

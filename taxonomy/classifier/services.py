@@ -245,15 +245,21 @@ def predictions_write(*, estimate: ClassifierEstimate, pipeline, threshold: floa
     return decided
 
 
-def sample_shares(*, model: ClassifierModel, data: TrainingData) -> list[dict]:
-    """The hand-coded sample's share of each of the model's categories (at its level), Wilson interval."""
+def sample_shares(*, model: ClassifierModel, data: TrainingData, question_set: QuestionSet) -> tuple[list[dict], str]:
+    """The hand-coded sample's share of each of the model's categories (at its level), Wilson
+    interval: over the set's sampled members with a category at that level, or, when the set holds
+    none, over the study's whole sample (the scope is returned with the shares)."""
+    in_set = set(QuestionSetMember.objects.filter(question_set=question_set, post_id__in=list(
+        data.post_categories)).values_list("post_id", flat=True))
+    scope = "the sampled posts of this set" if in_set else "the study's whole sample (none of this set's)"
+    posts = in_set or set(data.post_categories)
     out = []
     for category in model.categories:
-        count = data.sample_counts.get(category["id"], 0)
-        low, high = estimating.wilson(count, data.sample_posts)
-        out.append({"count": count, "n": data.sample_posts,
-                    "share": count / data.sample_posts if data.sample_posts else None, "low": low, "high": high})
-    return out
+        count = sum(1 for post in posts if category["id"] in data.post_categories[post])
+        low, high = estimating.wilson(count, len(posts))
+        out.append({"count": count, "n": len(posts), "in_set": bool(in_set),
+                    "share": count / len(posts) if posts else None, "low": low, "high": high})
+    return out, scope
 
 
 def classifier_estimate_execute(*, job: Job) -> None:
@@ -282,7 +288,7 @@ def classifier_estimate_execute(*, job: Job) -> None:
         report(rows_read=done)
     job_progress(job=job, phase="estimating the shares", rows_read=done)
     estimate.shares = shares_compute(model=model, counts=counts, total=done, seed=estimate.seed,
-                                     user=job.created_by)
+                                     user=job.created_by, question_set=question_set)
     estimate.set_size, estimate.sampled, estimate.predicted = set_size, set_size - done, done
     estimate.finished_at = timezone.now()
     with transaction.atomic():
@@ -297,9 +303,12 @@ def classifier_estimate_ended(*, job: Job) -> None:
         ClassifierPrediction.objects.filter(estimate_id=job.params["estimate"]).delete()
 
 
-def shares_compute(*, model: ClassifierModel, counts, total: int, seed: int, user) -> list[dict]:
-    """Per category: the model's raw share, the adjusted estimate with its bootstrap interval,
-    and the hand-coded sample's share with its Wilson interval."""
+def shares_compute(*, model: ClassifierModel, counts, total: int, seed: int, user,
+                   question_set: QuestionSet) -> list[dict]:
+    """Per category: the model's raw share of the unsampled posts, the adjusted estimate with its
+    bootstrap interval, the hand-coded sample's share with its Wilson interval, and the whole set's
+    share: the sampled members' own final labels (known, no error) plus the unsampled estimate,
+    weighted by their numbers (the interval follows the unsampled part's)."""
     column = {c["id"]: j for j, c in enumerate(model.categories)}
     truth = np.zeros((len(model.training_items), len(column)), dtype=bool)
     for i, (_, cats) in enumerate(model.training_items):
@@ -311,8 +320,16 @@ def shares_compute(*, model: ClassifierModel, counts, total: int, seed: int, use
                                           cv_predicted=predicted, seed=seed)
     data = training_data(study=model.study, sight=sight_for(study=model.study, user=user), level=model.level,
                          folds=model.params["folds"])
-    sample = sample_shares(model=model, data=data)
-    return [{"id": category["id"], "path": category["path"], "predicted": int(counts[j]),
-             "observed": a.observed, "estimate": a.estimate, "low": a.low, "high": a.high,
-             "tpr": a.tpr, "fpr": a.fpr, "adjusted": a.adjusted, "sample": sample[j]}
-            for j, (category, a) in enumerate(zip(model.categories, adjusted))]
+    sample, scope = sample_shares(model=model, data=data, question_set=question_set)
+    out = []
+    for j, (category, a) in enumerate(zip(model.categories, adjusted)):
+        coded = sample[j]["n"] if sample[j]["in_set"] else 0
+        known = sample[j]["count"] if sample[j]["in_set"] else 0
+        whole_n = coded + total
+        whole = [(known + share * total) / whole_n if whole_n else None for share in (a.estimate, a.low, a.high)]
+        out.append({"id": category["id"], "path": category["path"], "predicted": int(counts[j]),
+                    "observed": a.observed, "estimate": a.estimate, "low": a.low, "high": a.high,
+                    "tpr": a.tpr, "fpr": a.fpr, "adjusted": a.adjusted, "sample": {**sample[j], "scope": scope},
+                    "whole": {"posts": whole_n, "coded": coded, "estimate": whole[0], "low": whole[1],
+                              "high": whole[2]}})
+    return out

@@ -54,7 +54,10 @@ def classifier_rows_make(*, study, user, question_set=None) -> tuple[ClassifierM
         shares.append({"id": roots[j].pk, "path": roots[j].name, "predicted": len(posts) // len(roots),
                        "observed": share.observed, "estimate": share.estimate, "low": share.low,
                        "high": share.high, "tpr": share.tpr, "fpr": share.fpr, "adjusted": share.adjusted,
-                       "sample": {"count": 4, "n": 12, "share": 4 / 12, "low": low, "high": high}})
+                       "sample": {"count": 4, "n": 12, "share": 4 / 12, "low": low, "high": high, "in_set": False,
+                                  "scope": "the study's whole sample (none of this set's)"},
+                       "whole": {"posts": len(posts), "coded": 0, "estimate": share.estimate, "low": share.low,
+                                 "high": share.high}})
     estimate = ClassifierEstimate.objects.create(
         study=study, model=model, question_set=question_set,
         question_set_name=question_set.name if question_set else "Deployment", seed=1,

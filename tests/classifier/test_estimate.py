@@ -88,6 +88,10 @@ def test_an_estimate_predicts_the_unsampled_posts_in_batches_and_keeps_its_versi
     for s in shares.values():  # the unsampled posts are a third per root, as is the sample
         assert s["low"] <= s["estimate"] <= s["high"] and abs(s["estimate"] - 1 / 3) < 0.15
         assert s["sample"]["count"] == 16 and s["sample"]["n"] == 48 and s["sample"]["low"] < 1 / 3 < s["sample"]["high"]
+        whole = s["whole"]  # 48 coded members (16 in each root) and 60 estimated
+        assert whole["posts"] == 108 and whole["coded"] == 48 and s["sample"]["scope"] == "the sampled posts of this set"
+        assert abs(whole["estimate"] - (16 + s["estimate"] * 60) / 108) < 1e-9
+        assert whole["low"] <= whole["estimate"] <= whole["high"]
     # the tree changes: the model and its estimate say so, and keep their version
     category_add(study=corpus["study"], name="Desktop", actor=corpus["owner"])
     assert ClassifierEstimate.objects.get(pk=estimate.pk).taxonomy_version == model.taxonomy_version
