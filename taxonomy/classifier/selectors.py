@@ -265,6 +265,8 @@ def model_report(*, model: ClassifierModel) -> dict | None:
               for j, category in enumerate(model.categories)]
     overall = [{"name": name, "model": report["model"][name], "baseline": report["baseline"][name]}
                for name in ("micro", "macro")]
-    return {"rows": rows, "overall": overall, "matrix": matrix, "folds": report["folds"],
+    paths = {str(c["id"]): c["path"] for c in model.categories}
+    keywords = [{"path": paths.get(key, key), "words": words} for key, words in model.keywords.items()]
+    return {"rows": rows, "overall": overall, "matrix": matrix, "folds": report["folds"], "keywords": keywords,
             "stratified_on": report["stratified_on"], "fold_sizes": report["fold_sizes"],
             "baseline_keywords": report.get("baseline_keywords", "")}

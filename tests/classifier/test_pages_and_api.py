@@ -97,6 +97,7 @@ def test_the_pages_train_show_progress_the_report_and_estimate(corpus, queued, c
     page = client.get(response["Location"]).content.decode()
     assert "Cross-validated figures" in page and "Confusion matrix" in page and "Mobile › Quantization" in page
     assert "stratified on the label combination" in page and "Macro average" in page
+    assert "Mobile › Quantization: int8, tflite" in page  # the keywords, by category path
     started = client.post(reverse("classifier:estimate_start", args=["cls", model.pk]),
                           {"question_set": corpus["question_set"].pk})
     estimate = ClassifierEstimate.objects.get()
