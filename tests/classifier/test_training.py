@@ -121,3 +121,16 @@ def test_a_cancelled_training_stops(corpus, queued):
     job.refresh_from_db()
     assert job.status == "failed" and "Cancelled" in job.error
     assert not ClassifierModel.objects.get(pk=model.pk).is_trained
+
+
+def test_a_label_counts_at_each_level_through_the_tree_paths():
+    from taxonomy.classifier.selectors import level_category
+    from taxonomy.tree.paths import CategoryRow, TreeShape
+
+    # Server › Cloud › Docker, Server › Export, Mobile (a root with no child)
+    shape = TreeShape([CategoryRow(1, None, "Server"), CategoryRow(2, 1, "Cloud"), CategoryRow(3, 2, "Docker"),
+                       CategoryRow(4, 1, "Export"), CategoryRow(5, None, "Mobile")])
+    assert [level_category(shape, 3, level) for level in ("root", "inner", "leaf")] == [1, 2, 3]
+    assert [level_category(shape, 4, level) for level in ("root", "inner", "leaf")] == [1, 4, 4]
+    assert [level_category(shape, 5, level) for level in ("root", "inner", "leaf")] == [5, None, 5]
+    assert level_category(shape, 2, "leaf") is None and level_category(shape, 99, "root") is None
