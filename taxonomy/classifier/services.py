@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import joblib
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.utils import timezone
 
 from annotator.corpus.models import Post
@@ -286,6 +286,7 @@ def classifier_estimate_execute(*, job: Job) -> None:
         counts += decided.sum(axis=0)
         done += len(rows)
         report(rows_read=done)
+        reset_queries()  # with DEBUG on, Django keeps every statement: memory would grow with the set
     job_progress(job=job, phase="estimating the shares", rows_read=done)
     estimate.shares = shares_compute(model=model, counts=counts, total=done, seed=estimate.seed,
                                      user=job.created_by, question_set=question_set)
