@@ -243,6 +243,8 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--doccano", type=int, help="doccano's project id (doccano started under /tmp/peer)")
+    parser.add_argument("--doccano-from", type=int, default=5000,
+                        help="the first of doccano's documents to label (each run needs fresh ones)")
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -268,7 +270,7 @@ def main() -> int:
         base = f"http://127.0.0.1:{port}"
         print(f"gunicorn: {args.workers} workers; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
         used = 0
-        doccano_next = 5000  # doccano's documents 0–4,999 are left to its own set-up scripts
+        doccano_next = args.doccano_from
         for round_no in range(1, args.rounds + 1):
             print(f"\n== round {round_no} (load average {os.getloadavg()[0]:.1f})")
             print("ours, reads:", json.dumps(reads(base, setup, args.calls)))

@@ -14,6 +14,7 @@ from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
+from .visibility import sight_for
 from .models import LabelKind
 from .services import NOTE_MAX
 
@@ -174,7 +175,8 @@ class LabelListApi(PaginatedApi):
         runs, everyone's only for an owner or arbitrator who does not rate on it; on a draw in
         arbitration, everyone's."""
         access = study_get_for_user(slug=slug, user=request.user)
-        return paginate(queryset=selectors.label_list_for_api(study=access.study, user=request.user),
+        sight = sight_for(study=access.study, user=request.user, membership=access.membership)
+        return paginate(queryset=selectors.label_list_for_api(study=access.study, user=request.user, sight=sight),
                         serializer_class=self.ListOutput, request=request, view=self,
                         complete=selectors.label_rows_complete)
 
@@ -199,7 +201,8 @@ class LabellingProgressApi(APIView):
         """Labelled / assigned per rater and stratum (counts only): one's own, and every rater's for
         owners and arbitrators who do not rate on the draw (the blindness rule)."""
         access = study_get_for_user(slug=slug, user=request.user)
-        progress = selectors.labelling_progress(study=access.study, user=request.user)
+        progress = selectors.labelling_progress(study=access.study, user=request.user, sight=sight_for(
+            study=access.study, user=request.user, membership=access.membership))
         several = len({s.draw_id for s in progress.strata}) > 1
         names = {s.pk: f"v{s.draw.version} {s.name}" if several else s.name for s in progress.strata}
         return Response(self.RaterOutput(progress.raters, many=True, context={"stratum_names": names}).data)

@@ -42,28 +42,31 @@ _NOT_OPEN = (DrawStatus.PENDING, DrawStatus.READY, DrawStatus.FAILED)
 # -- blindness: decided in .visibility ---------------------------------------------
 
 
-def label_list_for_api(*, study: Study, user) -> QuerySet:
-    """The visible labels as rows of what a listing shows (``values()``: a page of 50 model
-    instances with their post, draw, rater and prefetched categories cost several times the
-    query), in a stable order; ``label_rows_complete`` adds the categories of a page."""
-    return (
-        label_list_visible(study=study, user=user)
-        .order_by("assignment__draw__version", "assignment__item_id", "assignment__rater__username")
-        .values("id", "kind", "note", "revision", "updated_at", item=F("assignment__item_id"),
-                draw=F("assignment__draw__version"), post=F("assignment__item__post_id"),
-                title=F("assignment__item__post__title"), rater=F("assignment__rater__username"))
-    )
+def label_list_for_api(*, study: Study, user, sight: Sight | None = None) -> QuerySet:
+    """The visible labels' ids in a stable order: what the listing counts and pages through,
+    joined to nothing it does not filter or sort on (with the posts' titles joined, every
+    visible label's post was read before the page was cut); ``label_rows_complete`` reads a
+    page's rows whole."""
+    return (label_list_visible(study=study, user=user, sight=sight)
+            .order_by("assignment__draw__version", "assignment__item_id", "assignment__rater__username")
+            .values("id"))
 
 
-def label_rows_complete(rows: list[dict]) -> list[dict]:
-    """Rows of ``label_list_for_api`` with their categories (id, name, status), in one query."""
-    categories: dict[int, list[dict]] = {row["id"]: [] for row in rows}
-    for label_id, pk, name, status in (LabelCategory.objects.filter(label_id__in=list(categories)).order_by("pk")
+def label_rows_complete(page: list[dict]) -> list[dict]:
+    """A page of ``label_list_for_api`` as the listing shows it, in two queries: the labels
+    with their item, post title, draw and rater (``values()``: model instances with their
+    post, draw and rater cost several times the query), and their categories (id, name, status)."""
+    ids = [row["id"] for row in page]
+    rows = {row["id"]: row for row in Label.objects.filter(pk__in=ids).values(
+        "id", "kind", "note", "revision", "updated_at", item=F("assignment__item_id"),
+        draw=F("assignment__draw__version"), post=F("assignment__item__post_id"),
+        title=F("assignment__item__post__title"), rater=F("assignment__rater__username"))}
+    for row in rows.values():
+        row["categories"] = []
+    for label_id, pk, name, status in (LabelCategory.objects.filter(label_id__in=ids).order_by("pk")
                                        .values_list("label_id", "category_id", "category__name", "category__status")):
-        categories[label_id].append({"id": pk, "name": name, "status": status})
-    for row in rows:
-        row["categories"] = categories[row["id"]]
-    return rows
+        rows[label_id]["categories"].append({"id": pk, "name": name, "status": status})
+    return [rows[pk] for pk in ids]
 
 
 def label_editable(assignment: Assignment) -> bool:
@@ -300,7 +303,8 @@ def labelling_progress(*, study: Study, user, sight: Sight | None = None) -> Lab
     these figures): of every rater whose progress ``user`` may see (the blindness rule:
     their own, and everyone's on the draws they may see every rater's work of)."""
     sight = sight if sight is not None else sight_for(study=study, user=user)
-    draw_ids = labelling_draw_ids(study=study)
+    # the draws in labelling (arbitration not started): the ones whose round runs
+    draw_ids = sorted(sight.running) if sight.running is not None else labelling_draw_ids(study=study)
     # A tally has an assignment's draw and rater: the assignments' visibility rule applies as it is.
     rows = (RaterTally.objects.filter(assignment_visible_q(sight), draw_id__in=draw_ids)
             .values_list("rater_id", "rater__username", "stratum_id", "submitted", "assigned")
@@ -311,8 +315,9 @@ def labelling_progress(*, study: Study, user, sight: Sight | None = None) -> Lab
         entry.by_stratum[stratum_id] = [submitted, assigned]
         entry.labelled += submitted
         entry.assigned += assigned
-    strata = list(SampleStratum.objects.filter(draw_id__in=draw_ids)
-                  .select_related("draw").order_by("draw__version", "position"))
+    # what the page and the API show of a stratum: its name and its draw's version
+    strata = list(SampleStratum.objects.filter(draw_id__in=draw_ids).select_related("draw")
+                  .only("name", "position", "draw_id", "draw__version").order_by("draw__version", "position"))
     return LabellingProgress(strata=strata, raters=list(raters.values()))
 
 

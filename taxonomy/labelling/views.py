@@ -216,7 +216,7 @@ def progress(request, slug):
     """Labelled / assigned per rater and stratum: one's own, and every rater's for owners
     and arbitrators who do not rate on the draw (the blindness rule)."""
     access = study_get_for_user(slug=slug, user=request.user)
-    sight = sight_for(study=access.study, user=request.user)
+    sight = sight_for(study=access.study, user=request.user, membership=access.membership)
     data = selectors.labelling_progress(study=access.study, user=request.user, sight=sight)
     return render(request, "taxonomy/labelling/progress.html",
                   {"access": access, "study": access.study, "progress": data,

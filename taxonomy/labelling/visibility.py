@@ -47,6 +47,7 @@ class Sight:
     approver: bool  # owner or arbitrator
     sealed: frozenset[int]  # draws where this user sees their own work only
     rating_sealed: frozenset[int]  # the sealed draws this user rates on
+    running: frozenset[int] | None = None  # the study's draws whose round runs (None: not read)
 
     @property
     def sees_all(self) -> bool:
@@ -79,12 +80,16 @@ def _sealed_draws(study: Study | int) -> QuerySet[SampleDraw]:
     return SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING, arbitration_started_at__isnull=True)
 
 
-def sight_for(*, study: Study | int, user) -> Sight:
-    """``user``'s sight of ``study`` (a study or its id)."""
+def sight_for(*, study: Study | int, user, membership: Membership | None = None) -> Sight:
+    """``user``'s sight of ``study`` (a study or its id). ``membership``: the user's membership
+    of the study where the caller has read it already (``study_get_for_user``)."""
     study_id = getattr(study, "pk", study)
     user_id = user.pk if getattr(user, "is_authenticated", False) else None
-    membership = (Membership.objects.filter(study_id=study_id, user_id=user_id).only("is_owner", "is_arbitrator")
-                  .first() if user_id is not None else None)
+    if membership is not None and (membership.study_id, membership.user_id) != (study_id, user_id):
+        raise ValueError("sight_for: the membership of another study or user")
+    if membership is None and user_id is not None:
+        membership = (Membership.objects.filter(study_id=study_id, user_id=user_id)
+                      .only("is_owner", "is_arbitrator").first())
     if membership is None:
         return Sight(study_id=study_id, user_id=user_id, member=False, approver=False, sealed=frozenset(),
                      rating_sealed=frozenset())
@@ -96,7 +101,7 @@ def sight_for(*, study: Study | int, user) -> Sight:
     rating = frozenset(pk for pk, rated in rows if rated)
     approver = membership.is_owner or membership.is_arbitrator
     return Sight(study_id=study_id, user_id=user_id, member=True, approver=approver,
-                 sealed=rating if approver else sealed, rating_sealed=rating)
+                 sealed=rating if approver else sealed, rating_sealed=rating, running=sealed)
 
 
 def sight_whole(*, study: Study | int) -> Sight:
