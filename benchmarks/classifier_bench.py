@@ -39,6 +39,26 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kilobytes on Linux
 
 
+def job_peak_reset() -> bool:
+    """Reset the kernel's peak-RSS mark of this process (Linux: VmHWM), so that the job's own peak
+    can be read after the database was filled; False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def vm_mb(field: str = "VmHWM") -> float:
+    """VmHWM (peak) or VmRSS (now) of this process, in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def generator(seed: int, noise: float = 0.4):
     from tests.factories import COMMON_WORDS, ROOT_WORDS, TOPIC_WORDS
 
@@ -161,13 +181,20 @@ def database_run(args, pipeline, report, labels, rows) -> None:
     estimate = ClassifierEstimate.objects.create(study=study, model=model, question_set=question_set,
                                                  question_set_name="All", seed=1, taxonomy_version=0)
     job = Job.objects.create(study=study, kind=JobKind.CLASSIFIER_ESTIMATE, params={"estimate": estimate.pk})
+    import gc
+
+    gc.collect()
+    reset = job_peak_reset()
+    before = vm_mb("VmRSS") if reset else float("nan")
     t0 = time.perf_counter()
     job_run(job_id=job.pk)
     seconds = time.perf_counter() - t0
     job.refresh_from_db()
     estimate.refresh_from_db()
+    peak = (f"RSS {before:.0f} MB at the start (the posts just written included), peak during the job "
+            f"{vm_mb():.0f} MB" if reset else f"peak RSS {peak_rss_mb():.0f} MB")
     print(f"  estimate job: {job.status} {job.error} in {seconds:.0f} s ({args.db_posts / seconds:,.0f} posts/s, "
-          f"predictions stored); peak RSS {peak_rss_mb():.0f} MB")
+          f"predictions stored); {peak}")
     for share in estimate.shares:
         print(f"    {share['path']}: observed {share['observed']:.3f}, estimated {share['estimate']:.3f} "
               f"[{share['low']:.3f}, {share['high']:.3f}]")
@@ -186,8 +213,14 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.database_url:
+        if args.database_url.startswith("postgres") and args.db_posts:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            from question_set_bench import ensure_database
+
+            ensure_database(args.database_url)  # created and migrated when missing
         os.environ["DATABASE_URL"] = args.database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "annotator.settings")
+    os.environ.setdefault("DEBUG", "0")  # as a worker runs: no log of every statement
     import django
 
     django.setup()
