@@ -47,6 +47,7 @@ from taxonomy.labelling.services import label_submit
 from taxonomy.results.services import export_start
 from taxonomy.tree.services import category_add, category_retire
 from tests.blindness import crawl
+from tests.classifier.rows import classifier_rows_make, final_labels_make
 from tests.blindness.conftest import world  # noqa: F401  (the seeded study, extended here)
 from tests.factories import (
     PASSWORD,
@@ -138,6 +139,12 @@ RULES: list[tuple[str, Rule]] = [
     (r"^(/api)?/studies/{slug}/classifier/similar-posts/settings/$", Rule(read=OWNER, write=OWNER)),
     (r"^(/api)?/studies/{slug}/classifier/similar-posts/accuracy/$", Rule(read=MEMBERS)),
     (r"^(/api)?/studies/{slug}/classifier/(similar-posts/{item_id}|pending-clusters)/$", Rule(read=EDITORS)),
+    # -- the classifier: read by members who see every label (not rater ana nor viewer vera while a
+    # round they cannot see runs: 404), trained and estimated by owners and arbitrators; its page
+    # tells the others why not
+    (r"^/studies/{slug}/classifier/$", Rule(read=MEMBERS)),
+    (r"^/studies/{slug}/classifier/(train|models/{model_id}/estimate)/$", Rule(read=None, write=EDITORS)),
+    (r"^(/api)?/studies/{slug}/classifier/(models|estimates)/", Rule(read=EDITORS, write=EDITORS)),
 ]
 
 # The pages that take a write (a form or an action, by POST). Any other page answers a POST as
@@ -155,6 +162,7 @@ WRITE_PAGES = {
     "arbitration:start", "arbitration:item", "arbitration:pending", "arbitration:pilot_confirm",
     "arbitration:pilot_item", "arbitration:roots",
     "results:export_start", "agreement:runs", "jobs:cancel", "classifier:similarity_settings",
+    "classifier:train", "classifier:estimate_start",
 }
 
 
@@ -180,6 +188,7 @@ CHOICES: list[tuple[str, dict[str, str]]] = [
     (r"/retire/$", {"category_id": "unused_leaf"}),
     (r"/results/exports/", {"job_id": "export_job"}),
     (r"/imports/", {"job_id": "import_job"}),
+    (r"/classifier/", {"model_id": "trained_model", "estimate_id": "finished_estimate"}),
     (r"/jobs/{job_id}/cancel/", {"job_id": "queued_job"}),
     (r"/api/jobs/", {"job_id": "import_job"}),
     (r"", {"version": "labelling_draw", "category_id": "leaf", "set_id": "set", "code_id": "code",
@@ -258,6 +267,11 @@ PAYLOADS: dict[tuple[str, str], object] = {
         lambda o: {"kind": "categories", "categories": [o["leaf"]], "reason": "Scope."}),
     ("POST", "/api/studies/{slug}/results/exports/"): _json(lambda o: {"kind": "items_csv"}),
     ("PUT", "/api/studies/{slug}/classifier/similar-posts/settings/"): _json(lambda o: {"show_after_submit": True}),
+    ("POST", "/studies/{slug}/classifier/train/"): lambda o: ("form", {"level": "leaf", "folds": "3"}),
+    ("POST", "/studies/{slug}/classifier/models/{model_id}/estimate/"): lambda o: ("form", {"question_set": o["set"]}),
+    ("POST", "/api/studies/{slug}/classifier/models/"): _json(lambda o: {"level": "leaf", "params": {"folds": 3}}),
+    ("POST", "/api/studies/{slug}/classifier/models/{model_id}/estimates/"): _json(
+        lambda o: {"question_set": o["set"]}),
     ("POST", "/api/studies/{slug}/agreement/"): _json(
         lambda o: {"scope": "draw", "draw": o["labelling_draw"], "resamples": 0, "seed": 1}),
 }
@@ -296,6 +310,10 @@ def matrix(world) -> Matrix:  # noqa: F811  (the fixture imported above)
         label_submit(assignment=w.assignment(w.bert, item), rater=w.bert,
                      kind="categories" if second else "pending", category_ids=[second.pk] if second else [])
     arbitration_start(draw=disputed, user=w.owner)
+    # final labels to train a classifier on (a draw in arbitration), a trained model and an estimate
+    final_labels_make(study=w.study, categories=[w.cats["export"], w.cats["misc"]], per_category=6,
+                      decided_by=w.owner)
+    trained_model, finished_estimate = classifier_rows_make(study=w.study, user=w.owner)
     ready = labelling_draw(study=w.study, raters=[w.ana, w.bert], pilot=1, reliability=2, status="ready",
                            first_so_id=920_000)
 
@@ -326,6 +344,7 @@ def matrix(world) -> Matrix:  # noqa: F811  (the fixture imported above)
         "export_job": export.pk,
         "design": {"strata": [{"question_set": subset.pk}], "raters": [w.ana.pk, w.bert.pk]},
         "unused_leaf": w.cats["lambda"].pk, "open_run": open_run.pk,
+        "trained_model": trained_model.pk, "finished_estimate": finished_estimate.pk,
     }
     m = Matrix(world=w, users={"owner": w.owner, "rater": w.ana, "arbitrator": arne, "viewer": w.vera,
                                "outsider": otto, "anonymous": None}, objects=objects)

@@ -1,7 +1,7 @@
 """Classifier API: train, list, detail (with the cross-validated report), estimate, the estimate's
 shares, and the CSV downloads. The same services and selectors as the pages; the same rule for
-who may see them (``selectors.classifier_access``: PermissionDenied, a 403, for a member who may
-not see every label now; training and estimating for owners and arbitrators)."""
+who may see them (``selectors.classifier_access``: a 404 for a member who may not see every label
+now; training and estimating for owners and arbitrators, a 403 for the other members)."""
 
 from __future__ import annotations
 

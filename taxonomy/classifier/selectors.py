@@ -46,12 +46,13 @@ class ClassifierAccess:
 
 
 def classifier_access(*, slug: str, user, train: bool = False) -> ClassifierAccess:
-    """The study and the caller's sight; 404 for a non-member, PermissionDenied for a member who may
-    not see every label now (or, ``train``, who is not an owner or arbitrator)."""
+    """The study and the caller's sight; 404 for a non-member and for a member who may not see
+    every label now (missing and forbidden alike), PermissionDenied when ``train`` and the member
+    sees it all but is not an owner or arbitrator."""
     access = study_get_for_user(slug=slug, user=user)
     sight = sight_for(study=access.study, user=user)
     if not sight.sees_all:
-        raise PermissionDenied(NOT_NOW)
+        raise Http404(NOT_NOW)
     result = ClassifierAccess(access=access, sight=sight)
     if train and not result.can_train:
         raise PermissionDenied("Only owners and arbitrators train models and run estimates.")

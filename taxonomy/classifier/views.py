@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -40,7 +41,7 @@ def classifier_home(request, slug):
     """The models and estimates; to a member who may not see every label now, only why not."""
     try:
         allowed = selectors.classifier_access(slug=slug, user=request.user)
-    except PermissionDenied:
+    except Http404:
         access = study_get_for_user(slug=slug, user=request.user)
         return render(request, "taxonomy/classifier/classifier.html",
                       {"access": access, "study": access.study, "not_now": selectors.NOT_NOW})

@@ -68,3 +68,32 @@ def classifier_rows_make(*, study, user, question_set=None) -> tuple[ClassifierM
                              scores=[0.9 if c == i % len(roots) else 0.1 for c in range(len(roots))])
         for i, pk in enumerate(posts))
     return model, estimate
+
+
+def final_labels_make(*, study, categories, per_category: int, decided_by, first_so_id: int = 950_000):
+    """A draw in arbitration whose ``per_category`` posts per category (generated TOPIC_WORDS text,
+    one topic per category) carry a final label of that category: enough to train on."""
+    from annotator.corpus.models import PostType
+    from sampling.models import SampleDraw, SampleItem, SampleStratum
+    from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
+
+    rng = random.Random(3)
+    topics = [(root, leaf) for root, leaves in TOPIC_WORDS.items() for leaf in leaves]
+    now = timezone.now()
+    plan = [(c, topics[j % len(topics)]) for j, c in enumerate(categories) for _ in range(per_category)]
+    posts = Post.objects.bulk_create(
+        Post(study=study, site="stackoverflow.com", so_id=first_so_id + i, post_type=PostType.QUESTION,
+             title=title, body=body, tags="|tensorflow|", creation_date=now, updated_at=now)
+        for i, (_, (root, leaf)) in enumerate(plan) for title, body in [topic_text(root=root, leaf=leaf, rng=rng)])
+    version = SampleDraw.objects.filter(study=study).count() + 1
+    draw = SampleDraw.objects.create(study=study, version=version, status="labelling", seed=1, drawn_at=now,
+                                     sample_size=len(posts), labelling_started_at=now, arbitration_started_at=now)
+    stratum = SampleStratum.objects.create(draw=draw, position=0, name="Coded", mode="census", set_size=len(posts),
+                                           population=len(posts), n=len(posts), drawn=len(posts))
+    items = SampleItem.objects.bulk_create(SampleItem(draw=draw, stratum=stratum, post=p, part="reliability")
+                                           for p in posts)
+    for item, (category, _) in zip(items, plan, strict=True):
+        final = FinalLabel.objects.create(item=item, kind="categories", method="arbitrated", decided_by=decided_by,
+                                          decided_at=now, reason="generated")
+        FinalLabelCategory.objects.create(final=final, category=category)
+    return draw

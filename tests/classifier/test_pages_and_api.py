@@ -66,13 +66,13 @@ def test_who_may_see_and_train(corpus, queued):
     assert refused.status_code == 403
     assert api(corpus["arbitrator"]).post("/api/studies/cls/classifier/models/", {"level": "root"},
                                           format="json").status_code == 202
-    # while a round runs on a draw the rater rates on, the classifier is closed to them
+    # while a round runs on a draw the rater rates on, the classifier does not exist for them
     labelling_draw(study=corpus["study"], raters=[corpus["rater"]], pilot=0, reliability=2, per_item=1)
     assert Assignment.objects.filter(rater=corpus["rater"]).exists()
-    assert api(corpus["rater"]).get("/api/studies/cls/classifier/models/").status_code == 403
+    assert api(corpus["rater"]).get("/api/studies/cls/classifier/models/").status_code == 404
     model = ClassifierModel.objects.get()
-    assert api(corpus["rater"]).get(f"/api/studies/cls/classifier/models/{model.pk}/").status_code == 403
-    assert api(corpus["viewer"]).get("/api/studies/cls/classifier/models/").status_code == 403  # cannot see it
+    assert api(corpus["rater"]).get(f"/api/studies/cls/classifier/models/{model.pk}/").status_code == 404
+    assert api(corpus["viewer"]).get("/api/studies/cls/classifier/models/").status_code == 404  # cannot see it
     assert api(corpus["owner"]).get("/api/studies/cls/classifier/models/").status_code == 200  # rates on none
     outsider = APIClient()
     assert outsider.get("/api/studies/cls/classifier/models/").status_code in (401, 403)
@@ -119,4 +119,4 @@ def test_a_blind_rater_sees_why_not_and_nothing_else(corpus, client):
     client.force_login(corpus["rater"])
     page = client.get(reverse("classifier:home", args=["cls"]))
     assert page.status_code == 200 and b"opens to you" in page.content and b"Train a model" not in page.content
-    assert client.post(reverse("classifier:train", args=["cls"]), {"level": "root"}).status_code == 403
+    assert client.post(reverse("classifier:train", args=["cls"]), {"level": "root"}).status_code == 404
