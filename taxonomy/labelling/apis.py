@@ -126,26 +126,20 @@ class LabellingItemApi(APIView):
         assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
         return Response(AssignmentOutput(assignment).data)
 
-    class SubmitOutput(serializers.Serializer):
-        class Meta:
-            ref_name = "LabelSubmitted"
-
-        item = serializers.IntegerField()
-        label = LabelOutput()
-
-    @extend_schema(request=InputSerializer, responses=SubmitOutput)
+    @extend_schema(request=InputSerializer, responses=AssignmentOutput)
     def put(self, request, slug, item_id):
         """Submit (or replace) the caller's label on their item: the last submission wins. Answers
-        the label as stored (the item's post is not sent again: ``GET`` reads it)."""
+        as ``GET`` does (the item, its post and the label as stored)."""
         access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The service finds the caller's assignment on the item as it locks it.
-        label = services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
-                                              kind=data.validated_data["kind"],
-                                              category_ids=data.validated_data["categories"],
-                                              note=data.validated_data["note"])
-        return Response(self.SubmitOutput({"item": item_id, "label": selectors.label_with_categories(label)}).data)
+        services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
+                                      kind=data.validated_data["kind"],
+                                      category_ids=data.validated_data["categories"],
+                                      note=data.validated_data["note"])
+        assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
+        return Response(AssignmentOutput(assignment).data)
 
 
 class LabelListApi(PaginatedApi):

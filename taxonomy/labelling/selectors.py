@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import F, Prefetch, Q, QuerySet, Sum, prefetch_related_objects
+from django.db.models import F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -194,13 +194,6 @@ def assignment_label(*, assignment: Assignment) -> Label | None:
     # its categories with their names in one more query (not one for the links, one for the names)
     return Label.objects.filter(assignment=assignment).prefetch_related(
         Prefetch("categories", queryset=LabelCategory.objects.select_related("category"))).first()
-
-
-def label_with_categories(label: Label) -> Label:
-    """A label just written, with its categories' names and statuses read in one query."""
-    prefetch_related_objects([label], Prefetch("categories", queryset=LabelCategory.objects.select_related(
-        "category").only("label_id", "category__name", "category__status").order_by("pk")))
-    return label
 
 
 def label_list_mine(*, study: Study, user) -> QuerySet[Assignment]:
