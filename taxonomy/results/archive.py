@@ -74,6 +74,7 @@ from annotator.jobs.models import Job
 from annotator.selection.models import ManualDecision, QuestionSet, QuestionSetMember, SetReference
 from annotator.studies.models import Membership, Study
 from sampling.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum, StratumPopulation
+from sampling.services import rater_tallies_make
 from taxonomy.arbitration.models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
 from taxonomy.coding.models import Code, CodeUse
 from taxonomy.labelling.models import HotkeyBinding, Label, LabelCategory, RelabelRequest
@@ -121,7 +122,6 @@ SECTIONS: tuple[Section, ...] = (
     Section("stratum_populations", StratumPopulation, "stratum__draw__study"),
     Section("items", SampleItem, "draw__study"),
     Section("assignments", Assignment, "draw__study"),
-    Section("rater_tallies", RaterTally, "draw__study"),
     Section("categories", Category, "study"),
     Section("category_examples", Category.examples.through, "category__study"),
     Section("category_changes", CategoryChange, "study"),
@@ -149,7 +149,13 @@ NOT_ARCHIVED: dict[type[models.Model], str] = {
                    "keys again",
     CategoriesSeen: "which announcements of new categories a member has dismissed is this installation's "
                     "reading state, not part of the study's record",
+    RaterTally: "the raters' labelled / assigned figures are derived from the assignments: a restore makes "
+                "them again for every draw whose labelling has started",
 }
+
+# Sections that archives of earlier versions of this format hold and a restore now makes
+# again instead of reading (their rows are counted and otherwise skipped).
+DERIVED_SECTIONS = ("rater_tallies",)
 
 
 # -- what is archived ------------------------------------------------------------------
@@ -579,6 +585,9 @@ class _Restore:
             elif key == "users":
                 self._need_study(key)
                 self._users(self._array(events, start, key))
+            elif key in DERIVED_SECTIONS:
+                self._need_study(key)
+                self._skip(key, self._array(events, start, key))
             elif key in self.by_name:
                 self._need_study(key)
                 if self.user_ids is None:
@@ -613,11 +622,20 @@ class _Restore:
         if self.study is None:
             raise self.refuse(f"The archive's section “{key}” comes before its study.")
 
+    def _skip(self, key: str, rows: Iterator[Any]) -> None:
+        """A derived section of an earlier archive: its rows counted (for the counts at the end)."""
+        n = 0
+        for row in rows:
+            if not isinstance(row, dict):
+                raise self.refuse(f"The archive's section “{key}”: a row is not a JSON object.")
+            n += 1
+        self.read[key] = n
+
     def _check_counts(self, counts: Any) -> None:
         if not isinstance(counts, dict):
             raise self.refuse("The archive has no row counts at its end: it is incomplete.")
         for name, expected in counts.items():
-            if name not in self.by_name:
+            if name not in self.by_name and name not in DERIVED_SECTIONS:
                 raise self.refuse(f"The archive counts rows of an unknown section “{name}”.")
             if self.read.get(name, 0) != expected:
                 raise self.refuse(f"The archive's section “{name}” holds {self.read.get(name, 0):,} rows, but its "
@@ -762,6 +780,12 @@ class _Restore:
 
     # -- after the rows
 
+    def rebuild_derived(self) -> None:
+        """The raters' tallies of every restored draw whose labelling has started, from its
+        assignments (as the labelling start made them and label_submit kept them)."""
+        for draw in SampleDraw.objects.filter(study=self.study, labelling_started_at__isnull=False).order_by("pk"):
+            rater_tallies_make(draw=draw)
+
     def check_belongs(self) -> None:
         """Every restored row reaches the restored study, and so does every row it points
         at: an archive cannot reach into another study of this installation."""
@@ -803,6 +827,7 @@ def study_archive_restore(*, fileobj: IO, progress: Progress | None = None) -> S
     try:
         with transaction.atomic():
             restore.run(iter(ijson.parse(reader, use_float=True)))
+            restore.rebuild_derived()
             connection.check_constraints(table_names=table_names)
             restore.check_belongs()
             restore.reset_sequences()

@@ -322,3 +322,41 @@ def test_only_an_owner_who_sees_every_label_may_export():
 
     arbitration_start(draw=draw, user=owner, allow_incomplete=True)
     study_archive_check_allowed(study=study, user=rating_owner)  # the round is over: every label is seen
+
+
+def test_tallies_are_made_again_on_restore_also_from_an_archive_that_holds_them_in_the_old_shape(rich):
+    """The raters' tallies are derived (labelled / assigned per rater and stratum): not written, made
+    again from the restored assignments; an archive written before their shape changed (one row per
+    draw and rater, no stratum, no assigned) still restores, its tally rows counted and skipped."""
+    from django.db.models import Count, Q
+
+    from sampling.models import Assignment, RaterTally
+
+    def tallies():
+        return sorted(RaterTally.objects.filter(draw__study__slug=SLUG).values_list(
+            "draw__version", "rater__username", "stratum__name", "assigned", "submitted"))
+
+    def counted():
+        return sorted(
+            (row["draw__version"], row["rater__username"], row["item__stratum__name"], row["n"], row["done"])
+            for row in Assignment.objects.filter(draw__study__slug=SLUG, draw__labelling_started_at__isnull=False)
+            .values("draw__version", "rater__username", "item__stratum__name")
+            .annotate(n=Count("id"), done=Count("id", filter=Q(submitted_at__isnull=False))).order_by())
+
+    before = tallies()
+    assert before and before == counted()
+    document = json.loads(export(rich.study))
+    assert "rater_tallies" not in document
+    old_rows = [{"id": i + 1, "draw": draw, "rater": rater, "submitted": 0}
+                for i, (draw, rater) in enumerate(sorted({(a["draw"], a["rater"]) for a in document["assignments"]}))]
+    legacy = {}
+    for key, value in document.items():
+        legacy[key] = value
+        if key == "assignments":
+            legacy["rater_tallies"] = old_rows
+    legacy["counts"]["rater_tallies"] = len(old_rows)
+    study_wipe(rich.study)
+
+    study_archive_restore(fileobj=io.BytesIO(json.dumps(legacy).encode()))
+
+    assert tallies() == before == counted()
