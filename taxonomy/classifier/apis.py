@@ -20,6 +20,11 @@ from . import selectors, services
 from .models import TaxonomyLevel
 
 
+def _version_context(allowed) -> dict:
+    """What the outputs need to say whether a model is older than the tree."""
+    return {"version": taxonomy_version(study=allowed.study)}
+
+
 class ClassifierModelOutput(serializers.Serializer):
     class Meta:
         ref_name = "ClassifierModel"
@@ -90,7 +95,7 @@ class ClassifierModelListCreateApi(APIView):
     def get(self, request, slug):
         """The study's classifier models, newest first."""
         allowed = selectors.classifier_access(slug=slug, user=request.user)
-        context = {"version": taxonomy_version(study=allowed.study)}
+        context = _version_context(allowed)
         return Response(ClassifierModelOutput(selectors.model_list(study=allowed.study), many=True,
                                               context=context).data)
 
@@ -105,7 +110,7 @@ class ClassifierModelListCreateApi(APIView):
         model = services.classifier_train_start(study=allowed.study, user=request.user, level=values["level"],
                                                 params=values.get("params"), keywords=values.get("keywords"),
                                                 seed=values.get("seed"))
-        context = {"version": taxonomy_version(study=allowed.study)}
+        context = _version_context(allowed)
         return Response(ClassifierModelOutput(model, context=context).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -115,7 +120,7 @@ class ClassifierModelDetailApi(APIView):
         """One model: its parameters, training items and cross-validated report."""
         allowed = selectors.classifier_access(slug=slug, user=request.user)
         model = selectors.model_get(study=allowed.study, model_id=model_id)
-        context = {"version": taxonomy_version(study=allowed.study)}
+        context = _version_context(allowed)
         return Response(ClassifierModelDetailOutput(model, context=context).data)
 
 
@@ -132,7 +137,7 @@ class ClassifierEstimateListCreateApi(APIView):
         """The model's estimates."""
         allowed = selectors.classifier_access(slug=slug, user=request.user)
         model = selectors.model_get(study=allowed.study, model_id=model_id)
-        context = {"version": taxonomy_version(study=allowed.study)}
+        context = _version_context(allowed)
         return Response(ClassifierEstimateOutput(selectors.estimate_list(study=allowed.study, model=model),
                                                  many=True, context=context).data)
 
@@ -146,7 +151,7 @@ class ClassifierEstimateListCreateApi(APIView):
         estimate = services.classifier_estimate_start(study=allowed.study, user=request.user, model=model,
                                                       question_set_id=data.validated_data["question_set"],
                                                       seed=data.validated_data.get("seed"))
-        context = {"version": taxonomy_version(study=allowed.study)}
+        context = _version_context(allowed)
         return Response(ClassifierEstimateOutput(estimate, context=context).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -156,7 +161,7 @@ class ClassifierEstimateDetailApi(APIView):
         """One estimate: the shares with their 95 % intervals, next to the sample's."""
         allowed = selectors.classifier_access(slug=slug, user=request.user)
         estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
-        context = {"version": taxonomy_version(study=allowed.study)}
+        context = _version_context(allowed)
         return Response(ClassifierEstimateOutput(estimate, context=context).data)
 
 
