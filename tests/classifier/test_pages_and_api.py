@@ -106,6 +106,7 @@ def test_the_pages_train_show_progress_the_report_and_estimate(corpus, queued, c
     assert Job.objects.get(pk=estimate.job_id).status == "succeeded"
     page = client.get(started["Location"]).content.decode()
     assert "Rogan &amp; Gladen 1978" in page and "Wilson" in page and "48 drawn in a sample" in page
+    assert "Whole set" in page and "48 coded + 60 estimated" in page
     assert "estimates.csv" in page and "predictions.csv" in page
     category_add(study=corpus["study"], name="Desktop", actor=corpus["owner"])
     assert "the tree has changed since" in client.get(started["Location"]).content.decode()
