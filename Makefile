@@ -27,13 +27,14 @@ $(TEST_STAMP): $(STAMP) requirements-test.lock
 
 # Regenerate both lock files from pyproject.toml (after changing a dependency): uv, from PyPI,
 # in a virtual environment of its own; one resolution for every platform and Python >= 3.11, the
-# test lock constrained to the runtime lock's versions.
+# test lock (the test and embeddings extras: the suite tests both similarity methods) constrained
+# to the runtime lock's versions.
 UV_VENV := .venv-uv
 lock:
 	test -x $(UV_VENV)/bin/uv || ($(PYTHON) -m venv $(UV_VENV) && $(UV_VENV)/bin/pip install -q uv)
 	$(UV_VENV)/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --no-header -q \
 	  -o requirements.lock
-	$(UV_VENV)/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 --no-header -q \
+	$(UV_VENV)/bin/uv pip compile pyproject.toml --extra test --extra embeddings --universal --python-version 3.11 --no-header -q \
 	  -c requirements.lock -o requirements-test.lock
 
 install: $(STAMP)

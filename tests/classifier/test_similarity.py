@@ -7,6 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from conftest import need
+
 from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.classifier import similarity
 from taxonomy.classifier.clusters import pending_clusters, text_clusters
@@ -186,8 +188,9 @@ def test_the_pending_clusters_are_for_owners_and_arbitrators(team, client):
     assert _login(client, rater).get(url).status_code == 404
 
 
-@pytest.mark.skipif(not similarity.embeddings_available(), reason="the optional extra 'embeddings' is not installed")
 def test_sentence_embeddings_find_the_same_topic_and_are_measured(team):
+    # make test installs the extra (requirements-test.lock); a bare install skips, .ci/run fails
+    need(similarity.embeddings_available(), "the optional extra 'embeddings' is not installed")
     study, owner = team
     _, leaves, _, waiting = coded_study(study=study, decided_by=owner, per_leaf=5, pending=6)
     roots = {leaf: c.parent.name for leaf, c in leaves.items()}
