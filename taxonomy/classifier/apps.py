@@ -31,9 +31,26 @@ class ClassifierConfig(AppConfig):
             classifier_estimate_execute(job=job)
 
         job_handler_register(JobKind.CLASSIFIER_TRAIN, train)
+
         def estimate_ended(*, job):
             from .services import classifier_estimate_ended
 
             classifier_estimate_ended(job=job)
 
         job_handler_register(JobKind.CLASSIFIER_ESTIMATE, estimate, ended=estimate_ended)
+
+        # The study archive (an earlier step) does not hold the classifier's rows: say why.
+        from taxonomy.results.archive import archive_not_archived_register
+
+        from .models import ClassifierEstimate, ClassifierModel, ClassifierPrediction, ClassifierSettings
+
+        archive_not_archived_register(
+            ClassifierSettings, "whether raters see similar posts after submitting is a setting of this "
+                                "installation's pages, not part of the study's record")
+        archive_not_archived_register(
+            ClassifierModel, "a model is made again from the archived final labels with the seed and parameters "
+                             "its page reports; its fitted pipeline is a pickle, which a restore must never load "
+                             "from a file (loading one can run code)")
+        archive_not_archived_register(
+            ClassifierEstimate, "an estimate is made again from a model and the archived question set")
+        archive_not_archived_register(ClassifierPrediction, "per-post predictions belong to an estimate")

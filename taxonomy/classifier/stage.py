@@ -18,7 +18,8 @@ from .selectors import NOT_NOW
 def classifier_stage(context: StageContext) -> Stage:
     study, slug = context.study, context.study.slug
     sight = stage_sight(context)
-    stage = Stage(key="classifier", title="Classifier (optional)", url=reverse("classifier:home", args=[slug]))
+    stage = Stage(key="classifier", title="Classifier (optional)", url=reverse("classifier:home", args=[slug]),
+                  optional=True)
     if not sight.sees_all:
         stage.state, stage.blocker = State.BLOCKED, NOT_NOW
         return stage

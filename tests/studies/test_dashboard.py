@@ -398,5 +398,5 @@ def test_the_home_says_where_the_study_stands(team, client):
     label(team.draw, team.ana, 2)
     label(team.draw, team.bert, 2)
     arbitration_start(draw=team.draw, user=team.owner)
-    # every step done: the optional classifier is what comes next
-    assert 'Now: <a href="#stage-classifier">Classifier (optional)</a>' in client.get("/studies/deployment/").content.decode()
+    # every step done: the study stands at its results (the optional classifier, not begun, is not "now")
+    assert 'Now: <a href="#stage-results">Results</a>' in client.get("/studies/deployment/").content.decode()

@@ -38,7 +38,8 @@ def test_every_step_registers_its_stage_in_the_methods_order():
         (stages.CORPUS, "annotator.corpus.stage"), (stages.QUESTION_SETS, "annotator.selection.stage"),
         (stages.DRAW, "sampling.stage"), (stages.PILOT, "taxonomy.coding.stage"),
         (stages.LABELLING, "taxonomy.labelling.stage"), (stages.AGREEMENT, "annotator.agreement.stage"),
-        (stages.ARBITRATION, "taxonomy.arbitration.stage"), (stages.RESULTS, "taxonomy.results.stage")]
+        (stages.ARBITRATION, "taxonomy.arbitration.stage"), (stages.RESULTS, "taxonomy.results.stage"),
+        (stages.CLASSIFIER, "taxonomy.classifier.stage")]
 
 
 def test_a_position_takes_one_stage():
