@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.utils import html
 from rest_framework.views import APIView
@@ -98,11 +99,21 @@ class StrictInput(BoundedIntegers):
         return super().to_internal_value(data)
 
 
+class PageNumbers(PageNumberPagination):
+    """DRF's page numbers, except that an empty ``page=`` is an invalid page (404, as ``page=x``
+    is) rather than page 1: the schema says the parameter is an integer."""
+
+    def get_page_number(self, request, paginator):
+        if request.query_params.get(self.page_query_param, None) == "":
+            raise NotFound(self.invalid_page_message.format(page_number="", message="That page number is empty."))
+        return super().get_page_number(request, paginator)
+
+
 class PaginatedApi(APIView):
     """An API whose GET answers one page of a list (``paginate``): the schema documents the page
     (``count``, ``next``, ``previous``, ``results``) and its ``page`` parameter."""
 
-    pagination_class = PageNumberPagination
+    pagination_class = PageNumbers
 
 
 def paginate(*, queryset, serializer_class, request, view: PaginatedApi, complete=None):

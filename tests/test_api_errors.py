@@ -498,3 +498,20 @@ def test_no_query_string_makes_a_page_fail_with_a_server_error():
                     failures.append((path, repr(value), headers, response.status_code))
     assert pages >= 40
     assert failures == []
+
+
+def test_an_empty_page_number_is_an_invalid_page_not_page_one(client, db):
+    """The schema says ``page`` is an integer: ``page=`` is refused as ``page=x`` is."""
+    from django.urls import reverse
+
+    from tests.factories import MembershipFactory, StudyFactory, UserFactory
+
+    study = StudyFactory()
+    owner = UserFactory()
+    MembershipFactory(study=study, user=owner, is_owner=True)
+    client.force_login(owner)
+    url = reverse("api-posts", args=[study.slug])
+    assert client.get(url).status_code == 200
+    for bad in ("", "x", "0"):
+        response = client.get(url, {"page": bad})
+        assert response.status_code == 404 and "Invalid page" in response.json()["detail"], bad
