@@ -228,6 +228,7 @@ LEAF_B = "+leaf, two\nlines"
 DEFINITION = "-definition\r\nwith a CR"
 NOTE = "@note, \"quoted\""
 REASON = "=reason\nline two"
+SECOND_ROOT = '=SUM(A1) "second" root'
 PILOT_NOTE = "+pilot, note"
 TITLES = ['=HYPERLINK("http://evil.example","click")', "+1 deploy", "-2 serving", "@SUM(A1:A9)",
           "\ttab first", "\rcr first", 'commas, and "quotes"', "new\nline", "'=quoted already", "plain title"]
@@ -361,7 +362,27 @@ def _recipes(world) -> dict:
                                                       else url))
 
     items = [*TITLES, SET_A, SET_B, *PATHS, NOTE, REASON, "@owner"]
+    made = {}
+
+    def classifier(kind: str, *, api: bool):
+        """A trained model and finished estimate, made at the first fetch (the classifier learns one
+        category per root: a second, hostile root is added then, after the taxonomy's own CSVs)."""
+        def fetch(client, excel):
+            if not made:
+                from taxonomy.tree.services import category_add
+                from tests.classifier.rows import classifier_rows_make
+
+                category_add(study=world["study"], name=SECOND_ROOT, actor=world["owner"])
+                made["estimate"] = classifier_rows_make(study=world["study"], user=world["owner"])[1]
+            url = f"{'/api' if api else ''}/studies/{slug}/classifier/estimates/{made['estimate'].pk}/{kind}.csv"
+            return _body(client.get(url + ("?excel=1" if excel else "")))
+        return fetch
+
     return {
+        "classifier:estimate_csv": (classifier("estimates", api=False), [ROOT, SECOND_ROOT]),
+        "api-classifier-estimate-csv": (classifier("estimates", api=True), [ROOT, SECOND_ROOT]),
+        "classifier:predictions_csv": (classifier("predictions", api=False), [ROOT]),
+        "api-classifier-predictions-csv": (classifier("predictions", api=True), [ROOT]),
         "sampling:draw_items_csv": (get(f"/studies/{slug}/draws/{draw.version}/items.csv"),
                                     [*TITLES, SET_A, SET_B, "+bob -ann"]),
         "sampling:draw_population_csv": (get(f"/studies/{slug}/draws/{draw.version}/population.csv"),

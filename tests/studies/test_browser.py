@@ -65,7 +65,7 @@ def test_the_study_home_fits_1366_and_shows_the_stages(page: Page, live_server):
     page.get_by_role("link", name=study.name).click()
     expect(page.get_by_role("heading", name=study.name, level=1)).to_be_visible()
     stages = page.locator(".stages > li")
-    expect(stages).to_have_count(8)
+    expect(stages).to_have_count(9)  # the eight steps and the optional classifier
     expect(page.locator("#stage-labelling")).to_contain_text("bertold.rater behind")
     expect(page.locator(".study-nav a[aria-current=page]")).to_have_text(study.name)
     _check_fits(page)
