@@ -3,9 +3,9 @@ from django.urls import include, path
 from annotator.accounts.apis import TokenObtainApi
 from annotator.corpus import apis as corpus_apis
 from annotator.jobs import apis as job_apis
-from annotator.selection import apis as selection_apis
+from sampling.question_sets import apis as selection_apis
 from annotator.studies import apis as study_apis
-from sampling import apis as sampling_apis
+from sampling.draws import apis as sampling_apis
 
 urlpatterns = [
     path("auth/token/", TokenObtainApi.as_view(), name="api-token"),
@@ -49,8 +49,8 @@ urlpatterns = [
     path("", include("taxonomy.tree.api_urls")),
     path("", include("taxonomy.coding.api_urls")),
     path("", include("taxonomy.labelling.api_urls")),
-    path("", include("taxonomy.arbitration.api_urls")),
+    path("", include("taxonomy.review.arbitration.api_urls")),
     path("", include("taxonomy.results.api_urls")),
     path("", include("taxonomy.classifier.api_urls")),
-    path("", include("annotator.agreement.api_urls")),
+    path("", include("taxonomy.review.agreement.api_urls")),
 ]

@@ -86,13 +86,13 @@ INSTALLED_APPS = [
     "annotator.studies",
     "annotator.corpus",
     "annotator.jobs",
-    "annotator.selection",
-    "sampling",
-    "annotator.agreement",
+    "sampling.question_sets",
+    "sampling.draws",
+    "taxonomy.review.agreement",
     "taxonomy.tree",
     "taxonomy.coding",
     "taxonomy.labelling",
-    "taxonomy.arbitration",
+    "taxonomy.review.arbitration",
     "taxonomy.results",
     "taxonomy.classifier",
 ]
@@ -283,8 +283,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # Named after their model, so that another "action" or "kind" choice never clashes.
     "ENUM_NAME_OVERRIDES": {
-        "ManualDecisionActionEnum": "annotator.selection.models.ManualDecision.Action",
-        "FinalKindEnum": "taxonomy.arbitration.models.FinalKind",
+        "ManualDecisionActionEnum": "sampling.question_sets.models.ManualDecision.Action",
+        "FinalKindEnum": "taxonomy.review.arbitration.models.FinalKind",
         "LabelKindEnum": "taxonomy.labelling.models.LabelKind",
     },
     # Request bodies apart from responses: "minLength: 1" where blank is refused, and so on.

@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from annotator.agreement import statistics as st  # noqa: E402
+from taxonomy.review.agreement import statistics as st  # noqa: E402
 
 LEAVES, ROOT_SIZE = 97, 10
 FALSE_POSITIVE, UNCLEAR, PENDING = 97, 98, 99

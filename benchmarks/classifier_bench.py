@@ -152,7 +152,7 @@ def database_run(args, pipeline, report, labels, rows) -> None:
     from annotator.corpus.models import Post, PostType
     from annotator.jobs.models import Job, JobKind
     from annotator.jobs.runner import job_run
-    from annotator.selection.models import QuestionSet, QuestionSetMember
+    from sampling.question_sets.models import QuestionSet, QuestionSetMember
     from annotator.studies.models import Study
     from taxonomy.classifier.models import ClassifierEstimate, ClassifierModel
     from taxonomy.classifier.services import _pipeline_dump

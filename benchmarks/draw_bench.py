@@ -44,7 +44,7 @@ def make_set(study, name: str, post_ids) -> object:
     from django.db import connection
     from django.utils import timezone
 
-    from annotator.selection.models import QuestionSet
+    from sampling.question_sets.models import QuestionSet
 
     qs = QuestionSet.objects.create(study=study, name=name, tags=["tensorflow"], member_count=len(post_ids),
                                     evaluated_at=timezone.now())
@@ -79,12 +79,12 @@ def main() -> int:
     from annotator.corpus.models import Post
     from annotator.dbstats import table_statistics_refresh
     from annotator.jobs.models import Job
-    from annotator.selection.models import QuestionSetMember
+    from sampling.question_sets.models import QuestionSetMember
     from annotator.studies.models import Membership, Study
-    from sampling import selectors
-    from sampling.design import DrawDesign, StratumChoice, design_resolve
-    from sampling.services import sample_draw_job_execute, sample_draw_start
-    from sampling.models import StratumPopulation
+    from sampling.draws import selectors
+    from sampling.draws.design import DrawDesign, StratumChoice, design_resolve
+    from sampling.draws.services import sample_draw_job_execute, sample_draw_start
+    from sampling.draws.models import StratumPopulation
 
     study = Study.objects.create(slug=f"bench-draw-{int(time.time())}", name="draw benchmark")
     User = get_user_model()

@@ -81,8 +81,8 @@ def build(study, *, items_n: int, raters, owner, pilot_share: float) -> dict:
     from django.utils import timezone
 
     from annotator.corpus.models import Post
-    from sampling.models import SampleDraw, SampleItem, SampleStratum
-    from taxonomy.arbitration.models import FinalMethod
+    from sampling.draws.models import SampleDraw, SampleItem, SampleStratum
+    from taxonomy.review.arbitration.models import FinalMethod
     from taxonomy.tree.services import category_add
 
     rng = random.Random(17)

@@ -47,8 +47,8 @@ def build(study, *, posts: int, labels: int, spare: int, owner, raters):
     from django.utils import timezone
 
     from annotator.corpus.models import Post
-    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
-    from sampling.services import rater_tallies_make
+    from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from sampling.draws.services import rater_tallies_make
     from taxonomy.labelling.models import Label, LabelCategory
     from taxonomy.tree.services import category_add
 

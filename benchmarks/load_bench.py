@@ -119,8 +119,8 @@ def _draw(study, *, version: int, raters, per_rater: int, first_so_id: int):
     from django.utils import timezone
 
     from annotator.corpus.models import Post, PostType
-    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
-    from sampling.services import rater_tallies_make
+    from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from sampling.draws.services import rater_tallies_make
 
     n = len(raters) * per_rater // 2
     now = timezone.now()
@@ -150,7 +150,7 @@ def study_make(*, raters: int, arbitrators: int, per_rater: int) -> Study:
 
     from annotator.studies.models import Membership
     from annotator.studies.models import Study as StudyModel
-    from sampling.models import Assignment
+    from sampling.draws.models import Assignment
     from taxonomy.labelling.services import label_submit
     from taxonomy.tree.services import category_add
 
@@ -408,8 +408,8 @@ def count_check(study: Study, record: Record) -> list[str]:
     """What the clients were told, against the database."""
     from django.db.models import Count, Sum
 
-    from sampling.models import Assignment, RaterTally
-    from taxonomy.arbitration.models import FinalLabel
+    from sampling.draws.models import Assignment, RaterTally
+    from taxonomy.review.arbitration.models import FinalLabel
     from taxonomy.labelling.models import Label
 
     problems = []

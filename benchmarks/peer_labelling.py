@@ -79,8 +79,8 @@ def study_make(*, raters: int, per_rater: int) -> Setup:
     from rest_framework.authtoken.models import Token
 
     from annotator.studies.models import Membership, Study
-    from sampling.models import Assignment
-    from taxonomy.arbitration.services import arbitration_start
+    from sampling.draws.models import Assignment
+    from taxonomy.review.arbitration.services import arbitration_start
     from taxonomy.labelling.services import label_submit
     from taxonomy.tree.services import category_add
 
@@ -106,7 +106,7 @@ def study_make(*, raters: int, per_rater: int) -> Setup:
 
 
 def open_items(*, draw_id: int, rater_id: int) -> list[int]:
-    from sampling.models import Assignment
+    from sampling.draws.models import Assignment
 
     return list(Assignment.objects.filter(draw_id=draw_id, rater_id=rater_id, submitted_at__isnull=True)
                 .order_by("item_id").values_list("item_id", flat=True))

@@ -111,7 +111,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     django_setup(args.database_url)
-    from annotator.selection.services import QuestionSetRule, question_set_evaluate_one, question_set_save
+    from sampling.question_sets.services import QuestionSetRule, question_set_evaluate_one, question_set_save
     from annotator.studies.models import Study
 
     study = Study.objects.create(slug=f"bench-sets-{int(time.time())}", name="question set benchmark")

@@ -1,1 +1,1 @@
-"""Sampling: sample sizes (and, next, stratified seeded draws and the pilot split; DESIGN.md step 4)."""
+"""What gets coded: question sets (which posts) and the draws taken from them."""

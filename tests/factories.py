@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from annotator.corpus.models import Comment, Post, PostType
 from annotator.jobs.models import Job, JobKind
-from annotator.selection.models import QuestionSet, QuestionSetMember
+from sampling.question_sets.models import QuestionSet, QuestionSetMember
 from annotator.studies.models import Membership, Study
 
 PASSWORD = "correct horse battery staple"
@@ -91,7 +91,7 @@ class JobFactory(factory.django.DjangoModelFactory):
     params = factory.LazyFunction(lambda: {"files": [], "only_tags": []})
 
 
-# -- question sets (annotator.selection) -----------------------------------------
+# -- question sets (sampling.question_sets) -----------------------------------------
 
 
 class QuestionSetFactory(factory.django.DjangoModelFactory):
@@ -133,8 +133,8 @@ def labelling_draw(*, study, raters, pilot: int = 3, reliability: int = 6, per_i
     """A drawn sample in one stratum, made directly (no job): ``pilot`` pilot items and
     ``reliability`` reliability items, each given to ``per_item`` of ``raters`` in turn.
     Returns the draw; its items and assignments are in the database."""
-    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
-    from sampling.services import rater_tallies_make
+    from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from sampling.draws.services import rater_tallies_make
 
     posts = questions_bulk(study=study, count=pilot + reliability, first_so_id=first_so_id)
     version = (SampleDraw.objects.filter(study=study).count()) + 1
@@ -168,7 +168,7 @@ def assignment_mark_submitted(assignment, when) -> None:
     (for tests that write labels directly)."""
     from django.db.models import F
 
-    from sampling.models import Assignment, RaterTally
+    from sampling.draws.models import Assignment, RaterTally
 
     if Assignment.objects.filter(pk=assignment.pk, submitted_at__isnull=True).update(submitted_at=when):
         RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=assignment.rater_id,
@@ -208,8 +208,8 @@ def coded_study(*, study, decided_by, per_leaf: int = 4, pending: int = 0, seed:
     without])."""
     import random
 
-    from sampling.models import Assignment, SampleDraw, SampleItem, SampleStratum
-    from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
+    from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
+    from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
     from taxonomy.labelling.models import Label
     from taxonomy.tree.models import Category
 

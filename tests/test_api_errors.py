@@ -466,7 +466,7 @@ def test_no_query_string_makes_a_page_fail_with_a_server_error():
     number no database column holds; as a plain request and as htmx's."""
     import re
 
-    from sampling.models import Assignment
+    from sampling.draws.models import Assignment
     from taxonomy.coding.models import CodeUse
     from tests.taxonomy.results.archive_study import SLUG, rich_study_build
 

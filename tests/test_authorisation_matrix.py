@@ -38,11 +38,11 @@ from django.db import transaction
 from django.shortcuts import resolve_url
 from django.test import Client
 
-from annotator.agreement.services import agreement_run_start
+from taxonomy.review.agreement.services import agreement_run_start
 from annotator.jobs.runner import job_run
 from annotator.studies.models import Membership
-from sampling.models import SampleItem
-from taxonomy.arbitration.services import arbitration_start
+from sampling.draws.models import SampleItem
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.labelling.services import label_submit
 from taxonomy.results.services import export_start
 from taxonomy.tree.services import category_add, category_retire

@@ -274,10 +274,10 @@ def csv_endpoints() -> set[str]:
 @pytest.fixture
 def hostile(db, queued):
     from annotator.jobs.runner import job_run
-    from sampling.design import DrawDesign, StratumChoice
-    from sampling.models import Assignment, SampleDraw
-    from sampling.services import sample_draw_labelling_start, sample_draw_start
-    from taxonomy.arbitration.services import arbitration_decide, arbitration_start, pilot_decision_set
+    from sampling.draws.design import DrawDesign, StratumChoice
+    from sampling.draws.models import Assignment, SampleDraw
+    from sampling.draws.services import sample_draw_labelling_start, sample_draw_start
+    from taxonomy.review.arbitration.services import arbitration_decide, arbitration_start, pilot_decision_set
     from taxonomy.labelling.services import label_submit
     from taxonomy.tree.services import category_add
     from tests.factories import MembershipFactory, PostFactory, StudyFactory, UserFactory, evaluated_set
@@ -309,7 +309,7 @@ def hostile(db, queued):
             label_submit(assignment=assignment, rater=assignment.rater, kind="categories",
                          category_ids=[leaf_b.pk] if disagree else [leaf_a.pk, leaf_b.pk][: 1 + index % 2],
                          note=NOTE)
-    from annotator.agreement.services import agreement_run_start
+    from taxonomy.review.agreement.services import agreement_run_start
     from annotator.jobs.runner import job_run
 
     run = agreement_run_start(study=study, scope="draw", draw=draw, resamples=20, seed=3, user=owner)

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 
 from annotator.studies.models import Membership
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.coding.models import CodeUse
 from tests.taxonomy.results.archive_study import SLUG, rich_study_build
 

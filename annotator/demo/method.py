@@ -10,11 +10,11 @@ from __future__ import annotations
 from django.db import transaction
 
 from annotator.jobs.runner import job_run
-from annotator.selection.models import QuestionSet
-from annotator.selection.services import QuestionSetRule, question_set_evaluate, question_set_save
-from sampling.design import DrawDesign, StratumChoice
-from sampling.models import DrawStatus, SampleDraw, StratumMode
-from sampling.services import sample_draw_labelling_start, sample_draw_start
+from sampling.question_sets.models import QuestionSet
+from sampling.question_sets.services import QuestionSetRule, question_set_evaluate, question_set_save
+from sampling.draws.design import DrawDesign, StratumChoice
+from sampling.draws.models import DrawStatus, SampleDraw, StratumMode
+from sampling.draws.services import sample_draw_labelling_start, sample_draw_start
 from taxonomy.tree.models import Category
 from taxonomy.tree.services import category_add
 

@@ -15,7 +15,7 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import silhouette_score
 
-from taxonomy.arbitration.selectors import pending_queue
+from taxonomy.review.arbitration.selectors import pending_queue
 from taxonomy.coding.models import Code
 from taxonomy.labelling.models import LabelKind
 from taxonomy.labelling.visibility import Sight, label_list_visible

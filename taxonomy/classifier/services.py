@@ -21,9 +21,9 @@ from django.utils import timezone
 from annotator.corpus.models import Post
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
-from annotator.selection.models import QuestionSet, QuestionSetMember
+from sampling.question_sets.models import QuestionSet, QuestionSetMember
 from annotator.studies.models import Study
-from sampling.models import SampleItem
+from sampling.draws.models import SampleItem
 from taxonomy.labelling.visibility import sight_for
 from taxonomy.tree.paths import INNER, LEAF, PATH_SEPARATOR, ROOT
 

@@ -31,8 +31,8 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from annotator.corpus.models import Post
-from annotator.selection.text import text_without_code
-from taxonomy.arbitration.models import FinalKind, FinalLabel, FinalLabelCategory
+from sampling.question_sets.text import text_without_code
+from taxonomy.review.arbitration.models import FinalKind, FinalLabel, FinalLabelCategory
 from taxonomy.labelling.visibility import Sight, final_label_visible_q
 from taxonomy.tree.paths import tree_shape
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 from annotator.jobs.models import JobKind
 from annotator.jobs.selectors import job_list
 from annotator.studies.stages import Action, Stage, StageContext, State, count_text, job_links
-from taxonomy.arbitration.models import FinalKind, FinalLabel
+from taxonomy.review.arbitration.models import FinalKind, FinalLabel
 from taxonomy.labelling.stage import stage_sight
 from taxonomy.labelling.visibility import final_label_visible_q
 

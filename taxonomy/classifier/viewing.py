@@ -18,7 +18,7 @@ from django.http import Http404
 
 from annotator.studies.models import Role
 from annotator.studies.selectors import StudyAccess
-from sampling.models import Assignment, SampleItem
+from sampling.draws.models import Assignment, SampleItem
 from taxonomy.labelling.models import RelabelRequest
 
 from .models import ClassifierSettings

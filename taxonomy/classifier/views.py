@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from annotator.csv_output import csv_response
 from annotator.jobs.progress import job_progress_render
-from annotator.selection.models import QuestionSet
+from sampling.question_sets.models import QuestionSet
 from annotator.studies.selectors import study_get_for_user
 from taxonomy.tree.selectors import taxonomy_version
 

@@ -15,7 +15,7 @@ from django.http import Http404
 from annotator.corpus.selectors import ThreadDisplay, post_thread_display
 from annotator.studies.models import Role, Study
 from annotator.studies.selectors import StudyAccess, study_get_for_user
-from sampling.models import DrawStatus, ItemPart, SampleDraw, SampleItem
+from sampling.draws.models import DrawStatus, ItemPart, SampleDraw, SampleItem
 from taxonomy.tree.models import PUBLIC, Category
 from taxonomy.tree.selectors import CategoryHit, category_search
 

@@ -13,7 +13,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Lower
 
 from annotator.studies.models import Membership
-from sampling.models import ItemPart, SampleItem
+from sampling.draws.models import ItemPart, SampleItem
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.services import category_add
 

@@ -7,8 +7,8 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from annotator.studies.stages import Action, Stage, StageContext, State, count_text
-from sampling.models import DrawStatus, ItemPart
-from sampling.stage import current_draw, study_draws
+from sampling.draws.models import DrawStatus, ItemPart
+from sampling.draws.stage import current_draw, study_draws
 from taxonomy.tree.models import PUBLIC, Category
 
 from .models import Code, CodeUse

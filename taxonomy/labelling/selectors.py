@@ -20,7 +20,7 @@ from django.http import Http404
 
 from annotator.corpus.models import Post
 from annotator.studies.models import Study
-from sampling.models import (
+from sampling.draws.models import (
     Assignment,
     DrawStatus,
     RaterTally,
@@ -122,7 +122,7 @@ def assignment_open_list(*, study: Study, user) -> QuerySet[Assignment]:
 
 # Queue order is (draw version, stratum position, item id). Items are written draw by
 # draw and, within a draw, stratum by stratum in position order
-# (sampling.services._items_write), so item id order is that order, and it needs no
+# (sampling.draws.services._items_write), so item id order is that order, and it needs no
 # join: the next item is found among a rater's tens of thousands of assignments
 # without reading their items.
 def assignment_next_queryset(*, study: Study, user, draws: LabellingDraws | None = None) -> QuerySet[Assignment]:

@@ -12,7 +12,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from annotator.studies.models import Study
-from sampling.models import Assignment, RaterTally
+from sampling.draws.models import Assignment, RaterTally
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.services import category_add
 
@@ -140,7 +140,7 @@ def _label_save(*, assignment: Assignment, rater, kind: str, category_ids: Itera
     if answered:
         # Imported here: arbitration builds on labelling, not the other way round; this is
         # the one place where a new label can settle an item already in arbitration.
-        from taxonomy.arbitration.services import item_settle
+        from taxonomy.review.arbitration.services import item_settle
 
         item_settle(item_id=assignment.item_id)
     return label

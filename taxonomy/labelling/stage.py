@@ -13,8 +13,8 @@ from django.db.models import Count, Q
 from django.urls import reverse
 
 from annotator.studies.stages import Action, Stage, StageContext, State
-from sampling.models import DrawStatus
-from sampling.stage import current_draw, study_draws
+from sampling.draws.models import DrawStatus
+from sampling.draws.stage import current_draw, study_draws
 from taxonomy.tree.models import PRIVATE, Category
 
 from .selectors import LabellingProgress, labelling_progress

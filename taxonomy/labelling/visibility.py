@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from annotator.studies.models import Membership, Study
-from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw
+from sampling.draws.models import Assignment, DrawStatus, ItemPart, SampleDraw
 
 from .models import Label, LabelCategory
 

@@ -1,6 +1,6 @@
 """Results (DESIGN.md step 10): what a study publishes.
 
-Reads final labels (``taxonomy.arbitration``), the tree (``taxonomy.tree``,
+Reads final labels (``taxonomy.review.arbitration``), the tree (``taxonomy.tree``,
 its paths from ``taxonomy.tree.paths``) and the draws (``sampling``), through
 the one blindness rule (``taxonomy.labelling.visibility``); nothing earlier in
 the method imports this app.

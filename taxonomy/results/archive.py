@@ -68,14 +68,14 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from django.db.models import Func
 from django.utils import timezone
 
-from annotator.agreement.models import AgreementRun
+from taxonomy.review.agreement.models import AgreementRun
 from annotator.corpus.models import Comment, Post, SiteUser
 from annotator.jobs.models import Job
-from annotator.selection.models import ManualDecision, QuestionSet, QuestionSetMember, SetReference
+from sampling.question_sets.models import ManualDecision, QuestionSet, QuestionSetMember, SetReference
 from annotator.studies.models import Membership, Study
-from sampling.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum, StratumPopulation
-from sampling.services import rater_tallies_make
-from taxonomy.arbitration.models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
+from sampling.draws.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum, StratumPopulation
+from sampling.draws.services import rater_tallies_make
+from taxonomy.review.arbitration.models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
 from taxonomy.coding.models import Code, CodeUse
 from taxonomy.labelling.models import HotkeyBinding, Label, LabelCategory, RelabelRequest
 from taxonomy.labelling.visibility import sight_for

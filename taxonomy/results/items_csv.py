@@ -47,8 +47,8 @@ from django.utils import timezone
 
 from annotator.csv_output import csv_write
 from annotator.studies.models import Study
-from sampling.models import SampleDraw
-from taxonomy.arbitration.models import FinalLabel
+from sampling.draws.models import SampleDraw
+from taxonomy.review.arbitration.models import FinalLabel
 from taxonomy.labelling.models import LabelKind
 from taxonomy.labelling.visibility import Sight, final_label_visible_q, label_list_visible, sight_for
 from taxonomy.tree.models import Category

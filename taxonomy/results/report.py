@@ -3,9 +3,9 @@ needs, each with the page of the app it comes from.
 
 ``methods_report`` reads; it computes nothing that another module already does:
 the corpus totals (``annotator.corpus.services.study_totals``), the distinct askers
-(``annotator.selection.selectors.questions_per_year``), each question set's funnel
+(``sampling.question_sets.selectors.questions_per_year``), each question set's funnel
 (stored by its evaluation), the draws' design as recorded, the agreement runs the
-reader may see (``annotator.agreement.selectors.agreement_run_list``, which applies
+reader may see (``taxonomy.review.agreement.selectors.agreement_run_list``, which applies
 the blindness rule) and the final counts (``selectors.results_get``, through
 ``final_label_visible_q``). ``methods_report_markdown`` writes the report as
 Markdown with booktabs LaTeX tables; the same data gives the same bytes (the only
@@ -28,24 +28,24 @@ from django.db.models import Count, Prefetch
 from django.http import HttpResponse
 from django.urls import reverse
 
-from annotator.agreement.models import AgreementScope, RunStatus
-from annotator.agreement.selectors import (
+from taxonomy.review.agreement.models import AgreementScope, RunStatus
+from taxonomy.review.agreement.selectors import (
     agreement_run_coefficients,
     agreement_run_list,
     agreement_taxonomy_changed,
 )
 from annotator.corpus.models import Post
 from annotator.corpus.services import study_totals
-from annotator.selection.selectors import question_set_list, questions_per_year
+from sampling.question_sets.selectors import question_set_list, questions_per_year
 from annotator.studies.models import Study
-from sampling.models import (
+from sampling.draws.models import (
     Assignment,
     DrawStatus,
     SampleDraw,
     SampleStratum,
     StratumMode,
 )
-from taxonomy.arbitration.models import FinalLabel, FinalMethod, PendingCategory
+from taxonomy.review.arbitration.models import FinalLabel, FinalMethod, PendingCategory
 from taxonomy.labelling.visibility import Sight, final_label_visible_q, sight_for
 from taxonomy.tree.models import Category
 from taxonomy.tree.selectors import category_visible_q

@@ -43,8 +43,8 @@ from matplotlib.ticker import MaxNLocator
 
 from annotator.csv_output import csv_write
 from annotator.studies.models import Study
-from sampling.models import ItemPart
-from taxonomy.arbitration.models import FinalLabel
+from sampling.draws.models import ItemPart
+from taxonomy.review.arbitration.models import FinalLabel
 from taxonomy.coding.models import CodeUse
 from taxonomy.labelling.visibility import Sight, final_label_visible_q, label_list_visible, sight_for
 from taxonomy.tree.models import Category

@@ -18,8 +18,8 @@ from django.db.models import Exists, OuterRef, QuerySet
 
 from annotator.form_utils import query_id
 from annotator.studies.models import Study
-from sampling.models import DrawStatus, SampleDraw, SampleItem, SampleStratum
-from taxonomy.arbitration.models import FinalLabel
+from sampling.draws.models import DrawStatus, SampleDraw, SampleItem, SampleStratum
+from taxonomy.review.arbitration.models import FinalLabel
 from taxonomy.labelling.models import LabelKind
 from taxonomy.labelling.visibility import Sight, final_label_visible_q, label_list_visible, sight_for
 from taxonomy.tree.models import Category

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from annotator.csv_output import csv_response
 from annotator.jobs.progress import job_progress_render
 from annotator.studies.selectors import study_get_for_user
-from sampling.models import DrawStatus, SampleDraw, SampleStratum
+from sampling.draws.models import DrawStatus, SampleDraw, SampleStratum
 
 from . import codebook, figure, saturation, selectors, services
 from .report import methods_report, methods_report_download

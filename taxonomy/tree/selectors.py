@@ -17,7 +17,7 @@ from django.db.models import F, IntegerField, Min, Q, QuerySet, Value
 from django.http import Http404
 
 from annotator.studies.models import Membership, Role, Study
-from sampling.models import DrawStatus, SampleDraw
+from sampling.draws.models import DrawStatus, SampleDraw
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from taxonomy.labelling.visibility import Sight, label_category_counts, label_list_visible, sight_for
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
-from sampling.models import Assignment, SampleDraw, SampleItem
+from sampling.draws.models import Assignment, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.tree.services import category_add
 from tests.browser.conftest import browser, page  # noqa: F401  (Chromium fixtures for the browser test here)

@@ -63,10 +63,10 @@ def test_a_run_computed_during_labelling_fits_1366_by_768(page: Page, live_serve
     """Long names, per-category κ undefined for long reasons, three raters and items still
     unlabelled: the page does not scroll sideways; the matrix is a focusable region; another
     pair is swapped in by htmx without a console error."""
-    from annotator.agreement.services import agreement_run_start
+    from taxonomy.review.agreement.services import agreement_run_start
     from annotator.jobs.runner import job_run
     from taxonomy.tree.services import category_add
-    from sampling.models import Assignment
+    from sampling.draws.models import Assignment
     from tests.factories import MembershipFactory, UserFactory, labelling_draw
 
     from .conftest import give_label

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from annotator.agreement.csv_input import RatingsCsvError, parse_ratings_csv
+from taxonomy.review.agreement.csv_input import RatingsCsvError, parse_ratings_csv
 
 SMALL = """item,rater,label
 p1,alice,Model export

@@ -14,17 +14,17 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotator.agreement.figures import (
+from taxonomy.review.agreement.figures import (
     KRIPPENDORFF,
     LANDIS_KOCH,
     confusion_matrix,
     headline,
     heat_bucket,
 )
-from annotator.agreement.models import AgreementRun
-from annotator.agreement.selectors import Coefficient
+from taxonomy.review.agreement.models import AgreementRun
+from taxonomy.review.agreement.selectors import Coefficient
 from annotator.csv_output import csv_text_restore
-from sampling.models import Assignment, SampleDraw
+from sampling.draws.models import Assignment, SampleDraw
 from taxonomy.labelling.models import Label, LabelKind
 from tests.factories import MembershipFactory, UserFactory, labelling_draw
 

@@ -9,12 +9,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from annotator.agreement import selectors
-from annotator.agreement.models import AgreementRun, RunStatus
-from annotator.agreement.services import agreement_run_compute, agreement_run_start
+from taxonomy.review.agreement import selectors
+from taxonomy.review.agreement.models import AgreementRun, RunStatus
+from taxonomy.review.agreement.services import agreement_run_compute, agreement_run_start
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.runner import job_run
-from sampling.models import Assignment, SampleItem, SampleStratum
+from sampling.draws.models import Assignment, SampleItem, SampleStratum
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.tree.models import ChangeAction
 from taxonomy.tree.selectors import taxonomy_version
@@ -51,8 +51,8 @@ def test_pilot_items_and_other_studies_labels_are_not_read(world):
     label_items(world, {world.alice: ALICE, world.bob: BOB})
     pilot = SampleItem.objects.filter(draw=world.draw, part="pilot").first()
     odd = Assignment.objects.create(draw=world.draw, item=pilot, rater=world.alice)  # not in a real draw
-    from sampling.models import RaterTally
-    from sampling.services import rater_tallies_make
+    from sampling.draws.models import RaterTally
+    from sampling.draws.services import rater_tallies_make
 
     RaterTally.objects.filter(draw=world.draw).delete()  # the tallies count it as the labelling start would
     rater_tallies_make(draw=world.draw)
@@ -244,7 +244,7 @@ def test_a_crash_fails_the_run_and_the_job(world, queued, monkeypatch):
     def broken(**kwargs):
         raise RuntimeError("engine exploded")
 
-    monkeypatch.setattr("annotator.agreement.services.agreement_report", broken)
+    monkeypatch.setattr("taxonomy.review.agreement.services.agreement_report", broken)
     run = run_job(agreement_run_start(study=world.study, scope="draw", draw=world.draw, resamples=0))
     assert run.status == RunStatus.FAILED and "engine exploded" in run.error and run.finished_at
     job = Job.objects.get(pk=run.job_id)

@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from annotator.agreement.models import AgreementRun, RunStatus
-from annotator.agreement.services import agreement_run_start
+from taxonomy.review.agreement.models import AgreementRun, RunStatus
+from taxonomy.review.agreement.services import agreement_run_start
 from annotator.jobs.runner import job_run
-from sampling.models import Assignment, SampleDraw
+from sampling.draws.models import Assignment, SampleDraw
 from taxonomy.tree.models import ChangeAction
 from taxonomy.tree.services import category_change_record, category_snapshot
 from tests.factories import PASSWORD, MembershipFactory, UserFactory

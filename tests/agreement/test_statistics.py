@@ -12,8 +12,8 @@ from sklearn.metrics import cohen_kappa_score
 from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as statsmodels_fleiss
 
-from annotator.agreement import statistics as st
-from annotator.agreement.statistics import (
+from taxonomy.review.agreement import statistics as st
+from taxonomy.review.agreement.statistics import (
     RatingTable, agreement_report, bootstrap_intervals, cohen_kappa, fleiss_kappa, krippendorff_alpha,
     pairwise_agreement, per_category, percent_agreement,
 )

@@ -35,10 +35,10 @@ from django.test import Client
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotator.agreement.services import agreement_run_start
+from taxonomy.review.agreement.services import agreement_run_start
 from annotator.jobs.runner import job_run
 from taxonomy.classifier.models import ClassifierEstimate, ClassifierModel
-from sampling.models import Assignment, ItemPart, SampleItem
+from sampling.draws.models import Assignment, ItemPart, SampleItem
 from taxonomy.coding.models import Code, CodeUse
 from taxonomy.labelling.services import label_submit
 from taxonomy.tree.services import category_add

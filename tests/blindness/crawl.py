@@ -44,13 +44,13 @@ from django.db import connection, transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from annotator.agreement.models import AgreementRun
+from taxonomy.review.agreement.models import AgreementRun
 from annotator.corpus.models import Post
 from annotator.jobs.models import Job
-from annotator.selection.models import QuestionSet
-from annotator.selection.views import CHART_CONTENT_TYPES, CHART_NAMES
+from sampling.question_sets.models import QuestionSet
+from sampling.question_sets.views import CHART_CONTENT_TYPES, CHART_NAMES
 from annotator.studies.models import Membership
-from sampling.models import SampleDraw, SampleItem
+from sampling.draws.models import SampleDraw, SampleItem
 from taxonomy.classifier.models import ClassifierEstimate, ClassifierModel
 from taxonomy.coding.models import Code
 from taxonomy.tree.models import Category

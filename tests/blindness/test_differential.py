@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from annotator.studies.models import Membership
-from taxonomy.arbitration.services import arbitration_start
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.tree.models import Category, CategoryStatus
 
 from . import crawl

@@ -13,8 +13,8 @@ import re
 
 import pytest
 
-from annotator.agreement.models import AgreementRun
-from taxonomy.arbitration.services import arbitration_start
+from taxonomy.review.agreement.models import AgreementRun
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.coding.services import code_use_add
 from taxonomy.tree.models import Category, CategoryStatus
 from tests.factories import MembershipFactory, UserFactory

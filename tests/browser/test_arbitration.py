@@ -9,8 +9,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from sampling.models import Assignment
-from taxonomy.arbitration.models import FinalLabel, PendingCategory
+from sampling.draws.models import Assignment
+from taxonomy.review.arbitration.models import FinalLabel, PendingCategory
 from taxonomy.labelling.services import label_submit
 from taxonomy.tree.services import category_add
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
@@ -113,7 +113,7 @@ def test_long_paths_and_notes_leave_every_arbitration_control_in_view(page: Page
     nor covered (tests/taxonomy/arbitration/test_browser.py checks the keyboard path on a
     shallower tree), before and after the post is scrolled, at 1920×1080 too, with no sideways
     scroll and no serious axe finding."""
-    from taxonomy.arbitration.services import arbitration_start
+    from taxonomy.review.arbitration.services import arbitration_start
     from tests.browser.test_labelling import VIEWPORT, _axe_serious, _in_view, _no_sideways_scroll, deep_taxonomy
 
     study = StudyFactory(slug="dl", name="Deployment study")

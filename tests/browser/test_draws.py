@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from sampling.models import Assignment, DrawStatus, SampleDraw
+from sampling.draws.models import Assignment, DrawStatus, SampleDraw
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, evaluated_set, questions_bulk
 

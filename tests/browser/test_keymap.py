@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.tree.services import category_add
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, labelling_draw

@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.labelling.models import Label
 from taxonomy.tree.models import CategoryStatus
 from taxonomy.tree.services import category_add

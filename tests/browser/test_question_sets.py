@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from playwright.sync_api import Page, expect
 
-from annotator.selection.models import QuestionSet
-from annotator.selection.reports import p_value_text, statistic_text
-from annotator.selection.statistics import two_proportion_test
+from sampling.question_sets.models import QuestionSet
+from sampling.question_sets.reports import p_value_text, statistic_text
+from sampling.question_sets.statistics import two_proportion_test
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
 from tests.factories import AnswerFactory, MembershipFactory, PostFactory, StudyFactory, UserFactory
 

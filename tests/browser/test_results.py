@@ -10,7 +10,7 @@ import io
 import pytest
 from playwright.sync_api import Page, expect
 
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.labelling.services import label_submit
 from taxonomy.tree.services import category_add
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in

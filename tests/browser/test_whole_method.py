@@ -22,10 +22,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from annotator.corpus.models import Post
-from sampling.draw import pilot_round
-from sampling.models import Assignment, SampleDraw, SampleItem
-from sampling.sample_size import sample_size
-from taxonomy.arbitration.models import FinalLabel
+from sampling.draws.draw import pilot_round
+from sampling.draws.models import Assignment, SampleDraw, SampleItem
+from sampling.draws.sample_size import sample_size
+from taxonomy.review.arbitration.models import FinalLabel
 from taxonomy.labelling.models import Label
 from taxonomy.tree.models import Category, CategoryStatus
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in

@@ -74,8 +74,8 @@ def final_labels_make(*, study, categories, per_category: int, decided_by, first
     """A draw in arbitration whose ``per_category`` posts per category (generated TOPIC_WORDS text,
     one topic per category) carry a final label of that category: enough to train on."""
     from annotator.corpus.models import PostType
-    from sampling.models import SampleDraw, SampleItem, SampleStratum
-    from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
+    from sampling.draws.models import SampleDraw, SampleItem, SampleStratum
+    from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 
     rng = random.Random(3)
     topics = [(root, leaf) for root, leaves in TOPIC_WORDS.items() for leaf in leaves]

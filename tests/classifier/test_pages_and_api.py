@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from annotator.jobs.models import Job
 from annotator.jobs.runner import job_run
-from sampling.models import Assignment, SampleDraw
+from sampling.draws.models import Assignment, SampleDraw
 from taxonomy.classifier.models import ClassifierEstimate, ClassifierModel
 from taxonomy.tree.services import category_add
 from tests.factories import labelling_draw

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from conftest import need
 
-from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.classifier import similarity
 from taxonomy.classifier.clusters import pending_clusters, text_clusters
 from taxonomy.labelling.visibility import sight_for, sight_whole

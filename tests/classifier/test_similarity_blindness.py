@@ -10,8 +10,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from sampling.models import Assignment
-from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
+from sampling.draws.models import Assignment
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.classifier import viewing
 from taxonomy.classifier.models import ClassifierSettings
 from taxonomy.labelling import services as labelling_services

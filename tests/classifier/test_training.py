@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from annotator.jobs.models import Job
 from annotator.jobs.runner import job_run
-from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.classifier.features import body_split, post_documents
 from taxonomy.classifier.models import ClassifierModel
 from taxonomy.classifier.selectors import training_data

@@ -3,8 +3,8 @@
 import pytest
 from django.core.management import call_command
 
-from annotator.selection.models import QuestionSet
-from sampling.models import DrawStatus, SampleDraw
+from sampling.question_sets.models import QuestionSet
+from sampling.draws.models import DrawStatus, SampleDraw
 from taxonomy.tree.models import Category
 from taxonomy.tree.selectors import category_leaves
 

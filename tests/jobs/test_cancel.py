@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from annotator.agreement.models import AgreementRun, RunStatus
+from taxonomy.review.agreement.models import AgreementRun, RunStatus
 from annotator.jobs.models import Job, JobStatus
 from annotator.jobs.runner import job_run
 from annotator.jobs.services import JobCancelled, job_claim, job_progress
-from sampling.models import DrawStatus, SampleDraw
+from sampling.draws.models import DrawStatus, SampleDraw
 from tests.factories import MembershipFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -56,10 +56,10 @@ def test_a_running_job_cancelled_ends_as_cancelled_and_releases_its_run(lab, que
         assert lab.api().post(f"/api/jobs/{job.pk}/cancel/").status_code == 200
         return real(**kwargs)
 
-    from annotator.agreement import services
+    from taxonomy.review.agreement import services
 
     real = services.agreement_scope_labels
-    monkeypatch.setattr("annotator.agreement.services.agreement_scope_labels", cancel_midway)
+    monkeypatch.setattr("taxonomy.review.agreement.services.agreement_scope_labels", cancel_midway)
     job_run(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED and job.error == "Cancelled by owner." and job.phase == "cancelled"

@@ -33,11 +33,11 @@ from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from annotator.agreement.models import AgreementRun, RunStatus
+from taxonomy.review.agreement.models import AgreementRun, RunStatus
 from annotator.corpus.models import Post
 from annotator.jobs.models import Job, JobStatus
 from conftest import ROOT, _database_url, need, wait_for
-from sampling.models import Assignment, DrawStatus, SampleDraw
+from sampling.draws.models import Assignment, DrawStatus, SampleDraw
 from taxonomy.labelling.models import Label
 from tests.factories import labelling_draw
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from annotator.agreement.models import AgreementRun, RunStatus
+from taxonomy.review.agreement.models import AgreementRun, RunStatus
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.runner import job_run
 from annotator.jobs.services import job_claim, job_create, job_fail, job_heartbeat, job_reap_if_stale, job_sweep
-from sampling.models import DrawStatus, SampleDraw
-from sampling.services import sample_draw_job_execute, sample_draw_redistribute_start
+from sampling.draws.models import DrawStatus, SampleDraw
+from sampling.draws.services import sample_draw_job_execute, sample_draw_redistribute_start
 from tests.factories import JobFactory
 
 from .conftest import KINDS
@@ -143,7 +143,7 @@ def test_a_crash_in_a_draw_fails_the_draw_with_the_jobs_reason(lab, queued, monk
     def broken(**kwargs):
         raise RuntimeError("numpy ran out of memory")
 
-    monkeypatch.setattr("sampling.services.stratified_draw", broken)
+    monkeypatch.setattr("sampling.draws.services.stratified_draw", broken)
     draw = SampleDraw.objects.get(study=lab.study, version=response.json()["version"])
     job_run(job_id=draw.job_id)
     draw.refresh_from_db()

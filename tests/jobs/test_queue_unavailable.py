@@ -11,11 +11,11 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from kombu.exceptions import OperationalError
 
-from annotator.agreement.models import AgreementRun
+from taxonomy.review.agreement.models import AgreementRun
 from annotator.celery import app
 from annotator.jobs.models import Job, JobStatus
 from annotator.jobs.services import QUEUE_LOST
-from sampling.models import DrawStatus, SampleDraw
+from sampling.draws.models import DrawStatus, SampleDraw
 
 from .conftest import DUMP, KINDS, lab_make
 

@@ -57,7 +57,7 @@ def study_prepare(*, study, rater_order=RATERS) -> list:
     installations), an owner, and two overlapping question sets, evaluated."""
     from django.contrib.auth import get_user_model
 
-    from annotator.selection.services import QuestionSetRule, question_set_evaluate, question_set_save
+    from sampling.question_sets.services import QuestionSetRule, question_set_evaluate, question_set_save
     from annotator.studies.models import Membership
 
     User = get_user_model()
@@ -77,8 +77,8 @@ def draw_make(*, study, sets, seed: int = SEED):
     """TensorFlow with n calculated (95 % / ±5 %), then Keras (less the posts TensorFlow
     already counts) with n = 40 by hand; 30 % pilot; two of the three raters per item."""
     from annotator.jobs.runner import job_run
-    from sampling.design import DrawDesign, StratumChoice
-    from sampling.services import sample_draw_start
+    from sampling.draws.design import DrawDesign, StratumChoice
+    from sampling.draws.services import sample_draw_start
 
     tensorflow, keras = sets
     design = DrawDesign(strata=(StratumChoice(tensorflow.pk),
@@ -94,7 +94,7 @@ def draw_describe(draw) -> dict:
     """What a reader compares between installations, by identities only: per stratum the
     drawn and pilot (site, id) lists and the population digest; who rates each item, by
     username. No database ids."""
-    from sampling.models import Assignment, ItemPart, SampleItem
+    from sampling.draws.models import Assignment, ItemPart, SampleItem
 
     strata = []
     for stratum in draw.strata.order_by("position"):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sampling.draw import Draw, StratumSpec, balanced_assignment, key_order, pilot_split, stratified_draw
-from sampling.sample_size import sample_size
+from sampling.draws.draw import Draw, StratumSpec, balanced_assignment, key_order, pilot_split, stratified_draw
+from sampling.draws.sample_size import sample_size
 
 SERVER = list(range(1, 1326))  # N = 1,325
 MOBILE = list(range(2000, 3533))  # N = 1,533

@@ -5,7 +5,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from annotator.jobs.runner import job_run
-from sampling.models import SampleDraw
+from sampling.draws.models import SampleDraw
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, evaluated_set, questions_bulk
 
 pytestmark = pytest.mark.django_db

@@ -11,16 +11,16 @@ from django.db import connection
 
 from annotator.jobs.models import Job, JobStatus
 from annotator.jobs.runner import job_run
-from annotator.selection.models import QuestionSetMember
-from sampling import selectors
-from sampling.design import DrawDesign, StratumChoice
-from sampling.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
-from sampling.services import (
+from sampling.question_sets.models import QuestionSetMember
+from sampling.draws import selectors
+from sampling.draws.design import DrawDesign, StratumChoice
+from sampling.draws.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
+from sampling.draws.services import (
     sample_draw_labelling_start,
     sample_draw_redistribute_start,
     sample_draw_start,
 )
-from sampling.snapshot import keys_unpack
+from sampling.draws.snapshot import keys_unpack
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, evaluated_set, questions_bulk
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from annotator.jobs.runner import job_run
-from sampling.models import DrawStatus, SampleDraw
+from sampling.draws.models import DrawStatus, SampleDraw
 from tests.factories import PASSWORD, MembershipFactory, StudyFactory, UserFactory, evaluated_set, questions_bulk
 
 pytestmark = pytest.mark.django_db
@@ -54,7 +54,7 @@ def test_design_form_previews_the_table_live(client, setup):
 
 def test_preview_shows_errors_and_census_warnings(client, setup, monkeypatch):
     study, owner, server, browser = setup
-    monkeypatch.setattr("sampling.selectors.LARGE_CENSUS", 100)
+    monkeypatch.setattr("sampling.draws.selectors.LARGE_CENSUS", 100)
     preview = client.get(reverse("sampling:draw_new", args=["dl"]),
                          {"preview": "1", **form_data(server, browser, **{f"s{server.pk}_mode": "census",
                                                                          "margin": "1.5"})},

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from sampling.draw import ALGORITHM
+from sampling.draws.draw import ALGORITHM
 
 
 @pytest.mark.django_db(transaction=True)
@@ -17,7 +17,7 @@ def test_draws_made_before_the_migration_get_algorithm_1_and_new_ones_algorithm_
 
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
-    from sampling.models import SampleDraw
+    from sampling.draws.models import SampleDraw
 
     assert SampleDraw.objects.get(study_id=study.pk).algorithm == 1
     assert SampleDraw.objects.create(study_id=study.pk, version=2, seed=6).algorithm == ALGORITHM == 2

@@ -22,10 +22,10 @@ from django.core.management import call_command
 
 from annotator.corpus.models import Post
 from annotator.studies.models import Study
-from sampling import selectors
-from sampling.draw import StratumSpec, stratified_draw
-from sampling.models import Assignment, DrawStatus, ItemPart, SampleItem
-from sampling.snapshot import ids_digest, ids_pack
+from sampling.draws import selectors
+from sampling.draws.draw import StratumSpec, stratified_draw
+from sampling.draws.models import Assignment, DrawStatus, ItemPart, SampleItem
+from sampling.draws.snapshot import ids_digest, ids_pack
 from tests.sampling.reproducibility import RATERS, SEED, draw_describe, draw_make, dump_write, study_prepare
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -161,7 +161,7 @@ def _make_old_draw(study, sets, seed=SEED):
     gave it algorithm 1): database ids, their snapshot and digest, items, pilot, assignment."""
     from django.utils import timezone
 
-    from sampling.models import SampleDraw, SampleStratum, StratumPopulation
+    from sampling.draws.models import SampleDraw, SampleStratum, StratumPopulation
 
     raters = list(study.memberships.filter(is_rater=True).order_by("user__username").values_list("user_id",
                                                                                                flat=True))
@@ -199,7 +199,7 @@ def test_a_draw_made_before_algorithm_2_still_shows_its_posts_and_checks_out(cli
     from django.urls import reverse
 
     from annotator.studies.models import Membership
-    from sampling.services import sample_draw_redistribute_start
+    from sampling.draws.services import sample_draw_redistribute_start
     from tests.factories import UserFactory
 
     study = _import("old", dump_write(tmp_path / "dump", shuffle=3))

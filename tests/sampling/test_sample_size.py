@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from scipy.stats import norm
 
-from sampling.sample_size import sample_size
+from sampling.draws.sample_size import sample_size
 from tests.factories import UserFactory
 
 N0_95_5 = 1.959963984540054**2 * 0.25 / 0.05**2  # 384.1458820694124
@@ -114,7 +114,7 @@ def test_extreme_but_valid_inputs_give_a_number():
 
 def test_an_exact_integer_is_not_rounded_up_by_floating_point_noise(monkeypatch):
     # exact = 116.00000000000001 must give 116 with ceil
-    monkeypatch.setattr("sampling.sample_size.NormalDist.inv_cdf", lambda self, q: math.sqrt(116 * 4 * 0.05**2))
+    monkeypatch.setattr("sampling.draws.sample_size.NormalDist.inv_cdf", lambda self, q: math.sqrt(116 * 4 * 0.05**2))
     assert sample_size(population=10**15).n == 116
 
 

@@ -4,7 +4,7 @@ digests their canonical text; algorithm 1's database ids read as before."""
 import hashlib
 import random
 
-from sampling.snapshot import ids_digest, ids_pack, ids_unpack, keys_digest, keys_pack, keys_text, keys_unpack
+from sampling.draws.snapshot import ids_digest, ids_pack, ids_unpack, keys_digest, keys_pack, keys_text, keys_unpack
 
 KEYS = [("stackoverflow.com", 10), ("ai.stackexchange.com", 7), ("stackoverflow.com", 9),
         ("ai.stackexchange.com", 7), ("Ünïcode.example", 2**40), ("stackoverflow.com", 1)]

@@ -10,7 +10,7 @@ from scipy.stats import chi2_contingency
 
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.runner import job_run
-from annotator.selection.models import ManualDecision, QuestionSet, SetReference
+from sampling.question_sets.models import ManualDecision, QuestionSet, SetReference
 from tests.factories import AnswerFactory, MembershipFactory, PostFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db

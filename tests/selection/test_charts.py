@@ -7,10 +7,10 @@ from matplotlib.figure import Figure
 
 from datetime import date
 
-from annotator.selection.charts import questions_chart, render, response_box_plot
-from annotator.selection.reports import hours_text, p_value_text, percent_text, readable_hours
-from annotator.selection.selectors import PeriodRow, PeriodTable
-from annotator.selection.statistics import summarise_durations
+from sampling.question_sets.charts import questions_chart, render, response_box_plot
+from sampling.question_sets.reports import hours_text, p_value_text, percent_text, readable_hours
+from sampling.question_sets.selectors import PeriodRow, PeriodTable
+from sampling.question_sets.statistics import summarise_durations
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

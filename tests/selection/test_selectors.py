@@ -14,8 +14,8 @@ from scipy.stats import chi2_contingency
 
 from annotator.corpus.models import Post, PostType
 from annotator.corpus.services import import_file_describe, import_run
-from annotator.selection.models import QuestionSet, QuestionSetMember
-from annotator.selection.selectors import (
+from sampling.question_sets.models import QuestionSet, QuestionSetMember
+from sampling.question_sets.selectors import (
     accepted_answer_share,
     question_set_comparison,
     question_set_overlap,
@@ -26,7 +26,7 @@ from annotator.selection.selectors import (
     response_times,
     statistics_period,
 )
-from annotator.selection.statistics import summarise_durations, two_proportion_test
+from sampling.question_sets.statistics import summarise_durations, two_proportion_test
 from tests.factories import AnswerFactory, PostFactory, QuestionSetFactory, QuestionSetMemberFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db

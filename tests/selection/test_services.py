@@ -8,9 +8,9 @@ from django.utils import timezone
 
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.runner import job_run
-from annotator.selection.models import QuestionSet, QuestionSetMember
-from annotator.selection.selectors import question_set_change_after, question_set_staleness
-from annotator.selection.services import (
+from sampling.question_sets.models import QuestionSet, QuestionSetMember
+from sampling.question_sets.selectors import question_set_change_after, question_set_staleness
+from sampling.question_sets.services import (
     QuestionSetRule,
     manual_decision_remove_and_evaluate,
     manual_decision_set,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import chi2_contingency
 
-from annotator.selection.statistics import summarise_durations, two_proportion_test
+from sampling.question_sets.statistics import summarise_durations, two_proportion_test
 
 
 def test_hand_worked_two_by_two_table():

@@ -12,9 +12,9 @@ from django.utils import timezone
 from scipy.stats import chi2_contingency
 
 from annotator.corpus.models import Post
-from annotator.selection.models import QuestionSet, QuestionSetMember
-from annotator.selection.reports import p_value_text, statistic_text
-from annotator.selection.statistics import two_proportion_test
+from sampling.question_sets.models import QuestionSet, QuestionSetMember
+from sampling.question_sets.reports import p_value_text, statistic_text
+from sampling.question_sets.statistics import two_proportion_test
 from tests.factories import AnswerFactory, MembershipFactory, PostFactory, QuestionSetFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@
 import pytest
 
 from annotator.corpus.dump_parser import DumpReader
-from annotator.selection.text import Vocabulary, normalise_words, snippets, text_without_code
+from sampling.question_sets.text import Vocabulary, normalise_words, snippets, text_without_code
 
 
 def test_code_blocks_and_inline_code_are_removed_with_their_content():

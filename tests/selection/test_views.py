@@ -9,8 +9,8 @@ from django.utils import timezone
 from annotator.corpus.models import Post
 from annotator.jobs.models import Job, JobKind
 from annotator.jobs.runner import job_run
-from annotator.selection.models import ManualDecision, QuestionSet
-from annotator.selection.services import QuestionSetRule, question_set_evaluate, question_set_save
+from sampling.question_sets.models import ManualDecision, QuestionSet
+from sampling.question_sets.services import QuestionSetRule, question_set_evaluate, question_set_save
 from tests.factories import MembershipFactory, PostFactory, StudyFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,14 +12,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from annotator.agreement.services import agreement_run_start
+from taxonomy.review.agreement.services import agreement_run_start
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.runner import job_run
-from annotator.selection.services import question_set_evaluate_start
+from sampling.question_sets.services import question_set_evaluate_start
 from annotator.studies.selectors import study_get_for_user
 from annotator.studies.stages import State, stages_for
-from sampling.models import Assignment, ItemPart, SampleItem
-from taxonomy.arbitration.services import arbitration_start
+from sampling.draws.models import Assignment, ItemPart, SampleItem
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.labelling.services import label_submit
 from tests.factories import (
     JobFactory,
@@ -377,7 +377,7 @@ def test_the_pilot_counts_coded_posts_and_codes(team):
 
 
 def test_a_failed_draw_blocks_the_draw_stage_with_its_reason(team):
-    from sampling.models import SampleDraw
+    from sampling.draws.models import SampleDraw
 
     posts = questions_bulk(study=team.study, count=2)
     evaluated_set(study=team.study, name="B", posts=posts)

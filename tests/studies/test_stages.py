@@ -11,7 +11,7 @@ import pytest
 from annotator.studies import stages
 
 STUDIES = Path(stages.__file__).resolve().parent
-DOMAIN = ("annotator.corpus", "annotator.selection", "annotator.agreement", "annotator.jobs", "annotator.demo",
+DOMAIN = ("annotator.corpus", "sampling.question_sets", "taxonomy.review.agreement", "annotator.jobs", "annotator.demo",
           "sampling", "taxonomy")
 
 
@@ -35,10 +35,10 @@ def test_the_studies_app_imports_no_step_of_the_method():
 def test_every_step_registers_its_stage_in_the_methods_order():
     registered = [(order, provider.__module__) for order, provider in sorted(stages._providers.items())]
     assert registered == [
-        (stages.CORPUS, "annotator.corpus.stage"), (stages.QUESTION_SETS, "annotator.selection.stage"),
-        (stages.DRAW, "sampling.stage"), (stages.PILOT, "taxonomy.coding.stage"),
-        (stages.LABELLING, "taxonomy.labelling.stage"), (stages.AGREEMENT, "annotator.agreement.stage"),
-        (stages.ARBITRATION, "taxonomy.arbitration.stage"), (stages.RESULTS, "taxonomy.results.stage"),
+        (stages.CORPUS, "annotator.corpus.stage"), (stages.QUESTION_SETS, "sampling.question_sets.stage"),
+        (stages.DRAW, "sampling.draws.stage"), (stages.PILOT, "taxonomy.coding.stage"),
+        (stages.LABELLING, "taxonomy.labelling.stage"), (stages.AGREEMENT, "taxonomy.review.agreement.stage"),
+        (stages.ARBITRATION, "taxonomy.review.arbitration.stage"), (stages.RESULTS, "taxonomy.results.stage"),
         (stages.CLASSIFIER, "taxonomy.classifier.stage")]
 
 

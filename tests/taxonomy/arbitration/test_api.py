@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from taxonomy.arbitration.models import FinalLabel
+from taxonomy.review.arbitration.models import FinalLabel
 from tests.factories import MembershipFactory, UserFactory
 
 from .test_services import setting  # noqa: F401  (the fixture)

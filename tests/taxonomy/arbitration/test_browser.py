@@ -14,9 +14,9 @@ from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from annotator.corpus.models import Post
-from sampling.models import Assignment
-from taxonomy.arbitration.models import FinalLabel
-from taxonomy.arbitration.services import arbitration_start
+from sampling.draws.models import Assignment
+from taxonomy.review.arbitration.models import FinalLabel
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.labelling.services import label_submit
 from taxonomy.tree.services import category_add
 from tests.browser.test_arbitration import arbitration_team

@@ -11,9 +11,9 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from taxonomy.arbitration.models import FinalLabel, FinalMethod
-from taxonomy.arbitration.selectors import AWAITING, INNER, LEAF, UNGROUPED, pilot_counts, pilot_row, pilot_rows
-from taxonomy.arbitration.services import (
+from taxonomy.review.arbitration.models import FinalLabel, FinalMethod
+from taxonomy.review.arbitration.selectors import AWAITING, INNER, LEAF, UNGROUPED, pilot_counts, pilot_row, pilot_rows
+from taxonomy.review.arbitration.services import (
     BULK_REASON,
     DecisionConflict,
     pilot_decision_set,

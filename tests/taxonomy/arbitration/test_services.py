@@ -7,16 +7,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from sampling.models import Assignment
-from taxonomy.arbitration.models import FinalLabel, FinalMethod, PendingCategory
-from taxonomy.arbitration.selectors import (
+from sampling.draws.models import Assignment
+from taxonomy.review.arbitration.models import FinalLabel, FinalMethod, PendingCategory
+from taxonomy.review.arbitration.selectors import (
     arbitration_queue,
     item_rater_labels,
     pending_categories_count,
     pending_queue,
     queue_counts,
 )
-from taxonomy.arbitration.services import (
+from taxonomy.review.arbitration.services import (
     arbitration_decide,
     arbitration_start,
     arbitrator_roots_set,

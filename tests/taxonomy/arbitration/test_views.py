@@ -3,9 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from sampling.models import Assignment
-from taxonomy.arbitration.models import FinalLabel
-from taxonomy.arbitration.services import arbitration_start
+from sampling.draws.models import Assignment
+from taxonomy.review.arbitration.models import FinalLabel
+from taxonomy.review.arbitration.services import arbitration_start
 from tests.factories import MembershipFactory, UserFactory, labelling_draw
 
 from .test_services import label, setting  # noqa: F401  (the fixture)

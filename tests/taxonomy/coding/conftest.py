@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from sampling.models import ItemPart
+from sampling.draws.models import ItemPart
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, labelling_draw
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.tree.services import category_add
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, labelling_draw
 

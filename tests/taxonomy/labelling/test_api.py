@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.labelling.models import Label
 from taxonomy.labelling.services import label_submit
 from tests.factories import AnswerFactory, CommentFactory, MembershipFactory, UserFactory

@@ -11,8 +11,8 @@ import pytest
 from django.apps import apps
 from django.core.exceptions import ValidationError
 
-from sampling.models import Assignment, RaterTally
-from sampling.services import sample_draw_labelling_start
+from sampling.draws.models import Assignment, RaterTally
+from sampling.draws.services import sample_draw_labelling_start
 from taxonomy.labelling import selectors
 from taxonomy.labelling.services import label_submit
 from tests.factories import labelling_draw
@@ -60,7 +60,7 @@ def test_progress_per_stratum_equals_counting(rnd):
     of the assignments, on a draw of two strata."""
     from django.db.models import Count, Q
 
-    from sampling.models import SampleItem, SampleStratum
+    from sampling.draws.models import SampleItem, SampleStratum
 
     draw = labelling_draw(study=rnd.study, raters=[rnd.ana, rnd.bo], pilot=0, reliability=4, per_item=2,
                           status="ready", first_so_id=970_000)
@@ -97,7 +97,7 @@ def test_migration_backfills_tallies_from_the_assignments(rnd):
     label_submit(assignment=rnd.assignment(rnd.ana), rater=rnd.ana, kind="pending")
     label_submit(assignment=rnd.assignment(rnd.ana, 1), rater=rnd.ana, kind="pending")
     RaterTally.objects.all().delete()
-    migration = importlib.import_module("sampling.migrations.0008_rater_tally_per_stratum")
+    migration = importlib.import_module("sampling.draws.migrations.0008_rater_tally_per_stratum")
     migration.tallies_rebuild(apps, SimpleNamespace(connection=SimpleNamespace(vendor="none")))
     tallies = {name: (done, n) for name, done, n in RaterTally.objects.filter(draw=rnd.draw).values_list(
         "rater__username", "submitted", "assigned")}

@@ -4,7 +4,7 @@ check, proposals usable by their proposer only, retired / merged categories name
 import pytest
 from django.core.exceptions import ValidationError
 
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.labelling import selectors
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.labelling.services import label_category_propose, label_submit

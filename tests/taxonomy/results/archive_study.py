@@ -15,16 +15,16 @@ from datetime import date
 
 from django.utils import timezone
 
-from annotator.agreement.services import agreement_run_start
+from taxonomy.review.agreement.services import agreement_run_start
 from annotator.corpus.models import PostType, SiteUser
 from annotator.jobs.runner import job_run
-from annotator.selection.services import QuestionSetRule, manual_decision_set, question_set_evaluate, question_set_save
+from sampling.question_sets.services import QuestionSetRule, manual_decision_set, question_set_evaluate, question_set_save
 from annotator.studies.models import Membership, Study
 from annotator.studies.services import study_create
-from sampling.design import DrawDesign, StratumChoice
-from sampling.models import Assignment, SampleDraw
-from sampling.services import sample_draw_labelling_start, sample_draw_start
-from taxonomy.arbitration.services import (
+from sampling.draws.design import DrawDesign, StratumChoice
+from sampling.draws.models import Assignment, SampleDraw
+from sampling.draws.services import sample_draw_labelling_start, sample_draw_start
+from taxonomy.review.arbitration.services import (
     arbitration_decide,
     arbitration_start,
     arbitrator_roots_set,

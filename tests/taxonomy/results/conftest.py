@@ -2,7 +2,7 @@
 
 import pytest
 
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.labelling.services import label_submit
 from taxonomy.tree.services import category_add
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, labelling_draw

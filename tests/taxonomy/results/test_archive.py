@@ -23,8 +23,8 @@ from django.db import connection, models
 from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from annotator.studies.models import Study
-from sampling.models import SampleDraw
-from taxonomy.arbitration.services import arbitration_start
+from sampling.draws.models import SampleDraw
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.labelling.models import Label
 from taxonomy.results.archive import (
     FORMAT,
@@ -330,7 +330,7 @@ def test_tallies_are_made_again_on_restore_also_from_an_archive_that_holds_them_
     draw and rater, no stratum, no assigned) still restores, its tally rows counted and skipped."""
     from django.db.models import Count, Q
 
-    from sampling.models import Assignment, RaterTally
+    from sampling.draws.models import Assignment, RaterTally
 
     def tallies():
         return sorted(RaterTally.objects.filter(draw__study__slug=SLUG).values_list(

@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 
 from annotator.jobs.models import Job
 from annotator.jobs.runner import job_run
-from taxonomy.arbitration.services import arbitration_start
+from taxonomy.review.arbitration.services import arbitration_start
 
 
 def api(user) -> APIClient:

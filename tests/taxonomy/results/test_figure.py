@@ -10,7 +10,7 @@ from django.urls import reverse
 from lxml import etree
 from rest_framework.test import APIClient
 
-from taxonomy.arbitration.services import arbitration_start
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.labelling.services import label_submit
 from taxonomy.results import figure
 from taxonomy.results.counting import Decision, taxonomy_counts

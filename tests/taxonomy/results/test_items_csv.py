@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from annotator.csv_output import FORMULA_STARTS, csv_text_restore
 from annotator.corpus.models import Post
-from sampling.models import Assignment, SampleItem, SampleStratum
-from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
-from taxonomy.arbitration.services import arbitration_decide, arbitration_start
+from sampling.draws.models import Assignment, SampleItem, SampleStratum
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
+from taxonomy.review.arbitration.services import arbitration_decide, arbitration_start
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.labelling.visibility import sight_whole
 from taxonomy.results import items_csv

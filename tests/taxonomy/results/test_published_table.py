@@ -21,15 +21,15 @@ from xml.sax.saxutils import quoteattr
 from django.core.management import call_command
 
 from annotator.jobs.runner import job_run
-from annotator.selection.models import QuestionSet
-from annotator.selection.services import QuestionSetRule, question_set_evaluate, question_set_save
+from sampling.question_sets.models import QuestionSet
+from sampling.question_sets.services import QuestionSetRule, question_set_evaluate, question_set_save
 from annotator.studies.models import Membership, Study
-from sampling.design import DrawDesign, StratumChoice
-from sampling.models import Assignment, ItemPart, SampleItem, StratumMode
-from sampling.services import sample_draw_labelling_start, sample_draw_start
-from taxonomy.arbitration.models import FinalLabel
-from taxonomy.arbitration.selectors import arbitration_queue, pending_queue
-from taxonomy.arbitration.services import arbitration_decide, arbitration_start, pending_resolve, pilot_decision_set
+from sampling.draws.design import DrawDesign, StratumChoice
+from sampling.draws.models import Assignment, ItemPart, SampleItem, StratumMode
+from sampling.draws.services import sample_draw_labelling_start, sample_draw_start
+from taxonomy.review.arbitration.models import FinalLabel
+from taxonomy.review.arbitration.selectors import arbitration_queue, pending_queue
+from taxonomy.review.arbitration.services import arbitration_decide, arbitration_start, pending_resolve, pilot_decision_set
 from taxonomy.labelling.services import label_submit
 from taxonomy.tree.models import Category
 from taxonomy.tree.services import category_add

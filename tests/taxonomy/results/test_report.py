@@ -11,13 +11,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from annotator.agreement.services import agreement_run_compute, agreement_run_start
-from annotator.selection.models import QuestionSet
-from annotator.selection.services import question_set_evaluate
-from sampling.models import Assignment, SampleItem, SampleStratum
-from sampling.sample_size import sample_size
-from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
-from taxonomy.arbitration.services import (
+from taxonomy.review.agreement.services import agreement_run_compute, agreement_run_start
+from sampling.question_sets.models import QuestionSet
+from sampling.question_sets.services import question_set_evaluate
+from sampling.draws.models import Assignment, SampleItem, SampleStratum
+from sampling.draws.sample_size import sample_size
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
+from taxonomy.review.arbitration.services import (
     arbitration_decide,
     arbitration_start,
     pending_resolve,

@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from taxonomy.arbitration.models import FinalLabel
-from taxonomy.arbitration.services import arbitration_start
+from taxonomy.review.arbitration.models import FinalLabel
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.results.selectors import results_get
 from taxonomy.results.taxonomy_csv import TAXONOMY_COLUMNS
 from tests.factories import StudyFactory, UserFactory

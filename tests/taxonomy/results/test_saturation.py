@@ -11,9 +11,9 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from annotator.csv_output import csv_text_restore
-from sampling.models import Assignment
-from taxonomy.arbitration.models import FinalLabel, FinalLabelCategory
-from taxonomy.arbitration.services import arbitration_start
+from sampling.draws.models import Assignment
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.coding.models import CodeUse
 from taxonomy.coding.services import code_use_add
 from taxonomy.labelling.models import Label

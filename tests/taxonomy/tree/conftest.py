@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 from django.utils import timezone
 
-from sampling.models import Assignment
+from sampling.draws.models import Assignment
 from taxonomy.coding.models import Code
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.tree.services import category_add

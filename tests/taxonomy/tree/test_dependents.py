@@ -10,10 +10,10 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework.test import APIClient
 
-from sampling.models import Assignment
-from taxonomy.arbitration.models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
-from taxonomy.arbitration.selectors import arbitration_queue
-from taxonomy.arbitration.services import arbitration_decide, arbitration_start, arbitrator_roots_set
+from sampling.draws.models import Assignment
+from taxonomy.review.arbitration.models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
+from taxonomy.review.arbitration.selectors import arbitration_queue
+from taxonomy.review.arbitration.services import arbitration_decide, arbitration_start, arbitrator_roots_set
 from taxonomy.labelling.models import LabelCategory, RelabelRequest
 from taxonomy.labelling.services import relabel_request_create
 from taxonomy.tree import dependents, services
@@ -318,7 +318,7 @@ def test_the_migration_moves_final_labels_an_old_merge_stranded(team, arbitrated
 
     from django.apps import apps
 
-    migration = importlib.import_module("taxonomy.arbitration.migrations.0002_final_labels_follow_merges")
+    migration = importlib.import_module("taxonomy.review.arbitration.migrations.0002_final_labels_follow_merges")
     t = arbitrated["tree"]
     stranded = finals(t["conv"])
     # an old merge: conv → quant moved only labels, then quant → serving the same way

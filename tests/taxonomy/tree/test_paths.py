@@ -3,9 +3,9 @@ page that shows a category path or a leaf choice agrees with it."""
 
 import pytest
 
-from annotator.agreement.selectors import agreement_label_names
-from taxonomy.arbitration.selectors import category_paths, leaf_choices
-from taxonomy.arbitration.services import arbitrator_may_decide
+from taxonomy.review.agreement.selectors import agreement_label_names
+from taxonomy.review.arbitration.selectors import category_paths, leaf_choices
+from taxonomy.review.arbitration.services import arbitrator_may_decide
 from taxonomy.labelling.selectors import category_choices
 from taxonomy.tree import selectors, services
 from taxonomy.tree.paths import PATH_SEPARATOR, CategoryRow, TreeShape, tree_shape
@@ -106,7 +106,7 @@ def test_a_raters_own_proposal_makes_a_leaf_inner_for_them_only(team, tree):
 @pytest.mark.django_db
 def test_a_restricted_arbitrator_keeps_the_branch_of_their_root_when_it_is_moved(team, tree):
     """An arbitrator restricted to a root decides items labelled in that branch, wherever it goes."""
-    from taxonomy.arbitration.services import arbitrator_roots_set
+    from taxonomy.review.arbitration.services import arbitrator_roots_set
 
     a = assignments(team)
     label(a[0], tree["quant"])

@@ -243,7 +243,7 @@ def test_split_cannot_move_labels_the_actor_may_not_see(team, tree):
 
     Membership.objects.filter(study=team.study, user=team.owner).update(is_rater=True)
     first = assignments(team)[0]
-    from sampling.models import Assignment
+    from sampling.draws.models import Assignment
 
     Assignment.objects.create(draw=team.draw, item=first.item, rater=team.owner)
     hidden = label(first, tree["quant"])

@@ -1,0 +1,1 @@
+"""Reviewing the raters' labels: agreement (how far they agree) and arbitration (what is final)."""
