@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "taxonomy.review.arbitration",
     "taxonomy.results",
     "taxonomy.classifier",
+    "annotator.demo",
 ]
 
 MIDDLEWARE = [

@@ -48,8 +48,8 @@ def build(study, *, posts: int, labels: int, spare: int, owner, raters):
 
     from annotator.corpus.models import Post
     from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
-    from sampling.draws.services import rater_tallies_make
     from taxonomy.labelling.models import Label, LabelCategory
+    from taxonomy.labelling.services import rater_tallies_make
     from taxonomy.tree.services import category_add
 
     rng = random.Random(11)

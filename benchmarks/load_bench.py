@@ -120,7 +120,7 @@ def _draw(study, *, version: int, raters, per_rater: int, first_so_id: int):
 
     from annotator.corpus.models import Post, PostType
     from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
-    from sampling.draws.services import rater_tallies_make
+    from taxonomy.labelling.services import rater_tallies_make
 
     n = len(raters) * per_rater // 2
     now = timezone.now()
@@ -408,9 +408,9 @@ def count_check(study: Study, record: Record) -> list[str]:
     """What the clients were told, against the database."""
     from django.db.models import Count, Sum
 
-    from sampling.draws.models import Assignment, RaterTally
+    from sampling.draws.models import Assignment
+    from taxonomy.labelling.models import Label, RaterTally
     from taxonomy.review.arbitration.models import FinalLabel
-    from taxonomy.labelling.models import Label
 
     problems = []
     labels = {}

@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from annotator.corpus.models import Comment, Post, PostType
 from annotator.jobs.models import Job, JobKind
-from sampling.question_sets.models import QuestionSet, QuestionSetMember
 from annotator.studies.models import Membership, Study
+from sampling.question_sets.models import QuestionSet, QuestionSetMember
 
 PASSWORD = "correct horse battery staple"
 
@@ -134,7 +134,7 @@ def labelling_draw(*, study, raters, pilot: int = 3, reliability: int = 6, per_i
     ``reliability`` reliability items, each given to ``per_item`` of ``raters`` in turn.
     Returns the draw; its items and assignments are in the database."""
     from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
-    from sampling.draws.services import rater_tallies_make
+    from taxonomy.labelling.services import rater_tallies_make
 
     posts = questions_bulk(study=study, count=pilot + reliability, first_so_id=first_so_id)
     version = (SampleDraw.objects.filter(study=study).count()) + 1
@@ -168,7 +168,8 @@ def assignment_mark_submitted(assignment, when) -> None:
     (for tests that write labels directly)."""
     from django.db.models import F
 
-    from sampling.draws.models import Assignment, RaterTally
+    from sampling.draws.models import Assignment
+    from taxonomy.labelling.models import RaterTally
 
     if Assignment.objects.filter(pk=assignment.pk, submitted_at__isnull=True).update(submitted_at=when):
         RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=assignment.rater_id,
@@ -209,8 +210,8 @@ def coded_study(*, study, decided_by, per_leaf: int = 4, pending: int = 0, seed:
     import random
 
     from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
-    from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
     from taxonomy.labelling.models import Label
+    from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
     from taxonomy.tree.models import Category
 
     rng = random.Random(seed)
@@ -249,3 +250,12 @@ def coded_study(*, study, decided_by, per_leaf: int = 4, pending: int = 0, seed:
             Label.objects.create(assignment=assignment, kind="pending", submitted_at=now, updated_at=now,
                                  note=notes[i] if i < len(notes) else "")
     return draw, leaves, coded, waiting
+
+
+def migration_apps(app_label: str, migration: str):
+    """The models as they stood after ``migration`` (what its RunPython functions are given), so
+    a test can run a data migration's function on today's tables after models have moved apps."""
+    from django.db import connection
+    from django.db.migrations.loader import MigrationLoader
+
+    return MigrationLoader(connection).project_state((app_label, migration)).apps

@@ -209,30 +209,3 @@ class Assignment(models.Model):
             models.Index(fields=["rater", "draw", "item", "id"], condition=Q(submitted_at__isnull=True),
                          name="assignment_todo_by_rater"),
         ]
-
-
-class RaterTally(models.Model):
-    """How many of one rater's assignments in one stratum of a draw there are, and how many
-    of them are submitted: the one source of "labelled / assigned" (the item page's line,
-    the progress page and API), read from a few rows instead of counted over a rater's tens
-    of thousands of assignments (a count over 100,000 of them takes 9–16 ms even from an
-    index, more than a whole cheap request). Made when labelling starts, with ``assigned``
-    counted then (a draw frozen in labelling never gains or loses assignments);
-    ``label_submit`` adds one to ``submitted`` in the transaction that sets an assignment's
-    ``submitted_at``."""
-
-    draw = models.ForeignKey(SampleDraw, on_delete=models.CASCADE, related_name="tallies")
-    stratum = models.ForeignKey(SampleStratum, on_delete=models.CASCADE, related_name="+")
-    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    assigned = models.PositiveIntegerField(default=0)
-    submitted = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["draw", "rater", "stratum"], name="tally_once_per_draw_rater_stratum"),
-            models.CheckConstraint(condition=Q(submitted__lte=F("assigned")), name="tally_submitted_within_assigned"),
-        ]
-
-    def __str__(self) -> str:
-        return (f"draw {self.draw_id} stratum {self.stratum_id} rater {self.rater_id}: "
-                f"{self.submitted} / {self.assigned} submitted")

@@ -11,7 +11,7 @@ assignments in one transaction: a draw is either all there or not there.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,20 +20,43 @@ from django.contrib.auth import get_user_model
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from annotator.dbstats import table_statistics_refresh
 from annotator.jobs.models import Job, JobKind, JobStatus
-from annotator.jobs.services import job_create, job_fail, job_progress, job_reap_if_stale, job_succeed
-from sampling.question_sets.models import QuestionSet, QuestionSetMember
+from annotator.jobs.services import (
+    job_create,
+    job_fail,
+    job_progress,
+    job_reap_if_stale,
+    job_succeed,
+)
 from annotator.studies.models import Study
+from sampling.question_sets.models import QuestionSet, QuestionSetMember
 
 from .design import DrawDesign, assignment_errors, seed_new, study_raters
-from .draw import (ALGORITHM, Draw, Key, Keys, StratumDraw, StratumSpec, balanced_assignment, key_order, pilot_split,
-                   stratified_draw)
-from .models import (Assignment, DrawStatus, ItemPart, RaterTally, SampleDraw, SampleItem, SampleStratum,
-                     StratumMode, StratumPopulation)
+from .draw import (
+    ALGORITHM,
+    Draw,
+    Key,
+    Keys,
+    StratumDraw,
+    StratumSpec,
+    balanced_assignment,
+    key_order,
+    pilot_split,
+    stratified_draw,
+)
+from .models import (
+    Assignment,
+    DrawStatus,
+    ItemPart,
+    SampleDraw,
+    SampleItem,
+    SampleStratum,
+    StratumMode,
+    StratumPopulation,
+)
 from .sample_size import sample_size
 from .selectors import draw_design_check
 from .snapshot import ids_digest, ids_pack, keys_digest, keys_pack
@@ -141,6 +164,16 @@ def _refuse_if_frozen(draw: SampleDraw) -> None:
             "Start a new version to draw differently; this one stays readable.")
 
 
+# What later steps make for a draw when its labelling starts (labelling: the raters' tallies), in
+# the same transaction. They register from their AppConfig.ready: this step imports none of them.
+_labelling_started: list[Callable[[SampleDraw], None]] = []
+
+
+def labelling_started_register(made: Callable[[SampleDraw], None]) -> None:
+    if made not in _labelling_started:
+        _labelling_started.append(made)
+
+
 @transaction.atomic
 def sample_draw_labelling_start(*, draw: SampleDraw, user=None) -> SampleDraw:
     """Freeze the draw: from now on its items, parts and assignments never change."""
@@ -152,19 +185,9 @@ def sample_draw_labelling_start(*, draw: SampleDraw, user=None) -> SampleDraw:
                               "labelling starts on a drawn sample.")
     draw.status, draw.labelling_started_at, draw.labelling_started_by = DrawStatus.LABELLING, timezone.now(), user
     draw.save(update_fields=["status", "labelling_started_at", "labelling_started_by"])
-    rater_tallies_make(draw=draw)
+    for made in _labelling_started:
+        made(draw)
     return draw
-
-
-def rater_tallies_make(*, draw: SampleDraw) -> None:
-    """The raters' tallies of a draw put in labelling: per rater and stratum, the assignments
-    counted once here (none submitted yet, as labels are taken only from now on);
-    label_submit keeps ``submitted``."""
-    RaterTally.objects.bulk_create(
-        RaterTally(draw=draw, rater_id=row["rater_id"], stratum_id=row["item__stratum_id"], assigned=row["assigned"],
-                   submitted=row["submitted"])
-        for row in Assignment.objects.filter(draw=draw).values("rater_id", "item__stratum_id").annotate(
-            assigned=Count("id"), submitted=Count("id", filter=Q(submitted_at__isnull=False))).order_by())
 
 
 # -- the job -------------------------------------------------------------------------

@@ -15,10 +15,11 @@ from sklearn.cluster import KMeans
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import silhouette_score
 
-from taxonomy.review.arbitration.selectors import pending_queue
+from sampling.draws.sight import Sight
 from taxonomy.coding.models import Code
 from taxonomy.labelling.models import LabelKind
-from taxonomy.labelling.visibility import Sight, label_list_visible
+from taxonomy.labelling.visibility import label_list_visible
+from taxonomy.review.arbitration.selectors import pending_queue
 
 from .similarity import post_text
 

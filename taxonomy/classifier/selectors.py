@@ -18,8 +18,8 @@ from django.http import Http404
 from annotator.studies.models import Study
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.draws.models import SampleItem
+from sampling.draws.sight import Sight, final_label_visible_q, sight_for
 from taxonomy.review.arbitration.models import FinalKind, FinalLabel, FinalLabelCategory
-from taxonomy.labelling.visibility import Sight, final_label_visible_q, sight_for
 from taxonomy.tree.paths import INNER, LEAF, ROOT, TreeShape, tree_shape
 from taxonomy.tree.selectors import taxonomy_version
 

@@ -20,15 +20,28 @@ from django.utils import timezone
 
 from annotator.corpus.models import Post
 from annotator.jobs.models import Job, JobKind, JobStatus
-from annotator.jobs.services import ProgressReporter, job_create, job_fail, job_progress, job_succeed
-from sampling.question_sets.models import QuestionSet, QuestionSetMember
+from annotator.jobs.services import (
+    ProgressReporter,
+    job_create,
+    job_fail,
+    job_progress,
+    job_succeed,
+)
 from annotator.studies.models import Study
 from sampling.draws.models import SampleItem
-from taxonomy.labelling.visibility import sight_for
+from sampling.draws.sight import sight_for
+from sampling.question_sets.models import QuestionSet, QuestionSetMember
 from taxonomy.tree.paths import INNER, LEAF, PATH_SEPARATOR, ROOT
 
 from . import estimate as estimating
-from .features import DEFAULT_PARAMS, documents_matrix, pipeline_build, pipeline_scores, post_documents, scores_decide
+from .features import (
+    DEFAULT_PARAMS,
+    documents_matrix,
+    pipeline_build,
+    pipeline_scores,
+    post_documents,
+    scores_decide,
+)
 from .models import ClassifierEstimate, ClassifierModel, ClassifierPrediction
 from .selectors import TrainingData, training_data
 from .training import cross_validate

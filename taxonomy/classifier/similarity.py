@@ -31,9 +31,9 @@ from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from annotator.corpus.models import Post
+from sampling.draws.sight import Sight, final_label_visible_q
 from sampling.question_sets.text import text_without_code
 from taxonomy.review.arbitration.models import FinalKind, FinalLabel, FinalLabelCategory
-from taxonomy.labelling.visibility import Sight, final_label_visible_q
 from taxonomy.tree.paths import tree_shape
 
 TFIDF, EMBEDDINGS = "tfidf", "embeddings"

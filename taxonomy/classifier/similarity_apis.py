@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from annotator.api_utils import QueryParams, StrictInput, query_params
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
-from taxonomy.labelling.visibility import sight_for
+from sampling.draws.sight import sight_for
 
 from . import clusters, similarity, viewing
 from .similarity_views import reviewer_access

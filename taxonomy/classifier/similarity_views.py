@@ -12,7 +12,7 @@ from django.views.decorators.http import require_http_methods
 
 from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
-from taxonomy.labelling.visibility import sight_for
+from sampling.draws.sight import sight_for
 
 from . import clusters, similarity, viewing
 

@@ -6,10 +6,17 @@ from django.urls import reverse
 
 from annotator.jobs.models import JobKind
 from annotator.jobs.selectors import job_list
-from annotator.studies.stages import Action, Stage, StageContext, State, count_text, job_links
-from taxonomy.review.arbitration.models import FinalKind, FinalLabel
+from annotator.studies.stages import (
+    Action,
+    Stage,
+    StageContext,
+    State,
+    count_text,
+    job_links,
+)
+from sampling.draws.sight import final_label_visible_q
 from taxonomy.labelling.stage import stage_sight
-from taxonomy.labelling.visibility import final_label_visible_q
+from taxonomy.review.arbitration.models import FinalKind, FinalLabel
 
 from .models import ClassifierEstimate, ClassifierModel
 from .selectors import NOT_NOW

@@ -19,7 +19,7 @@ from django.http import Http404
 from annotator.studies.models import Role
 from annotator.studies.selectors import StudyAccess
 from sampling.draws.models import Assignment, SampleItem
-from taxonomy.labelling.models import RelabelRequest
+from taxonomy.review.arbitration.models import RelabelRequest
 
 from .models import ClassifierSettings
 

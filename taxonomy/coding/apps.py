@@ -16,10 +16,14 @@ class CodingConfig(AppConfig):
 
         # How codes follow a merge, split or retirement of their category (taxonomy.tree.dependents).
         from taxonomy.tree import dependents
+        from taxonomy.tree.selectors import category_uses_register
 
         from .models import Code
+        from .selectors import category_codes
 
         dependents.register(Code, "category", name="codes", singular="code", plural="codes",
                             merge=dependents.MOVE, split=dependents.CHOSEN, retire=dependents.BLOCK,
-                            choices=lambda category, user: Code.objects.filter(category=category).order_by("text"),
+                            choices=lambda category, user: category_codes(category=category),
                             choice_text=lambda code: code.text)
+        # A category's codes on its page (the tree imports no later step).
+        category_uses_register("codes", lambda category, user: category_codes(category=category))

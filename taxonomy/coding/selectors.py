@@ -212,3 +212,7 @@ def category_get_live(*, study: Study, category_id: int) -> Category:
         raise Http404("No such category in this study.")
     return category
 
+
+def category_codes(*, category):
+    """The pilot's codes grouped into ``category``, by text."""
+    return Code.objects.filter(category=category).order_by("text")

@@ -14,7 +14,7 @@ from annotator.studies.models import Role
 from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
-from .visibility import sight_for
+from sampling.draws.sight import sight_for
 from .models import LabelKind
 from .services import NOTE_MAX
 

@@ -14,18 +14,32 @@ class LabellingConfig(AppConfig):
 
         stage_register(LABELLING, labelling_stage)  # its step on the study home
 
-        # How labels and re-label requests follow a merge, split or retirement of their
-        # category (taxonomy.tree.dependents).
-        from django.db.models import Q
+        # The raters' tallies are made when a draw's labelling starts (sampling imports no later step).
+        from sampling.draws.services import labelling_started_register
 
+        from .services import rater_tallies_make
+
+        labelling_started_register(lambda draw: rater_tallies_make(draw=draw))
+
+        # How labels and raters' keys follow a merge, split or retirement of their category
+        # (taxonomy.tree.dependents).
         from taxonomy.tree import dependents
+        from taxonomy.tree.selectors import (
+            category_counts_register,
+            category_uses_register,
+        )
 
-        from .models import HotkeyBinding, LabelCategory, RelabelRequest
+        from .models import HotkeyBinding, LabelCategory
+        from .selectors import category_labels_visible
+        from .visibility import label_category_counts
 
         def visible_uses(category, user):  # a split moves only labels its author may see
-            from taxonomy.tree.selectors import category_labels_visible
-
             return category_labels_visible(category=category, user=user)
+
+        # The tree page's label counts and a category's labels (the tree imports no later step).
+        category_counts_register("labels", lambda study, sight: label_category_counts(study=study, user=None,
+                                                                                       sight=sight))
+        category_uses_register("labels", visible_uses)
 
         def use_text(use) -> str:
             assignment = use.label.assignment
@@ -35,11 +49,6 @@ class LabellingConfig(AppConfig):
                             merge=dependents.MOVE, split=dependents.CHOSEN, retire=dependents.BLOCK,
                             unique_with="label", chosen_by="label_id", leaf_only=True, choices=visible_uses,
                             choice_text=use_text)
-        dependents.register(RelabelRequest, "category", name="relabel_requests", singular="open re-label request",
-                            plural="open re-label requests", merge=dependents.MOVE, split=dependents.KEEP,
-                            retire=dependents.BLOCK, following=Q(done_at__isnull=True),
-                            why="an open request asks about the category its items are now in; answered "
-                                "ones are history")
         dependents.register(HotkeyBinding, "category", name="hotkeys", singular="rater's key", plural="raters' keys",
                             merge=dependents.MOVE, split=dependents.KEEP, retire=dependents.KEEP,
                             unique_with="user",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class LabelKind(models.TextChoices):
@@ -47,26 +47,6 @@ class LabelCategory(models.Model):
         indexes = [models.Index(fields=["category"])]
 
 
-class RelabelRequest(models.Model):
-    """An arbitrator asks a rater to label an item again, e.g. against a category
-    created from Pending items. While it is open the rater's label on that item is
-    editable again (even after arbitration started) and the item is in their queue."""
-
-    assignment = models.ForeignKey("sampling.Assignment", on_delete=models.CASCADE, related_name="relabel_requests")
-    category = models.ForeignKey("tree.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-                                 help_text="the category to consider, when the request is about one")
-    message = models.TextField(blank=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
-    requested_at = models.DateTimeField(auto_now_add=True)
-    done_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["assignment"], condition=Q(done_at__isnull=True),
-                                    name="relabel_one_open_request_per_assignment"),
-        ]
-
-
 HOTKEYS = range(1, 10)
 
 
@@ -93,3 +73,32 @@ class HotkeyBinding(models.Model):
             models.UniqueConstraint(fields=["user", "category"], name="hotkey_category_once"),
             models.CheckConstraint(condition=Q(key__gte=1) & Q(key__lte=9), name="hotkey_key_1_to_9"),
         ]
+
+
+class RaterTally(models.Model):
+    """How many of one rater's assignments in one stratum of a draw there are, and how many
+    of them are submitted: the one source of "labelled / assigned" (the item page's line,
+    the progress page and API), read from a few rows instead of counted over a rater's tens
+    of thousands of assignments (a count over 100,000 of them takes 9–16 ms even from an
+    index, more than a whole cheap request). Made when labelling starts, with ``assigned``
+    counted then (a draw frozen in labelling never gains or loses assignments);
+    ``label_submit`` adds one to ``submitted`` in the transaction that sets an assignment's
+    ``submitted_at``."""
+
+    draw = models.ForeignKey("sampling.SampleDraw", on_delete=models.CASCADE, related_name="tallies")
+    stratum = models.ForeignKey("sampling.SampleStratum", on_delete=models.CASCADE, related_name="+")
+    rater = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    assigned = models.PositiveIntegerField(default=0)
+    submitted = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        # Made in sampling (migrations sampling 0006, 0008), moved here with its table (labelling 0006).
+        db_table = "sampling_ratertally"
+        constraints = [
+            models.UniqueConstraint(fields=["draw", "rater", "stratum"], name="tally_once_per_draw_rater_stratum"),
+            models.CheckConstraint(condition=Q(submitted__lte=F("assigned")), name="tally_submitted_within_assigned"),
+        ]
+
+    def __str__(self) -> str:
+        return (f"draw {self.draw_id} stratum {self.stratum_id} rater {self.rater_id}: "
+                f"{self.submitted} / {self.assigned} submitted")

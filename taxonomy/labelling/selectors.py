@@ -20,18 +20,14 @@ from django.http import Http404
 
 from annotator.corpus.models import Post
 from annotator.studies.models import Study
-from sampling.draws.models import (
-    Assignment,
-    DrawStatus,
-    RaterTally,
-    SampleDraw,
-    SampleStratum,
-)
+from sampling.draws.models import Assignment, DrawStatus, SampleDraw, SampleStratum
+from sampling.draws.sight import Sight, assignment_visible_q, sight_for
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.paths import tree_shape
 
-from .models import HOTKEYS, HotkeyBinding, Label, LabelCategory, RelabelRequest
-from .visibility import Sight, assignment_visible_q, label_list_visible, sight_for
+from .models import HOTKEYS, HotkeyBinding, Label, LabelCategory, RaterTally
+from .reopening import assignment_reopened, reopen_request, reopened_first
+from .visibility import label_list_visible
 
 # Draws whose assignments are not (yet) a rater's work: being drawn, drawn but
 # still open to redistribution, failed. Later statuses (arbitration) stay
@@ -76,12 +72,12 @@ def label_editable(assignment: Assignment) -> bool:
         return False
     if assignment.draw.arbitration_started_at is None:
         return True
-    return RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).exists()
+    return assignment_reopened(assignment)
 
 
-def relabel_request_open(*, assignment: Assignment) -> RelabelRequest | None:
-    return (RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True)
-            .select_related("category", "requested_by").first())
+def relabel_request_open(*, assignment: Assignment):
+    """The open request to label this item again, to show the rater (None: none)."""
+    return reopen_request(assignment=assignment)
 
 
 # -- the rater's queue ---------------------------------------------------------------
@@ -157,8 +153,7 @@ def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) 
     draws = _draws(study, draws)
     pk = None
     if draws.arbitrating:
-        pk = (RelabelRequest.objects.filter(assignment__rater=user, assignment__draw__study=study, done_at__isnull=True)
-              .order_by("assignment__item_id").values_list("assignment_id", flat=True).first())
+        pk = reopened_first(study=study, user=user)
     if pk is None:
         pk = assignment_next_queryset(study=study, user=user, draws=draws).values_list("pk", flat=True).first()
     if pk is None:
@@ -367,3 +362,13 @@ def hotkey_list(*, rows: dict[int, tuple[int | None, bool]], choices: list[Categ
             name = " › ".join(category.path.split(" › ")[-2:]) if names[category.name.casefold()] > 1 else category.name
         out.append(Hotkey(key=key, category=category, chosen=chosen, name=name))
     return out
+
+
+def category_labels_visible(*, category: Category, user):
+    """The label uses naming ``category`` that ``user`` may see, with their post and rater."""
+    return (
+        LabelCategory.objects.filter(category=category,
+                                     label__in=label_list_visible(study=category.study, user=user))
+        .select_related("label__assignment__item__post", "label__assignment__rater")
+        .order_by("label__assignment__item__post__so_id", "label_id")
+    )

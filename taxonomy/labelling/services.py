@@ -7,12 +7,12 @@ from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
 from annotator.studies.models import Study
-from sampling.draws.models import Assignment, RaterTally
+from sampling.draws.models import Assignment, SampleDraw
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.services import category_add
 
@@ -22,8 +22,9 @@ from .models import (
     Label,
     LabelCategory,
     LabelKind,
-    RelabelRequest,
+    RaterTally,
 )
+from .reopening import reopened_answer
 from .selectors import (
     CategoryChoice,
     Hotkey,
@@ -136,26 +137,8 @@ def _label_save(*, assignment: Assignment, rater, kind: str, category_ids: Itera
                                   stratum_id=assignment.item.stratum_id).update(submitted=F("submitted") + 1)
     if assignment.draw.arbitration_started_at is None:
         return label  # re-label requests are made in arbitration only
-    answered = RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).update(done_at=now)
-    if answered:
-        # Imported here: arbitration builds on labelling, not the other way round; this is
-        # the one place where a new label can settle an item already in arbitration.
-        from taxonomy.review.arbitration.services import item_settle
-
-        item_settle(item_id=assignment.item_id)
+    reopened_answer(assignment=assignment, now=now)
     return label
-
-
-@transaction.atomic
-def relabel_request_create(*, assignments: Iterable[Assignment], requested_by, category: Category | None = None,
-                           message: str = "") -> int:
-    """Ask raters to label these items again; an open request is not duplicated. Returns how many were made."""
-    open_ids = set(RelabelRequest.objects.filter(assignment__in=list(assignments), done_at__isnull=True)
-                   .values_list("assignment_id", flat=True))
-    made = RelabelRequest.objects.bulk_create(
-        RelabelRequest(assignment=a, category=category, message=message, requested_by=requested_by)
-        for a in assignments if a.pk not in open_ids)
-    return len(made)
 
 
 def label_category_propose(*, study: Study, rater, name: str, parent_id: int | None,
@@ -246,3 +229,14 @@ def hotkeys_set(*, study: Study, user, keys: Mapping[int, int | None], choices: 
     for key in changed:
         HotkeyBinding.objects.update_or_create(study=study, user=user, key=key,
                                                defaults={"category_id": final[key], "chosen": True})
+
+
+def rater_tallies_make(*, draw: SampleDraw) -> None:
+    """The raters' tallies of a draw put in labelling: per rater and stratum, the assignments
+    counted once here (none submitted yet, as labels are taken only from now on);
+    label_submit keeps ``submitted``."""
+    RaterTally.objects.bulk_create(
+        RaterTally(draw=draw, rater_id=row["rater_id"], stratum_id=row["item__stratum_id"], assigned=row["assigned"],
+                   submitted=row["submitted"])
+        for row in Assignment.objects.filter(draw=draw).values("rater_id", "item__stratum_id").annotate(
+            assigned=Count("id"), submitted=Count("id", filter=Q(submitted_at__isnull=False))).order_by())

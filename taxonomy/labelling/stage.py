@@ -14,11 +14,11 @@ from django.urls import reverse
 
 from annotator.studies.stages import Action, Stage, StageContext, State
 from sampling.draws.models import DrawStatus
+from sampling.draws.sight import Sight, assignments_visible, sight_for
 from sampling.draws.stage import current_draw, study_draws
 from taxonomy.tree.models import PRIVATE, Category
 
 from .selectors import LabellingProgress, labelling_progress
-from .visibility import Sight, assignments_visible, sight_for
 
 # A rater this many percentage points behind the furthest one is named as behind.
 BEHIND_BY = 10

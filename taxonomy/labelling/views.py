@@ -23,7 +23,7 @@ from annotator.studies.selectors import study_get_for_user
 from . import selectors, services
 from .forms import HotkeysForm, LabelForm, ProposeForm
 from .models import LabelKind
-from .visibility import sight_for
+from sampling.draws.sight import sight_for
 
 
 def _fragment(request) -> bool:

@@ -16,11 +16,11 @@ class ResultsConfig(AppConfig):
 
         # The tree page shows the posts each category holds by final label: the tree cannot
         # import this later step, so the count is handed to it here.
-        from taxonomy.tree.selectors import final_posts_provider_set
+        from taxonomy.tree.selectors import category_counts_register
 
         from .selectors import results_final_posts
 
-        final_posts_provider_set(results_final_posts)
+        category_counts_register("final_posts", results_final_posts)
 
         from annotator.jobs.models import JobKind
         from annotator.jobs.registry import job_handler_register

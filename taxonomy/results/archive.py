@@ -64,21 +64,45 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.color import no_style
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    DatabaseError,
+    connection,
+    connections,
+    models,
+    transaction,
+)
 from django.db.models import Func
 from django.utils import timezone
 
-from taxonomy.review.agreement.models import AgreementRun
 from annotator.corpus.models import Comment, Post, SiteUser
 from annotator.jobs.models import Job
-from sampling.question_sets.models import ManualDecision, QuestionSet, QuestionSetMember, SetReference
 from annotator.studies.models import Membership, Study
-from sampling.draws.models import Assignment, RaterTally, SampleDraw, SampleItem, SampleStratum, StratumPopulation
-from sampling.draws.services import rater_tallies_make
-from taxonomy.review.arbitration.models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
+from sampling.draws.models import (
+    Assignment,
+    SampleDraw,
+    SampleItem,
+    SampleStratum,
+    StratumPopulation,
+)
+from sampling.draws.sight import sight_for
+from sampling.question_sets.models import (
+    ManualDecision,
+    QuestionSet,
+    QuestionSetMember,
+    SetReference,
+)
 from taxonomy.coding.models import Code, CodeUse
-from taxonomy.labelling.models import HotkeyBinding, Label, LabelCategory, RelabelRequest
-from taxonomy.labelling.visibility import sight_for
+from taxonomy.labelling.models import HotkeyBinding, Label, LabelCategory, RaterTally
+from taxonomy.labelling.services import rater_tallies_make
+from taxonomy.review.agreement.models import AgreementRun
+from taxonomy.review.arbitration.models import (
+    ArbitratorRoot,
+    FinalLabel,
+    FinalLabelCategory,
+    PendingCategory,
+    RelabelRequest,
+)
 from taxonomy.tree.models import CategoriesSeen, Category, CategoryChange
 
 FORMAT = "taxonomist-study-archive"

@@ -34,7 +34,7 @@ from django.core.exceptions import ValidationError
 from lxml import etree
 
 from annotator.studies.models import Study
-from taxonomy.labelling.visibility import Sight, sight_for
+from sampling.draws.sight import Sight, sight_for
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.paths import tree_shape
 from taxonomy.tree.selectors import category_visible_q

@@ -33,7 +33,7 @@ from typing import IO
 from django.db import connection, connections
 
 from annotator.studies.models import Study
-from taxonomy.labelling.visibility import Sight, sight_for
+from sampling.draws.sight import Sight, sight_for
 
 from .selectors import results_get
 

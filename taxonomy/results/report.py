@@ -28,15 +28,8 @@ from django.db.models import Count, Prefetch
 from django.http import HttpResponse
 from django.urls import reverse
 
-from taxonomy.review.agreement.models import AgreementScope, RunStatus
-from taxonomy.review.agreement.selectors import (
-    agreement_run_coefficients,
-    agreement_run_list,
-    agreement_taxonomy_changed,
-)
 from annotator.corpus.models import Post
 from annotator.corpus.services import study_totals
-from sampling.question_sets.selectors import question_set_list, questions_per_year
 from annotator.studies.models import Study
 from sampling.draws.models import (
     Assignment,
@@ -45,8 +38,15 @@ from sampling.draws.models import (
     SampleStratum,
     StratumMode,
 )
+from sampling.draws.sight import Sight, final_label_visible_q, sight_for
+from sampling.question_sets.selectors import question_set_list, questions_per_year
+from taxonomy.review.agreement.models import AgreementScope, RunStatus
+from taxonomy.review.agreement.selectors import (
+    agreement_run_coefficients,
+    agreement_run_list,
+    agreement_taxonomy_changed,
+)
 from taxonomy.review.arbitration.models import FinalLabel, FinalMethod, PendingCategory
-from taxonomy.labelling.visibility import Sight, final_label_visible_q, sight_for
 from taxonomy.tree.models import Category
 from taxonomy.tree.selectors import category_visible_q
 

@@ -44,9 +44,10 @@ from matplotlib.ticker import MaxNLocator
 from annotator.csv_output import csv_write
 from annotator.studies.models import Study
 from sampling.draws.models import ItemPart
-from taxonomy.review.arbitration.models import FinalLabel
+from sampling.draws.sight import Sight, final_label_visible_q, sight_for
 from taxonomy.coding.models import CodeUse
-from taxonomy.labelling.visibility import Sight, final_label_visible_q, label_list_visible, sight_for
+from taxonomy.labelling.visibility import label_list_visible
+from taxonomy.review.arbitration.models import FinalLabel
 from taxonomy.tree.models import Category
 from taxonomy.tree.paths import tree_shape
 from taxonomy.tree.selectors import category_visible_q

@@ -19,9 +19,10 @@ from django.db.models import Exists, OuterRef, QuerySet
 from annotator.form_utils import query_id
 from annotator.studies.models import Study
 from sampling.draws.models import DrawStatus, SampleDraw, SampleItem, SampleStratum
-from taxonomy.review.arbitration.models import FinalLabel
+from sampling.draws.sight import Sight, final_label_visible_q, sight_for
 from taxonomy.labelling.models import LabelKind
-from taxonomy.labelling.visibility import Sight, final_label_visible_q, label_list_visible, sight_for
+from taxonomy.labelling.visibility import label_list_visible
+from taxonomy.review.arbitration.models import FinalLabel
 from taxonomy.tree.models import Category
 from taxonomy.tree.paths import tree_shape
 from taxonomy.tree.selectors import category_visible_q

@@ -8,11 +8,18 @@ from django.urls import reverse
 
 from annotator.jobs.models import JobKind
 from annotator.jobs.selectors import job_list
-from annotator.studies.stages import Action, Stage, StageContext, State, count_text, job_links
+from annotator.studies.stages import (
+    Action,
+    Stage,
+    StageContext,
+    State,
+    count_text,
+    job_links,
+)
+from sampling.draws.sight import final_label_visible_q
+from taxonomy.labelling.stage import stage_sight
 from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.review.arbitration.stage import arbitration_counts
-from taxonomy.labelling.stage import stage_sight
-from taxonomy.labelling.visibility import final_label_visible_q
 
 from .services import EXPORTS
 

@@ -9,7 +9,7 @@ only the labels the reader may see.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -17,12 +17,20 @@ from django.db.models import F, IntegerField, Min, Q, QuerySet, Value
 from django.http import Http404
 
 from annotator.studies.models import Membership, Role, Study
-from sampling.draws.models import DrawStatus, SampleDraw
 from annotator.studies.selectors import StudyAccess, study_get_for_user
-from taxonomy.labelling.visibility import Sight, label_category_counts, label_list_visible, sight_for
+from sampling.draws.models import DrawStatus, SampleDraw
+from sampling.draws.sight import Sight, sight_for
 
 from . import paths
-from .models import PRIVATE, PUBLIC, CategoriesSeen, Category, CategoryChange, CategoryStatus, ChangeAction
+from .models import (
+    PRIVATE,
+    PUBLIC,
+    CategoriesSeen,
+    Category,
+    CategoryChange,
+    CategoryStatus,
+    ChangeAction,
+)
 from .paths import TreeShape
 
 
@@ -110,14 +118,35 @@ class TaxonomyTree:
         return [n for n in self.flat() if n.category.status != CategoryStatus.RETIRED]
 
 
-# The results step counts final labels per category; the tree, earlier in the method, cannot
-# import it, so results hands its counter in (taxonomy.results.apps) and the tree page asks.
-FinalPosts = Callable[[Study, Sight], Mapping[int, int]]
-_final_posts: list[FinalPosts] = []
+# -- what later steps hold per category ----------------------------------------------------
+# Labels (labelling), codes (coding) and posts by final label (results) name categories. The
+# tree, earlier in the method, imports none of them: each registers from its AppConfig.ready
+# how many of its rows name each category as a reader's sight sees them, and which rows name
+# one category for a user (the category page).
+CategoryCounts = Callable[[Study, Sight], Mapping[int, int]]
+CategoryUses = Callable[[Category, object], Iterable]
+_counts: dict[str, CategoryCounts] = {}
+_uses: dict[str, CategoryUses] = {}
 
 
-def final_posts_provider_set(provider: FinalPosts) -> None:
-    _final_posts[:] = [provider]
+def category_counts_register(name: str, counts: CategoryCounts) -> None:
+    _counts[name] = counts
+
+
+def category_uses_register(name: str, uses: CategoryUses) -> None:
+    _uses[name] = uses
+
+
+def _category_counts(name: str, study: Study, sight: Sight) -> Mapping[int, int] | None:
+    counts = _counts.get(name)
+    return counts(study, sight) if counts is not None else None
+
+
+def category_uses(*, category: Category, user, name: str) -> Iterable:
+    """The rows of ``name`` (e.g. "labels", "codes") that name ``category``, as ``user`` may
+    see them; empty when no installed step registered that name."""
+    uses = _uses.get(name)
+    return uses(category, user) if uses is not None else []
 
 
 def taxonomy_tree(*, study: Study, user, with_final: bool = False) -> TaxonomyTree:
@@ -126,12 +155,12 @@ def taxonomy_tree(*, study: Study, user, with_final: bool = False) -> TaxonomyTr
     categories = list(Category.objects.filter(study=study).select_related("proposed_by").order_by(
         "position", "name", "pk"))
     sight = sight_for(study=study, user=user)
-    counts = label_category_counts(study=study, user=user, sight=sight)
+    counts = _category_counts("labels", study, sight) or {}
     visible = {c.pk: c for c in categories if _visible(c, sight=sight)}
     # The shape of what this reader sees: a hidden proposal's name is in no path, and a
     # live child of one stays hidden with it (it is attached to no root they see).
     shape = TreeShape(visible.values())
-    final = _final_posts[0](study, sight) if with_final and _final_posts else None
+    final = _category_counts("final_posts", study, sight) if with_final else None
     nodes = {pk: CategoryNode(category=c, path=shape.path(pk), depth=shape.depth(pk), level=shape.level(pk),
                               label_count=counts.get(pk, 0),
                               final_posts=None if final is None else final.get(pk, 0)) for pk, c in visible.items()}
@@ -210,24 +239,6 @@ def category_search(*, study: Study, user, q: str = "", leaves_only: bool = True
 
 
 # -- detail and history ----------------------------------------------------------------------
-
-
-def category_labels_visible(*, category: Category, user):
-    """The label uses naming ``category`` that ``user`` may see, with their post and rater."""
-    from taxonomy.labelling.models import LabelCategory
-
-    return (
-        LabelCategory.objects.filter(category=category,
-                                     label__in=label_list_visible(study=category.study, user=user))
-        .select_related("label__assignment__item__post", "label__assignment__rater")
-        .order_by("label__assignment__item__post__so_id", "label_id")
-    )
-
-
-def category_codes(*, category: Category):
-    from taxonomy.coding.models import Code
-
-    return Code.objects.filter(category=category).order_by("text")
 
 
 def category_change_list(*, study: Study, user=None, category: Category | None = None) -> QuerySet[CategoryChange]:

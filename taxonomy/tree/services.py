@@ -22,7 +22,14 @@ from django.db.models import Q
 from annotator.studies.models import Study
 
 from . import dependents
-from .models import PUBLIC, CategoriesSeen, Category, CategoryChange, CategoryStatus, ChangeAction
+from .models import (
+    PUBLIC,
+    CategoriesSeen,
+    Category,
+    CategoryChange,
+    CategoryStatus,
+    ChangeAction,
+)
 from .paths import live_children, tree_shape
 from .selectors import taxonomy_version
 
@@ -103,7 +110,7 @@ def _clean_name(name: str) -> str:
 
 
 def _sight(study_id: int, actor):
-    from taxonomy.labelling.visibility import sight_for
+    from sampling.draws.sight import sight_for
 
     return sight_for(study=study_id, user=actor)
 

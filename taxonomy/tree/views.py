@@ -239,8 +239,8 @@ def category_detail(request, slug, category_id):
     return render(request, "taxonomy/tree/category_detail.html", {
         "access": access, "study": access.study, "category": category, "node": tree.by_id.get(category.pk),
         "path": selectors.category_path(category=category), "can_edit": selectors.taxonomy_can_edit(access=access),
-        "labels": selectors.category_labels_visible(category=category, user=request.user),
-        "codes": selectors.category_codes(category=category), "examples": category.examples.order_by("pk"),
+        "labels": selectors.category_uses(category=category, user=request.user, name="labels"),
+        "codes": selectors.category_uses(category=category, user=request.user, name="codes"), "examples": category.examples.order_by("pk"),
         "page": changes, "diffs": selectors.change_field_diffs(changes=changes.object_list),
     })
 

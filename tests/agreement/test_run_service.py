@@ -9,16 +9,23 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from taxonomy.review.agreement import selectors
-from taxonomy.review.agreement.models import AgreementRun, RunStatus
-from taxonomy.review.agreement.services import agreement_run_compute, agreement_run_start
 from annotator.jobs.models import Job, JobKind, JobStatus
 from annotator.jobs.runner import job_run
 from sampling.draws.models import Assignment, SampleItem, SampleStratum
 from taxonomy.labelling.models import Label, LabelCategory
+from taxonomy.review.agreement import selectors
+from taxonomy.review.agreement.models import AgreementRun, RunStatus
+from taxonomy.review.agreement.services import (
+    agreement_run_compute,
+    agreement_run_start,
+)
 from taxonomy.tree.models import ChangeAction
 from taxonomy.tree.selectors import taxonomy_version
-from taxonomy.tree.services import category_add, category_change_record, category_snapshot
+from taxonomy.tree.services import (
+    category_add,
+    category_change_record,
+    category_snapshot,
+)
 from tests.factories import StudyFactory, labelling_draw
 
 from .conftest import ALICE, BOB, give_label, label_items
@@ -51,8 +58,8 @@ def test_pilot_items_and_other_studies_labels_are_not_read(world):
     label_items(world, {world.alice: ALICE, world.bob: BOB})
     pilot = SampleItem.objects.filter(draw=world.draw, part="pilot").first()
     odd = Assignment.objects.create(draw=world.draw, item=pilot, rater=world.alice)  # not in a real draw
-    from sampling.draws.models import RaterTally
-    from sampling.draws.services import rater_tallies_make
+    from taxonomy.labelling.models import RaterTally
+    from taxonomy.labelling.services import rater_tallies_make
 
     RaterTally.objects.filter(draw=world.draw).delete()  # the tallies count it as the labelling start would
     rater_tallies_make(draw=world.draw)

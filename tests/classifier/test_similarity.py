@@ -8,11 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from conftest import need
-
-from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
+from sampling.draws.sight import sight_for, sight_whole
 from taxonomy.classifier import similarity
 from taxonomy.classifier.clusters import pending_clusters, text_clusters
-from taxonomy.labelling.visibility import sight_for, sight_whole
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from tests.factories import MembershipFactory, PostFactory, UserFactory, coded_study
 
 pytestmark = pytest.mark.django_db

@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sampling.draws.models import Assignment
-from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.classifier import viewing
 from taxonomy.classifier.models import ClassifierSettings
 from taxonomy.labelling import services as labelling_services
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from tests.factories import MembershipFactory, UserFactory, coded_study, labelling_draw
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +167,7 @@ def test_only_an_owner_turns_show_after_submit_on(world, client):
 def test_a_rater_asked_to_label_again_sees_nothing_until_the_new_label_is_in(world, client):
     """After arbitration starts, a rater's items are open to them, except while an arbitrator asks
     them to label one again: then they are labelling it."""
-    from taxonomy.labelling.models import RelabelRequest
+    from taxonomy.review.arbitration.models import RelabelRequest
 
     w, item = world, world["items"][0]
     for rater in (w["rita"], w["rolf"]):

@@ -9,12 +9,12 @@ from django.core.exceptions import ValidationError
 
 from annotator.jobs.models import Job
 from annotator.jobs.runner import job_run
-from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
+from sampling.draws.sight import sight_for
 from taxonomy.classifier.features import body_split, post_documents
 from taxonomy.classifier.models import ClassifierModel
 from taxonomy.classifier.selectors import training_data
 from taxonomy.classifier.services import classifier_train_start, pipeline_load
-from taxonomy.labelling.visibility import sight_for
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.tree.models import Category
 
 

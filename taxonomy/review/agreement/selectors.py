@@ -20,9 +20,15 @@ from django.http import Http404
 
 from annotator.studies.models import Role, Study
 from annotator.studies.selectors import StudyAccess, study_get_for_user
-from sampling.draws.models import DrawStatus, ItemPart, SampleDraw, SampleItem, SampleStratum
+from sampling.draws.models import (
+    DrawStatus,
+    ItemPart,
+    SampleDraw,
+    SampleItem,
+    SampleStratum,
+)
+from sampling.draws.sight import Sight, sight_for
 from taxonomy.labelling.models import Label, LabelCategory, LabelKind
-from taxonomy.labelling.visibility import Sight, sight_for
 from taxonomy.tree.paths import tree_shape
 from taxonomy.tree.selectors import taxonomy_version
 

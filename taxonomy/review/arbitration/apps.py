@@ -16,9 +16,16 @@ class ArbitrationConfig(AppConfig):
 
         # How final labels, arbitrators' root restrictions and the record of categories
         # made from Pending follow a merge, split or retirement (taxonomy.tree.dependents).
+        from django.db.models import Q
+
         from taxonomy.tree import dependents
 
-        from .models import ArbitratorRoot, FinalLabelCategory, PendingCategory
+        from .models import (
+            ArbitratorRoot,
+            FinalLabelCategory,
+            PendingCategory,
+            RelabelRequest,
+        )
 
         def final_uses(category, user):
             return (FinalLabelCategory.objects.filter(category=category).select_related("final__item__post")
@@ -32,6 +39,11 @@ class ArbitrationConfig(AppConfig):
                             plural="final labels", merge=dependents.MOVE, split=dependents.CHOSEN,
                             retire=dependents.BLOCK, unique_with="final", chosen_by="final_id", leaf_only=True,
                             choices=final_uses, choice_text=final_text)
+        dependents.register(RelabelRequest, "category", name="relabel_requests", singular="open re-label request",
+                            plural="open re-label requests", merge=dependents.MOVE, split=dependents.KEEP,
+                            retire=dependents.BLOCK, following=Q(done_at__isnull=True),
+                            why="an open request asks about the category its items are now in; answered "
+                                "ones are history")
         dependents.register(ArbitratorRoot, "root", name="arbitrator_roots", singular="arbitrator restricted to it",
                             plural="arbitrators restricted to it", merge=dependents.MOVE, split=dependents.COPY,
                             retire=dependents.BLOCK, unique_with="user",
@@ -41,3 +53,19 @@ class ArbitrationConfig(AppConfig):
                             "Pending", plural="records of creation from Pending", merge=dependents.KEEP,
                             split=dependents.KEEP, retire=dependents.KEEP,
                             why="history: the category was made from Pending items, whatever became of it")
+
+        # Its re-label requests reopen items in the raters' queues (labelling asks, never imports).
+        from taxonomy.labelling.reopening import Reopener, reopener_register
+
+        from .selectors import (
+            relabel_first_open,
+            relabel_request_is_open,
+            relabel_request_open,
+        )
+        from .services import relabel_request_answer
+
+        reopener_register(Reopener(
+            is_open=lambda assignment: relabel_request_is_open(assignment=assignment),
+            first_open=lambda study, user: relabel_first_open(study=study, user=user),
+            request=lambda assignment: relabel_request_open(assignment=assignment),
+            answer=lambda assignment, now: relabel_request_answer(assignment=assignment, now=now)))

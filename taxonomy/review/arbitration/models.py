@@ -82,3 +82,25 @@ class PendingCategory(models.Model):
     category = models.OneToOneField("tree.Category", on_delete=models.PROTECT, related_name="from_pending")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class RelabelRequest(models.Model):
+    """An arbitrator asks a rater to label an item again, e.g. against a category
+    created from Pending items. While it is open the rater's label on that item is
+    editable again (even after arbitration started) and the item is in their queue."""
+
+    assignment = models.ForeignKey("sampling.Assignment", on_delete=models.CASCADE, related_name="relabel_requests")
+    category = models.ForeignKey("tree.Category", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                 help_text="the category to consider, when the request is about one")
+    message = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        # Made in labelling (migration labelling 0003), moved here with its table (arbitration 0004).
+        db_table = "labelling_relabelrequest"
+        constraints = [
+            models.UniqueConstraint(fields=["assignment"], condition=Q(done_at__isnull=True),
+                                    name="relabel_one_open_request_per_assignment"),
+        ]

@@ -11,15 +11,27 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from annotator.studies.models import Membership
-from sampling.draws.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
-from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
+from sampling.draws.models import (
+    Assignment,
+    DrawStatus,
+    ItemPart,
+    SampleDraw,
+    SampleItem,
+)
+from sampling.draws.sight import sight_for
 from taxonomy.coding.models import CodeUse
 from taxonomy.coding.selectors import PILOT_DRAW_STATUSES, pilot_item_get
-from taxonomy.labelling.visibility import sight_for
+from taxonomy.labelling.models import Label, LabelCategory, LabelKind
 from taxonomy.tree.models import PRIVATE, Category, CategoryStatus
 from taxonomy.tree.paths import TreeShape, tree_shape
 
-from .models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
+from .models import (
+    ArbitratorRoot,
+    FinalLabel,
+    FinalLabelCategory,
+    PendingCategory,
+    RelabelRequest,
+)
 
 
 def _open_items(*, study) -> QuerySet[SampleItem]:
@@ -412,3 +424,21 @@ def pilot_item_for_decision(*, study, item_id: int) -> SampleItem:
             raise ValidationError({"item": f"Item {item_id} is a reliability item: its final label comes from "
                                            "arbitration, not from the pilot."}) from None
         raise
+
+
+# -- re-label requests, as the raters' queues see them (taxonomy.labelling.reopening) ----------
+
+
+def relabel_request_is_open(*, assignment) -> bool:
+    return RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).exists()
+
+
+def relabel_request_open(*, assignment) -> RelabelRequest | None:
+    return (RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True)
+            .select_related("category", "requested_by").first())
+
+
+def relabel_first_open(*, study, user) -> int | None:
+    """The rater's first assignment of the study with an open request, by item."""
+    return (RelabelRequest.objects.filter(assignment__rater=user, assignment__draw__study=study, done_at__isnull=True)
+            .order_by("assignment__item_id").values_list("assignment_id", flat=True).first())

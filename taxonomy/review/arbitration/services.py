@@ -15,16 +15,29 @@ from django.utils import timezone
 
 from annotator.errors import Conflict
 from annotator.studies.models import Membership
-from sampling.draws.models import Assignment, DrawStatus, ItemPart, SampleDraw, SampleItem
+from sampling.draws.models import (
+    Assignment,
+    DrawStatus,
+    ItemPart,
+    SampleDraw,
+    SampleItem,
+)
+from sampling.draws.sight import sight_for
 from taxonomy.coding.selectors import PILOT_DRAW_STATUSES
-from taxonomy.labelling.models import Label, LabelCategory, LabelKind, RelabelRequest
-from taxonomy.labelling.services import relabel_request_create
-from taxonomy.labelling.visibility import sight_for
+from taxonomy.labelling.models import Label, LabelCategory, LabelKind
 from taxonomy.tree.models import Category, CategoryStatus
 from taxonomy.tree.paths import live_children, tree_shape
 from taxonomy.tree.services import category_add
 
-from .models import ArbitratorRoot, FinalKind, FinalLabel, FinalLabelCategory, FinalMethod, PendingCategory
+from .models import (
+    ArbitratorRoot,
+    FinalKind,
+    FinalLabel,
+    FinalLabelCategory,
+    FinalMethod,
+    PendingCategory,
+    RelabelRequest,
+)
 from .selectors import pilot_item_list, pilot_rows
 
 Signature = tuple[str, frozenset[int]]
@@ -217,6 +230,25 @@ def arbitration_decide(*, item: SampleItem, arbitrator, kind: str, category_ids:
 
 
 @transaction.atomic
+@transaction.atomic
+def relabel_request_create(*, assignments: Iterable[Assignment], requested_by, category: Category | None = None,
+                           message: str = "") -> int:
+    """Ask raters to label these items again; an open request is not duplicated. Returns how many were made."""
+    open_ids = set(RelabelRequest.objects.filter(assignment__in=list(assignments), done_at__isnull=True)
+                   .values_list("assignment_id", flat=True))
+    made = RelabelRequest.objects.bulk_create(
+        RelabelRequest(assignment=a, category=category, message=message, requested_by=requested_by)
+        for a in assignments if a.pk not in open_ids)
+    return len(made)
+
+
+def relabel_request_answer(*, assignment: Assignment, now) -> None:
+    """A rater's new label on an item of a draw in arbitration answers the open request on it
+    (in the label's transaction; ``taxonomy.labelling.reopening``); the item may then settle."""
+    if RelabelRequest.objects.filter(assignment=assignment, done_at__isnull=True).update(done_at=now):
+        item_settle(item_id=assignment.item_id)
+
+
 def item_settle(*, item_id: int) -> FinalLabel | None:
     """After re-labelling: an item of a draw in arbitration whose labels are all in, none
     Pending and all the same gets that final label ("agreed"); otherwise it stays in its queue."""

@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from sampling.draws.models import Assignment
+from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.review.arbitration.models import FinalLabel, FinalMethod, PendingCategory
 from taxonomy.review.arbitration.selectors import (
     arbitration_queue,
@@ -23,9 +24,14 @@ from taxonomy.review.arbitration.services import (
     pending_relabel,
     pending_resolve,
 )
-from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.tree.services import category_add
-from tests.factories import MembershipFactory, StudyFactory, UserFactory, assignment_mark_submitted, labelling_draw
+from tests.factories import (
+    MembershipFactory,
+    StudyFactory,
+    UserFactory,
+    assignment_mark_submitted,
+    labelling_draw,
+)
 
 
 def label(assignment, kind="categories", categories=(), note=""):
@@ -216,8 +222,8 @@ def test_two_arbitrators_deciding_at_once_one_decision_stands(setting):
 @pytest.mark.django_db
 def test_arbitration_closes_the_round_and_lifts_blindness(setting):
     from taxonomy.labelling.selectors import assignment_next
-    from taxonomy.labelling.visibility import label_list_visible
     from taxonomy.labelling.services import label_submit
+    from taxonomy.labelling.visibility import label_list_visible
 
     s = setting
     other_item = s["items"][1]
@@ -238,9 +244,9 @@ def test_arbitration_closes_the_round_and_lifts_blindness(setting):
 
 @pytest.mark.django_db
 def test_pending_items_relabelled_against_a_new_category_then_settle(setting):
-    from taxonomy.labelling.models import RelabelRequest
     from taxonomy.labelling.selectors import assignment_next, label_editable
     from taxonomy.labelling.services import label_submit
+    from taxonomy.review.arbitration.models import RelabelRequest
 
     s = setting
     arbitration_start(draw=s["draw"], user=s["arbitrator"])

@@ -8,14 +8,14 @@ import importlib
 from types import SimpleNamespace
 
 import pytest
-from django.apps import apps
 from django.core.exceptions import ValidationError
 
-from sampling.draws.models import Assignment, RaterTally
+from sampling.draws.models import Assignment
 from sampling.draws.services import sample_draw_labelling_start
 from taxonomy.labelling import selectors
+from taxonomy.labelling.models import RaterTally
 from taxonomy.labelling.services import label_submit
-from tests.factories import labelling_draw
+from tests.factories import labelling_draw, migration_apps
 
 pytestmark = pytest.mark.django_db
 
@@ -98,7 +98,8 @@ def test_migration_backfills_tallies_from_the_assignments(rnd):
     label_submit(assignment=rnd.assignment(rnd.ana, 1), rater=rnd.ana, kind="pending")
     RaterTally.objects.all().delete()
     migration = importlib.import_module("sampling.draws.migrations.0008_rater_tally_per_stratum")
-    migration.tallies_rebuild(apps, SimpleNamespace(connection=SimpleNamespace(vendor="none")))
+    migration.tallies_rebuild(migration_apps("sampling", "0008_rater_tally_per_stratum"),
+                              SimpleNamespace(connection=SimpleNamespace(vendor="none")))
     tallies = {name: (done, n) for name, done, n in RaterTally.objects.filter(draw=rnd.draw).values_list(
         "rater__username", "submitted", "assigned")}
     assert tallies == {"ana": (2, 3), "bo": (0, 3)}

@@ -69,7 +69,7 @@ def test_two_raters_same_item_same_moment_both_kept(rnd):
 
 def test_tally_counts_each_item_once_under_concurrent_submissions(rnd):
     """Two tabs on the same new item count it once; two items at once count both."""
-    from sampling.draws.models import RaterTally
+    from taxonomy.labelling.models import RaterTally
 
     first, second, third = (rnd.assignment(rnd.ana, i) for i in range(3))
     errors = _at_once([

@@ -24,7 +24,6 @@ from django.test.utils import CaptureQueriesContext, isolate_apps
 
 from annotator.studies.models import Study
 from sampling.draws.models import SampleDraw
-from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.labelling.models import Label
 from taxonomy.results.archive import (
     FORMAT,
@@ -37,9 +36,16 @@ from taxonomy.results.archive import (
     study_archive_sizes,
     study_archive_write,
 )
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.tree.models import Category
 from taxonomy.tree.services import category_add
-from tests.factories import MembershipFactory, PostFactory, StudyFactory, UserFactory, labelling_draw
+from tests.factories import (
+    MembershipFactory,
+    PostFactory,
+    StudyFactory,
+    UserFactory,
+    labelling_draw,
+)
 from tests.taxonomy.results.archive_study import SLUG, rich_study_build, study_wipe
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -204,7 +210,7 @@ def test_restore_here_after_deleting_the_study_gives_the_same_bytes(rich):
 EXPORT_DIGESTS = """
 import hashlib, io, json
 from annotator.studies.models import Study
-from taxonomy.labelling.visibility import sight_whole
+from sampling.draws.sight import sight_whole
 from taxonomy.results.codebook import codebook_qdc
 from taxonomy.results.figure import taxonomy_figure
 from taxonomy.results.items_csv import items_csv_write
@@ -330,7 +336,8 @@ def test_tallies_are_made_again_on_restore_also_from_an_archive_that_holds_them_
     draw and rater, no stratum, no assigned) still restores, its tally rows counted and skipped."""
     from django.db.models import Count, Q
 
-    from sampling.draws.models import Assignment, RaterTally
+    from sampling.draws.models import Assignment
+    from taxonomy.labelling.models import RaterTally
 
     def tallies():
         return sorted(RaterTally.objects.filter(draw__study__slug=SLUG).values_list(

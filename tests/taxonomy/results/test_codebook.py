@@ -12,8 +12,13 @@ from lxml import etree
 from rest_framework.test import APIClient
 
 from conftest import need
-from taxonomy.labelling.visibility import sight_whole
-from taxonomy.results.codebook import CODEBOOK_NAMESPACE, QDC_NAMESPACE, code_guid, codebook_qdc
+from sampling.draws.sight import sight_whole
+from taxonomy.results.codebook import (
+    CODEBOOK_NAMESPACE,
+    QDC_NAMESPACE,
+    code_guid,
+    codebook_qdc,
+)
 from taxonomy.tree.services import category_add, category_rename, category_retire
 from tests.factories import MembershipFactory, StudyFactory, UserFactory
 

@@ -14,17 +14,28 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from annotator.csv_output import FORMULA_STARTS, csv_text_restore
 from annotator.corpus.models import Post
+from annotator.csv_output import FORMULA_STARTS, csv_text_restore
 from sampling.draws.models import Assignment, SampleItem, SampleStratum
+from sampling.draws.sight import sight_whole
+from taxonomy.labelling.models import Label, LabelCategory
+from taxonomy.results import items_csv
+from taxonomy.results.items_csv import (
+    FINAL_COLUMNS,
+    ITEM_COLUMNS,
+    items_csv_table,
+    items_csv_write,
+)
 from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.review.arbitration.services import arbitration_decide, arbitration_start
-from taxonomy.labelling.models import Label, LabelCategory
-from taxonomy.labelling.visibility import sight_whole
-from taxonomy.results import items_csv
-from taxonomy.results.items_csv import FINAL_COLUMNS, ITEM_COLUMNS, items_csv_table, items_csv_write
 from taxonomy.tree.services import category_add
-from tests.factories import MembershipFactory, StudyFactory, UserFactory, assignment_mark_submitted, labelling_draw
+from tests.factories import (
+    MembershipFactory,
+    StudyFactory,
+    UserFactory,
+    assignment_mark_submitted,
+    labelling_draw,
+)
 
 pytestmark = pytest.mark.django_db
 

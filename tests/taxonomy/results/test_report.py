@@ -11,22 +11,25 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from taxonomy.review.agreement.services import agreement_run_compute, agreement_run_start
-from sampling.question_sets.models import QuestionSet
-from sampling.question_sets.services import question_set_evaluate
 from sampling.draws.models import Assignment, SampleItem, SampleStratum
 from sampling.draws.sample_size import sample_size
+from sampling.draws.sight import sight_whole
+from sampling.question_sets.models import QuestionSet
+from sampling.question_sets.services import question_set_evaluate
+from taxonomy.results.report import (
+    latex_escape,
+    methods_report,
+    methods_report_markdown,
+)
+from taxonomy.review.agreement.services import (
+    agreement_run_compute,
+    agreement_run_start,
+)
 from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
 from taxonomy.review.arbitration.services import (
     arbitration_decide,
     arbitration_start,
     pending_resolve,
-)
-from taxonomy.labelling.visibility import sight_whole
-from taxonomy.results.report import (
-    latex_escape,
-    methods_report,
-    methods_report_markdown,
 )
 from taxonomy.tree.services import category_add
 from tests.agreement.conftest import give_label

@@ -12,13 +12,11 @@ from rest_framework.test import APIClient
 
 from annotator.csv_output import csv_text_restore
 from sampling.draws.models import Assignment
-from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
-from taxonomy.review.arbitration.services import arbitration_start
+from sampling.draws.sight import sight_whole
 from taxonomy.coding.models import CodeUse
 from taxonomy.coding.services import code_use_add
 from taxonomy.labelling.models import Label
 from taxonomy.labelling.services import label_submit
-from taxonomy.labelling.visibility import sight_whole
 from taxonomy.results.saturation import (
     SATURATION_COLUMNS,
     CodedItem,
@@ -27,6 +25,8 @@ from taxonomy.results.saturation import (
     saturation_figure,
     saturation_points,
 )
+from taxonomy.review.arbitration.models import FinalLabel, FinalLabelCategory
+from taxonomy.review.arbitration.services import arbitration_start
 from taxonomy.tree.services import category_add
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, labelling_draw
 

@@ -11,11 +11,21 @@ from django.db import models
 from rest_framework.test import APIClient
 
 from sampling.draws.models import Assignment
-from taxonomy.review.arbitration.models import ArbitratorRoot, FinalLabel, FinalLabelCategory, PendingCategory
+from taxonomy.labelling.models import LabelCategory
+from taxonomy.review.arbitration.models import (
+    ArbitratorRoot,
+    FinalLabel,
+    FinalLabelCategory,
+    PendingCategory,
+    RelabelRequest,
+)
 from taxonomy.review.arbitration.selectors import arbitration_queue
-from taxonomy.review.arbitration.services import arbitration_decide, arbitration_start, arbitrator_roots_set
-from taxonomy.labelling.models import LabelCategory, RelabelRequest
-from taxonomy.labelling.services import relabel_request_create
+from taxonomy.review.arbitration.services import (
+    arbitration_decide,
+    arbitration_start,
+    arbitrator_roots_set,
+    relabel_request_create,
+)
 from taxonomy.tree import dependents, services
 from taxonomy.tree.models import Category, CategoryChange, CategoryStatus
 from taxonomy.tree.paths import tree_shape
@@ -34,7 +44,7 @@ def test_every_relation_to_a_category_says_how_it_follows_tree_changes():
     # the walk finds foreign keys, one-to-ones and many-to-manys (not a vacuous list) …
     assert {"labelling.LabelCategory.category", "arbitration.FinalLabelCategory.category",
             "arbitration.PendingCategory.category", "tree.Category.examples", "coding.Code.category",
-            "labelling.RelabelRequest.category", "arbitration.ArbitratorRoot.root"} <= set(walked)
+            "arbitration.RelabelRequest.category", "arbitration.ArbitratorRoot.root"} <= set(walked)
     # … and every one of them is registered; nothing registered is stale
     assert dependents.unhandled() == []
     assert sorted(d.key for d in dependents.registered()) == walked
@@ -316,7 +326,7 @@ def test_the_migration_moves_final_labels_an_old_merge_stranded(team, arbitrated
     """Installations that merged before final labels followed: arbitration 0002 repairs them."""
     import importlib
 
-    from django.apps import apps
+    from tests.factories import migration_apps
 
     migration = importlib.import_module("taxonomy.review.arbitration.migrations.0002_final_labels_follow_merges")
     t = arbitrated["tree"]
@@ -326,7 +336,7 @@ def test_the_migration_moves_final_labels_an_old_merge_stranded(team, arbitrated
         LabelCategory.objects.filter(category=source).delete()
         Category.objects.filter(pk=source.pk).update(status=CategoryStatus.RETIRED, merged_into=target)
     quant_finals = finals(t["quant"])
-    migration.follow_merges(apps, None)
+    migration.follow_merges(migration_apps("arbitration", "0002_final_labels_follow_merges"), None)
     assert finals(t["conv"]) == finals(t["quant"]) == set()
     assert finals(t["serving"]) == stranded | quant_finals | {arbitrated["decided"].pk}
     assert_every_final_label_on_a_live_leaf(team)

@@ -3,6 +3,7 @@
 import pytest
 from django.http import Http404
 
+from taxonomy.labelling import selectors as labelling_selectors
 from taxonomy.tree import selectors, services
 from tests.factories import StudyFactory
 
@@ -39,7 +40,7 @@ def test_a_rater_counts_only_the_labels_they_may_see(team, tree):
     as_ana = selectors.taxonomy_tree(study=team.study, user=ana).by_id[tree["quant"].pk]
     as_owner = selectors.taxonomy_tree(study=team.study, user=team.owner).by_id[tree["quant"].pk]
     assert as_ana.label_count == 1 and as_owner.label_count == 2
-    visible = list(selectors.category_labels_visible(category=tree["quant"], user=ana))
+    visible = list(labelling_selectors.category_labels_visible(category=tree["quant"], user=ana))
     assert [use.label.assignment.rater for use in visible] == [ana]
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from annotator.studies.models import Study
-from taxonomy.labelling.visibility import sight_whole
+from sampling.draws.sight import sight_whole
 from taxonomy.results.selectors import results_get
 from taxonomy.results.taxonomy_csv import taxonomy_csv_write
 
