@@ -32,9 +32,10 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 from annotator.corpus.models import Post
 from sampling.draws.sight import Sight, final_label_visible_q
-from sampling.question_sets.text import text_without_code
 from taxonomy.review.arbitration.models import FinalKind, FinalLabel, FinalLabelCategory
 from taxonomy.tree.paths import tree_shape
+
+from .features import body_split
 
 TFIDF, EMBEDDINGS = "tfidf", "embeddings"
 METHOD_NAMES = {TFIDF: "TF-IDF", EMBEDDINGS: "sentence embeddings (WordLlama)"}
@@ -53,8 +54,9 @@ def methods_available() -> list[str]:
 
 
 def post_text(title: str, body: str) -> str:
-    """What is compared: the title and the body's visible text without its code."""
-    return f"{title or ''}\n{text_without_code(body or '')}".strip()
+    """What is compared: the title and the body's visible text without its code, cut out as the
+    classifier's features cut it (``features.body_split``: one reading of a post in this app)."""
+    return f"{title or ''}\n{body_split(body or '')[0]}".strip()
 
 
 # -- the two vector spaces ---------------------------------------------------------------------
