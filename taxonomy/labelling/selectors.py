@@ -24,6 +24,7 @@ from sampling.draws.models import Assignment, DrawStatus, SampleDraw, SampleStra
 from sampling.draws.sight import Sight, assignment_visible_q, sight_for
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.paths import tree_shape
+from taxonomy.tree.selectors import taxonomy_version
 
 from .models import HOTKEYS, HotkeyBinding, Label, LabelCategory, RaterTally
 from .reopening import assignment_reopened, reopen_request, reopened_first
@@ -236,9 +237,6 @@ def _category_tree(*, study: Study, user) -> list[CategoryChoice]:
     arranged once per version and user in each process, and every item after that
     costs one indexed read of that id. A taxonomy has hundreds of categories, not
     millions: it is read in one query and arranged by ``taxonomy.tree.paths``."""
-    # Imported here: the tree's selectors count labels through this module.
-    from taxonomy.tree.selectors import taxonomy_version
-
     key = f"labelling:tree:{study.pk}:{taxonomy_version(study=study)}:{user.pk}"
     tree = cache.get(key)
     if tree is not None:
