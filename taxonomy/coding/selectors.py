@@ -212,3 +212,12 @@ def category_get_live(*, study: Study, category_id: int) -> Category:
         raise Http404("No such category in this study.")
     return category
 
+
+
+def pilot_item_list_with_draw(*, draw: SampleDraw) -> QuerySet[SampleItem]:
+    """``pilot_item_list`` with each item's draw read alongside (the API names its version)."""
+    return pilot_item_list(draw=draw).select_related("draw")
+
+
+def item_code_use_ids(*, item: SampleItem) -> set[int]:
+    return set(CodeUse.objects.filter(item=item).values_list("id", flat=True))
