@@ -412,3 +412,16 @@ def pilot_item_for_decision(*, study, item_id: int) -> SampleItem:
             raise ValidationError({"item": f"Item {item_id} is a reliability item: its final label comes from "
                                            "arbitration, not from the pilot."}) from None
         raise
+
+
+def final_label_exists(*, item: SampleItem) -> bool:
+    return FinalLabel.objects.filter(item=item).exists()
+
+
+def arbitration_queue_count(*, study, user=None) -> int:
+    """How many items ``arbitration_queue`` holds (``user``'s, or all)."""
+    return arbitration_queue(study=study, user=user).count()
+
+
+def pending_count(*, study) -> int:
+    return pending_queue(study=study).count()
