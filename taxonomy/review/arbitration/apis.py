@@ -198,9 +198,10 @@ class PendingResolveApi(StudyApiMixin, APIView):
                                           relabel=d["action"] == "relabel", reason=d["reason"],
                                           category_id=d["category"], new_name=d["new_name"],
                                           new_parent_id=d["new_parent"], new_definition=d["new_definition"])
+        finals = selectors.final_labels_complete(settled.finals)
         return Response({"category": settled.category.pk, "created": settled.created,
                          "relabel_requests": settled.relabel_requests,
-                         "finals": FinalLabelOutput(settled.finals, many=True).data}, status=status.HTTP_201_CREATED)
+                         "finals": FinalLabelOutput(finals, many=True).data}, status=status.HTTP_201_CREATED)
 
 
 class FinalLabelListApi(StudyApiMixin, PaginatedApi):
@@ -288,7 +289,8 @@ class PilotDecisionListApi(StudyApiMixin, PaginatedApi):
             raise serializers.ValidationError({"items": "Give either draw or items, not both."})
         done = services.pilot_proposals_confirm(study=access.study, actor=request.user, version=d["draw"],
                                                 item_ids=d["items"])
-        return Response({"confirmed": FinalLabelOutput(done.confirmed, many=True).data,
+        confirmed = selectors.final_labels_complete(done.confirmed)
+        return Response({"confirmed": FinalLabelOutput(confirmed, many=True).data,
                          "skipped": [{"item": item.pk, "reason": why} for item, why in done.skipped]})
 
 
