@@ -4,12 +4,12 @@ from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin
 from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.jobs.apis import JobOutput
 from annotator.jobs.models import JobKind
 from annotator.jobs.selectors import job_list
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
 from .models import PostType
@@ -63,7 +63,7 @@ class PostDetailOutput(PostSummaryOutput):
         return CommentOutput(self.context["thread"].comments.get(post.so_id, []), many=True).data
 
 
-class PostListApi(PaginatedApi):
+class PostListApi(StudyApiMixin, PaginatedApi):
     class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "PostListQuery"
@@ -77,7 +77,7 @@ class PostListApi(PaginatedApi):
 
     @extend_schema(parameters=[QuerySerializer], responses=PostSummaryOutput(many=True))
     def get(self, request, slug):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         query = query_params(self.QuerySerializer, request)
         filters = selectors.PostFilters(q=query["q"], tag=query["tag"], year=query.get("year"),
                                         post_type=query["type"] or None)
@@ -87,10 +87,10 @@ class PostListApi(PaginatedApi):
         )
 
 
-class PostDetailApi(APIView):
+class PostDetailApi(StudyApiMixin, APIView):
     @extend_schema(responses=PostDetailOutput)
     def get(self, request, slug, post_id):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         post = selectors.post_get(study=access.study, post_id=post_id)
         thread = selectors.post_thread(post=post)
         if post.pk != thread.question.pk:  # an answer: the thread holds its own copy, with the name
@@ -102,7 +102,7 @@ class PostDetailApi(APIView):
         return Response(data)
 
 
-class ImportListCreateApi(PaginatedApi):
+class ImportListCreateApi(StudyApiMixin, PaginatedApi):
     parser_classes = [MultiPartParser, FormParser]
 
     class InputSerializer(StrictInput):
@@ -115,7 +115,7 @@ class ImportListCreateApi(PaginatedApi):
 
     @extend_schema(responses=JobOutput(many=True))
     def get(self, request, slug):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         return paginate(
             queryset=job_list(study=access.study, kind=JobKind.IMPORT),
             serializer_class=JobOutput, request=request, view=self,
@@ -123,7 +123,7 @@ class ImportListCreateApi(PaginatedApi):
 
     @extend_schema(request={"multipart/form-data": InputSerializer}, responses={202: JobOutput})
     def post(self, request, slug):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         files = request.FILES.getlist("files") or request.FILES.getlist("file")
         refusal = upload_refusal(request)  # known once the body is parsed, which DRF does lazily
         if refusal:

@@ -138,3 +138,18 @@ def post_thread_display(*, post: Post) -> ThreadDisplay:
                for p in [thread.question, *thread.answers]]
     return ThreadDisplay(question=entries[0], answers=entries[1:], accepted_so_id=thread.accepted_so_id,
                          current_pk=post.pk)
+
+
+def post_find(*, study, post_id: int) -> Post | None:
+    """The study's post with this database id, or None (the caller says why it is missing)."""
+    return Post.objects.filter(study=study, pk=post_id).first()
+
+
+def question_find(*, study, so_id: int, site: str = "") -> Post | None:
+    """The study's one question with this Stack Exchange id (on ``site``, if given), or None when
+    there is none or, without a site, several."""
+    questions = Post.objects.filter(study=study, post_type=PostType.QUESTION, so_id=so_id)
+    if site:
+        questions = questions.filter(site=site)
+    found = list(questions[:2])
+    return found[0] if len(found) == 1 else None

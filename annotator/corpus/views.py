@@ -1,18 +1,15 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django_htmx.http import HttpResponseClientRedirect
-from django.views.decorators.http import require_http_methods
 
+from annotator.studies.access import study_view
 from annotator.jobs.models import JobKind
 from annotator.jobs.progress import job_progress_render
-from annotator.jobs.selectors import job_list
+from annotator.jobs.selectors import job_get_in_study, job_list
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
 from .forms import ImportForm, PostFilterForm
@@ -20,13 +17,10 @@ from .models import PostType
 from .upload_limits import upload_refusal
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def import_list(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view(write_role=Role.OWNER, methods=["GET", "POST"])
+def import_list(request, slug, *, access):
     form = ImportForm()
     if request.method == "POST":
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         form = ImportForm(request.POST, request.FILES)
         refusal = upload_refusal(request)
         if refusal:
@@ -54,21 +48,17 @@ def import_list(request, slug):
     )
 
 
-@login_required
-def import_detail(request, slug, job_id):
-    access = study_get_for_user(slug=slug, user=request.user)
-    job = job_list(study=access.study, kind=JobKind.IMPORT).filter(pk=job_id).first()
-    if job is None:
-        raise Http404("No such import.")
+@study_view()
+def import_detail(request, slug, job_id, *, access):
+    job = job_get_in_study(study=access.study, job_id=job_id, kind=JobKind.IMPORT, missing="No such import.")
     context = {"access": access, "study": access.study, "job": job}
     if request.htmx:
         return job_progress_render(request, job, context=context, refresh_when_done=False)
     return render(request, "corpus/import_detail.html", context)
 
 
-@login_required
-def post_list(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def post_list(request, slug, *, access):
     form = PostFilterForm(request.GET or None, years=selectors.post_years(study=access.study))
     filters = selectors.PostFilters()
     if form.is_valid():
@@ -87,9 +77,8 @@ def post_list(request, slug):
     return render(request, template, context)
 
 
-@login_required
-def post_detail(request, slug, post_id):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def post_detail(request, slug, post_id, *, access):
     post = selectors.post_get(study=access.study, post_id=post_id)
     thread = selectors.post_thread_display(post=post)
     return render(request, "corpus/post_detail.html", {"access": access, "study": access.study, "thread": thread})

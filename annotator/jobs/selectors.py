@@ -32,3 +32,12 @@ def job_can_cancel(*, job: Job, user) -> bool:
     if job.created_by_id == user.pk:
         return True
     return Membership.objects.filter(study_id=job.study_id, user=user, is_owner=True).exists()
+
+
+def job_get_in_study(*, study, job_id: int | None, kind: str | None = None, missing: str = "No such job.") -> Job:
+    """A job of ``study`` (and of ``kind``, if given) by id, or 404 with ``missing`` (also for no id:
+    a malformed one read from a query string)."""
+    job = job_list(study=study, kind=kind).filter(pk=job_id).first() if job_id is not None else None
+    if job is None:
+        raise Http404(missing)
+    return job

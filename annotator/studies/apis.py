@@ -5,6 +5,7 @@ from rest_framework.views import APIView
 
 from annotator.api_utils import PaginatedApi, StrictInput, paginate
 
+from .access import StudyApiMixin
 from . import selectors, services
 from .models import Role
 
@@ -41,7 +42,7 @@ class StudyListCreateApi(PaginatedApi):
     @extend_schema(responses=StudyOutput(many=True))
     def get(self, request):
         return paginate(
-            queryset=selectors.study_list_for_user(user=request.user).order_by("name"),
+            queryset=selectors.study_list_for_user_by_name(user=request.user),
             serializer_class=StudyOutput, request=request, view=self,
         )
 
@@ -53,7 +54,7 @@ class StudyListCreateApi(PaginatedApi):
         return Response(StudyOutput(study).data, status=status.HTTP_201_CREATED)
 
 
-class StudyDetailApi(APIView):
+class StudyDetailApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "StudyUpdateInput"
@@ -63,18 +64,18 @@ class StudyDetailApi(APIView):
 
     @extend_schema(responses=StudyOutput)
     def get(self, request, slug):
-        return Response(StudyOutput(selectors.study_get_for_user(slug=slug, user=request.user).study).data)
+        return Response(StudyOutput(self.get_study_access().study).data)
 
     @extend_schema(request=InputSerializer, responses=StudyOutput)
     def patch(self, request, slug):
-        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         data = self.InputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         study = services.study_update(study=access.study, **data.validated_data)
         return Response(StudyOutput(study).data)
 
 
-class MembershipListCreateApi(PaginatedApi):
+class MembershipListCreateApi(StudyApiMixin, PaginatedApi):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "MemberAddInput"
@@ -84,7 +85,7 @@ class MembershipListCreateApi(PaginatedApi):
 
     @extend_schema(responses=MembershipOutput(many=True))
     def get(self, request, slug):
-        access = selectors.study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         return paginate(
             queryset=selectors.membership_list(study=access.study),
             serializer_class=MembershipOutput, request=request, view=self,
@@ -92,7 +93,7 @@ class MembershipListCreateApi(PaginatedApi):
 
     @extend_schema(request=InputSerializer, responses={201: MembershipOutput})
     def post(self, request, slug):
-        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         roles = [r for r in data.validated_data["roles"] if r != Role.VIEWER]
@@ -102,7 +103,7 @@ class MembershipListCreateApi(PaginatedApi):
         return Response(MembershipOutput(membership).data, status=status.HTTP_201_CREATED)
 
 
-class MembershipDetailApi(APIView):
+class MembershipDetailApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "MemberRolesInput"
@@ -111,12 +112,12 @@ class MembershipDetailApi(APIView):
 
     @extend_schema(responses=MembershipOutput)
     def get(self, request, slug, membership_id):
-        access = selectors.study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         return Response(MembershipOutput(selectors.membership_get(study=access.study, membership_id=membership_id)).data)
 
     @extend_schema(request=InputSerializer, responses=MembershipOutput)
     def patch(self, request, slug, membership_id):
-        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         membership = selectors.membership_get(study=access.study, membership_id=membership_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -126,7 +127,7 @@ class MembershipDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, slug, membership_id):
-        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         membership = selectors.membership_get(study=access.study, membership_id=membership_id)
         services.membership_remove(membership=membership)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -56,3 +56,11 @@ def membership_get(*, study: Study, membership_id: int) -> Membership:
     if membership is None:
         raise Http404("No such member.")
     return membership
+
+
+def study_list_for_user_by_name(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Study]:
+    return study_list_for_user(user=user).order_by("name")
+
+
+def membership_count(*, study: Study) -> int:
+    return Membership.objects.filter(study=study).count()

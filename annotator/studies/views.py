@@ -3,11 +3,12 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRefresh
 
 from annotator.form_utils import form_errors_add
 
+from .access import study_view
 from . import selectors, services
 from .forms import MemberAddForm, MemberRolesForm, StudyForm
 from .models import Role
@@ -35,13 +36,12 @@ def study_create(request):
     return render(request, "studies/study_form.html", {"form": form})
 
 
-@login_required
-def study_detail(request, slug):
+@study_view()
+def study_detail(request, slug, *, access):
     """The study as the method's stages, each with its state, numbers and the viewer's next step
     (each app describes its own stage: ``.stages``). A stage with a job under way polls itself
     (htmx, ``?stage=<key>``) and reloads the page when the job has ended, since later stages
     follow from it."""
-    access = selectors.study_get_for_user(slug=slug, user=request.user)
     stages = stages_for(access, request.user)
     context = {"access": access, "study": access.study, "stages": stages, "now": stage_now(stages)}
     if request.htmx and "stage" in request.GET:
@@ -51,17 +51,14 @@ def study_detail(request, slug):
         if not stage.running:
             return HttpResponseClientRefresh()
         return render(request, "studies/study_detail.html#stage", {**context, "stage": stage})
-    context["member_count"] = selectors.membership_list(study=access.study).count()
+    context["member_count"] = selectors.membership_count(study=access.study)
     return render(request, "studies/study_detail.html", context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def member_list(request, slug):
-    access = selectors.study_get_for_user(slug=slug, user=request.user)
+@study_view(write_role=Role.OWNER, methods=["GET", "POST"])
+def member_list(request, slug, *, access):
     form = MemberAddForm(request.POST or None)
     if request.method == "POST":
-        access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
         if form.is_valid():
             try:
                 membership = services.membership_add(
@@ -85,10 +82,8 @@ def member_list(request, slug):
     )
 
 
-@login_required
-@require_POST
-def member_update(request, slug, membership_id):
-    access = selectors.study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def member_update(request, slug, membership_id, *, access):
     membership = selectors.membership_get(study=access.study, membership_id=membership_id)
     try:
         if request.POST.get("action") == "remove":

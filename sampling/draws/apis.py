@@ -8,10 +8,10 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin
 from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.jobs.apis import JobOutput
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
 from .design import MAX_SEED, DrawDesign, StratumChoice
@@ -173,10 +173,10 @@ def _draw_detail(draw, *, access) -> dict:
     return DrawDetailOutput(draw, context={"strata": selectors.draw_strata(draw=draw), "access": access}).data
 
 
-class DrawListCreateApi(PaginatedApi):
+class DrawListCreateApi(StudyApiMixin, PaginatedApi):
     @extend_schema(responses=DrawOutput(many=True))
     def get(self, request, slug):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         return paginate(queryset=selectors.draw_list(study=access.study), serializer_class=DrawOutput,
                         request=request, view=self)
 
@@ -184,7 +184,7 @@ class DrawListCreateApi(PaginatedApi):
     def post(self, request, slug):
         """Start a draw (a background job); poll ``/api/jobs/{job}/`` or this draw. A design the
         preview says cannot be drawn is refused (400, the reasons under ``strata``); no version is used."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         data = DrawStartInput(data=request.data)
         data.is_valid(raise_exception=True)
         draw = services.sample_draw_start(study=access.study, design=data.design(), user=request.user,
@@ -193,7 +193,7 @@ class DrawListCreateApi(PaginatedApi):
                         status=status.HTTP_202_ACCEPTED)
 
 
-class DrawPreviewApi(APIView):
+class DrawPreviewApi(StudyApiMixin, APIView):
     class PreviewRowOutput(serializers.Serializer):
         name = serializers.CharField()
         question_set = serializers.IntegerField(source="question_set_id")
@@ -225,21 +225,21 @@ class DrawPreviewApi(APIView):
     def post(self, request, slug):
         """The design table (N after overlap, n exact, n) without drawing; a stratum that cannot be
         drawn has its reason in ``error`` (and ``drawable`` is false)."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         data = DesignInput(data=request.data)
         data.is_valid(raise_exception=True)
         _, preview = selectors.draw_design_check(study=access.study, design=data.design())
         return Response(self.PreviewOutput(preview).data)
 
 
-class DrawDetailApi(APIView):
+class DrawDetailApi(StudyApiMixin, APIView):
     @extend_schema(responses=DrawDetailOutput)
     def get(self, request, slug, version):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         return Response(_draw_detail(selectors.draw_get(study=access.study, version=version), access=access))
 
 
-class DrawRedistributeApi(APIView):
+class DrawRedistributeApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         pilot_share = serializers.FloatField()
         raters_per_item = serializers.IntegerField()
@@ -248,7 +248,7 @@ class DrawRedistributeApi(APIView):
     @extend_schema(request=InputSerializer, responses={202: DrawOutput, 400: None})
     def post(self, request, slug, version):
         """Split the same posts again and/or assign them to other raters; refused once frozen."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         draw = selectors.draw_get(study=access.study, version=version)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -259,17 +259,17 @@ class DrawRedistributeApi(APIView):
         return Response(DrawOutput(draw).data, status=status.HTTP_202_ACCEPTED)
 
 
-class DrawLabellingStartApi(APIView):
+class DrawLabellingStartApi(StudyApiMixin, APIView):
     @extend_schema(request=None, responses=DrawOutput)
     def post(self, request, slug, version):
         """Start labelling: the draw is frozen from now on."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         draw = selectors.draw_get(study=access.study, version=version)
         draw = services.sample_draw_labelling_start(draw=draw, user=request.user)
         return Response(DrawOutput(draw).data)
 
 
-class DrawItemListApi(PaginatedApi):
+class DrawItemListApi(StudyApiMixin, PaginatedApi):
     class ItemOutput(serializers.Serializer):
         post = serializers.IntegerField(source="post_id")
         so_id = serializers.IntegerField(source="post.so_id")
@@ -287,12 +287,12 @@ class DrawItemListApi(PaginatedApi):
 
     @extend_schema(parameters=[QuerySerializer], responses=ItemOutput(many=True))
     def get(self, request, slug, version):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         draw = selectors.draw_get(study=access.study, version=version)
         query = query_params(self.QuerySerializer, request)
         stratum_id = None
         if "stratum" in query:
-            stratum = draw.strata.filter(position=query["stratum"]).first()
+            stratum = selectors.draw_stratum_at(draw=draw, position=query["stratum"])
             if stratum is None:
                 raise serializers.ValidationError({"stratum": "No stratum at that position in this draw."})
             stratum_id = stratum.pk

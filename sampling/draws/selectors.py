@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.http import Http404
@@ -315,3 +316,14 @@ def draw_item_rows(*, draw: SampleDraw):
             # names in code point order: the same file from every database, whatever its collation
             yield (stratum, part, site, so_id, f"https://{site}/questions/{so_id}", title,
                    " ".join(sorted(raters.get(item_id, []))))
+
+
+def draw_rater_names(*, draw: SampleDraw) -> list[str]:
+    """The usernames of the draw's raters, in its order (``user <id>`` for one since deleted)."""
+    names = dict(get_user_model().objects.filter(pk__in=draw.rater_ids).values_list("pk", "username"))
+    return [names.get(pk, f"user {pk}") for pk in draw.rater_ids]
+
+
+def draw_stratum_at(*, draw: SampleDraw, position: int) -> SampleStratum | None:
+    """The draw's stratum at ``position`` (0 = first), or None."""
+    return draw.strata.filter(position=position).first()

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -7,13 +6,12 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_http_methods, require_POST
 
+from annotator.studies.access import study_view
 from annotator.csv_output import csv_response
-from annotator.jobs.models import Job
+from annotator.jobs.selectors import job_get_in_study
 from sampling.question_sets.selectors import question_set_list
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 from annotator.form_utils import form_errors_add, query_id
 from annotator.jobs.progress import job_progress_render
 
@@ -42,19 +40,16 @@ def sample_size_calculator(request):
 # -- draws -----------------------------------------------------------------------------
 
 
-@login_required
-def draw_list(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def draw_list(request, slug, *, access):
     draws = Paginator(selectors.draw_list(study=access.study), 25).get_page(request.GET.get("page"))
     return render(request, "sampling/draw_list.html", {"access": access, "study": access.study, "page": draws})
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def draw_new(request, slug):
+@study_view(Role.OWNER, methods=["GET", "POST"])
+def draw_new(request, slug, *, access):
     """The design form; as its inputs change (htmx) the design table preview;
     on submit, the draw starts as a background job."""
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
     study = access.study
     sets = [qs for qs in question_set_list(study=study) if qs.member_count is not None]
     raters = study_raters(study=study)
@@ -91,15 +86,11 @@ def draw_new(request, slug):
     return render(request, "sampling/draw_form.html", context, status=400 if request.method == "POST" else 200)
 
 
-@login_required
-def draw_detail(request, slug, version):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def draw_detail(request, slug, version, *, access):
     draw = selectors.draw_get(study=access.study, version=version)
     if request.htmx and request.GET.get("job"):
-        job_id = query_id(request.GET["job"])
-        job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id is not None else None
-        if job is None:
-            raise Http404("No such job.")
+        job = job_get_in_study(study=access.study, job_id=query_id(request.GET["job"]))
         return job_progress_render(request, job)
     if request.htmx and request.GET.get("check") == "reproduce":
         return render(request, "sampling/draw_detail.html#reproduce", {"reproduces": selectors.draw_reproduces(draw=draw)})
@@ -109,7 +100,6 @@ def draw_detail(request, slug, version):
     items = Paginator(selectors.draw_items(draw=draw, stratum_id=stratum_id, part=part), 50).get_page(
         request.GET.get("page"))
     raters = study_raters(study=access.study)
-    names = dict(get_user_model().objects.filter(pk__in=draw.rater_ids).values_list("pk", "username"))
     context = {
         "access": access, "study": access.study, "draw": draw, "strata": strata,
         "job": draw.job if draw.job and not draw.job.is_finished else None,
@@ -117,7 +107,7 @@ def draw_detail(request, slug, version):
         "failed_job": draw.job if draw.job and draw.job.status == "failed" else None,
         "drift": selectors.draw_drift(draw=draw, strata=strata),
         "workload": selectors.draw_rater_workload(draw=draw, membership=access.membership),
-        "draw_raters": [names.get(pk, f"user {pk}") for pk in draw.rater_ids],
+        "draw_raters": selectors.draw_rater_names(draw=draw),
         "page": items, "assignees": selectors.draw_item_assignees(items=items.object_list),
         "stratum_id": stratum_id, "part": part, "parts": ItemPart.choices,
         "query": urlencode({k: v for k, v in (("stratum", stratum_id), ("part", part)) if v}),
@@ -132,10 +122,8 @@ def draw_detail(request, slug, version):
     return render(request, "sampling/draw_detail.html", context)
 
 
-@login_required
-@require_POST
-def draw_redistribute(request, slug, version):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def draw_redistribute(request, slug, version, *, access):
     draw = selectors.draw_get(study=access.study, version=version)
     form = RedistributeForm(request.POST, raters=study_raters(study=access.study))
     if not form.is_valid():
@@ -152,10 +140,8 @@ def draw_redistribute(request, slug, version):
     return redirect(f"{reverse('sampling:draw', args=[slug, version])}?job={draw.job_id}")
 
 
-@login_required
-@require_POST
-def draw_labelling_start(request, slug, version):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def draw_labelling_start(request, slug, version, *, access):
     draw = selectors.draw_get(study=access.study, version=version)
     try:
         services.sample_draw_labelling_start(draw=draw, user=request.user)
@@ -166,20 +152,18 @@ def draw_labelling_start(request, slug, version):
     return redirect("sampling:draw", slug=slug, version=version)
 
 
-@login_required
-def draw_items_csv(request, slug, version):
+@study_view()
+def draw_items_csv(request, slug, version, *, access):
     """Every sampled post with its stratum, part and raters: the sample as published."""
-    access = study_get_for_user(slug=slug, user=request.user)
     draw = selectors.draw_get(study=access.study, version=version)
     return csv_response(request, header=selectors.DRAW_ITEM_HEADER, rows=selectors.draw_item_rows(draw=draw),
                         filename=f"{access.study.slug}-draw-v{version}-items.csv")
 
 
-@login_required
-def draw_population_csv(request, slug, version):
+@study_view()
+def draw_population_csv(request, slug, version, *, access):
     """Every stratum's population when drawn, (site, id) in key order: with the seed,
     what the sample is drawn again from (README, "Drawing the sample")."""
-    access = study_get_for_user(slug=slug, user=request.user)
     draw = selectors.draw_get(study=access.study, version=version)
     return csv_response(request, header=selectors.DRAW_POPULATION_HEADER,
                         rows=selectors.draw_population_rows(draw=draw),

@@ -11,12 +11,11 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin
 from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
-from annotator.corpus.models import Post
-from annotator.corpus.selectors import post_get
+from annotator.corpus.selectors import post_find, post_get
 from annotator.jobs.apis import JobOutput
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
 from .models import ManualDecision, QuestionSet, SetReference
@@ -289,39 +288,39 @@ def _rule_save(*, data: _RuleInput, study, question_set: QuestionSet | None = No
 # -- endpoints ----------------------------------------------------------------------
 
 
-class QuestionSetListCreateApi(PaginatedApi):
+class QuestionSetListCreateApi(StudyApiMixin, PaginatedApi):
     class InputSerializer(_RuleInput):
         class Meta:
             ref_name = "QuestionSetCreateInput"
 
     @extend_schema(responses=QuestionSetOutput(many=True))
     def get(self, request, slug):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         return paginate(queryset=selectors.question_set_list(study=access.study, with_state=True),
                         serializer_class=QuestionSetOutput, request=request, view=self)
 
     @extend_schema(request=InputSerializer, responses={201: QuestionSetOutput},
                    description="Define a set; its evaluation is queued at once (``evaluation_job``).")
     def post(self, request, slug):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         question_set = _rule_save(data=self.InputSerializer(data=request.data), study=access.study, user=request.user)
         return Response(QuestionSetOutput(question_set).data, status=status.HTTP_201_CREATED)
 
 
-class QuestionSetDetailApi(APIView):
+class QuestionSetDetailApi(StudyApiMixin, APIView):
     class InputSerializer(_RuleInput):
         class Meta:
             ref_name = "QuestionSetReplaceInput"
 
     @extend_schema(responses=QuestionSetOutput)
     def get(self, request, slug, set_id):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         return Response(QuestionSetOutput(selectors.question_set_get(study=access.study, set_id=set_id)).data)
 
     @extend_schema(request=InputSerializer, responses=QuestionSetOutput,
                    description="Replace the rule; the set is evaluated again at once (``evaluation_job``).")
     def put(self, request, slug, set_id):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         question_set = _rule_save(data=self.InputSerializer(data=request.data), study=access.study,
                                   question_set=question_set, user=request.user)
@@ -329,34 +328,34 @@ class QuestionSetDetailApi(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request, slug, set_id):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         services.question_set_delete(question_set=question_set)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class QuestionSetEvaluateApi(APIView):
+class QuestionSetEvaluateApi(StudyApiMixin, APIView):
     @extend_schema(request=None, responses={202: JobOutput},
                    description="Queue the evaluation of the set (and of every set its rule uses); "
                                "poll the job at /api/jobs/{id}/.")
     def post(self, request, slug, set_id):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         job = services.question_set_evaluate_start(question_set=question_set, user=request.user)
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class QuestionSetMemberListApi(PaginatedApi):
+class QuestionSetMemberListApi(StudyApiMixin, PaginatedApi):
     @extend_schema(responses=QuestionSetMemberOutput(many=True),
                    description="The members of the last evaluation, newest first.")
     def get(self, request, slug, set_id):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         return paginate(queryset=selectors.member_list(question_set=question_set),
                         serializer_class=QuestionSetMemberOutput, request=request, view=self)
 
 
-class ManualDecisionListCreateApi(PaginatedApi):
+class ManualDecisionListCreateApi(StudyApiMixin, PaginatedApi):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ManualDecisionInput"
@@ -367,7 +366,7 @@ class ManualDecisionListCreateApi(PaginatedApi):
 
     @extend_schema(responses=ManualDecisionOutput(many=True))
     def get(self, request, slug, set_id):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         return paginate(queryset=selectors.manual_decision_list(question_set=question_set),
                         serializer_class=ManualDecisionOutput, request=request, view=self)
@@ -376,11 +375,11 @@ class ManualDecisionListCreateApi(PaginatedApi):
                    description="Include or exclude one question by hand (replaces an earlier decision on it); "
                                "the set is evaluated again at once (the set's ``evaluation_job``).")
     def post(self, request, slug, set_id):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        post = Post.objects.filter(study=access.study, pk=data.validated_data["post"]).first()
+        post = post_find(study=access.study, post_id=data.validated_data["post"])
         if post is None:
             raise serializers.ValidationError({"post": ["No such question in this study."]})
         decision, _job = services.manual_decision_set_and_evaluate(
@@ -390,18 +389,18 @@ class ManualDecisionListCreateApi(PaginatedApi):
         return Response(ManualDecisionOutput(decision).data, status=status.HTTP_201_CREATED)
 
 
-class ManualDecisionDetailApi(APIView):
+class ManualDecisionDetailApi(StudyApiMixin, APIView):
     @extend_schema(responses={204: None}, description="Undo the decision on this question; the set is evaluated "
                                                       "again at once (nothing happens if there was none).")
     def delete(self, request, slug, set_id, post_id):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         post = post_get(study=access.study, post_id=post_id)
         services.manual_decision_remove_and_evaluate(question_set=question_set, post=post, user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class QuestionSetStatisticsApi(APIView):
+class QuestionSetStatisticsApi(StudyApiMixin, APIView):
     class InputSerializer(QueryParams):
         class Meta:
             ref_name = "QuestionSetStatisticsQuery"
@@ -415,14 +414,14 @@ class QuestionSetStatisticsApi(APIView):
                                "quarter or year, the share without an accepted answer, hours to the accepted answer. "
                                "Another period than month, quarter or year is a 400 naming it.")
     def get(self, request, slug, set_id):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         query = query_params(self.InputSerializer, request)
         question_set = selectors.question_set_get(study=access.study, set_id=set_id)
         statistics = selectors.question_set_statistics(question_set=question_set, period=query["period"])
         return Response(QuestionSetStatisticsOutput(statistics).data)
 
 
-class QuestionSetComparisonApi(APIView):
+class QuestionSetComparisonApi(StudyApiMixin, APIView):
     class InputSerializer(QueryParams):
         class Meta:
             ref_name = "QuestionSetCompareQuery"
@@ -440,7 +439,7 @@ class QuestionSetComparisonApi(APIView):
                     "questions) is refused: 400 with the reason.",
     )
     def get(self, request, slug):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         query = query_params(self.InputSerializer, request)
         first = selectors.question_set_get(study=access.study, set_id=query["a"])
         second = selectors.question_set_get(study=access.study, set_id=query["b"])

@@ -3,6 +3,7 @@ import re
 from django import forms
 
 from .models import ManualDecision, QuestionSet
+from .selectors import question_set_names, question_set_reference_names
 
 
 def _split(text: str) -> list[str]:
@@ -39,10 +40,7 @@ class QuestionSetForm(forms.Form):
 
     def __init__(self, *args, study, exclude: QuestionSet | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        names = QuestionSet.objects.filter(study=study).exclude(pk=getattr(exclude, "pk", None)).values_list(
-            "name", flat=True
-        )
-        choices = [(n, n) for n in names]
+        choices = [(n, n) for n in question_set_names(study=study, exclude=exclude)]
         for name in ("within", "union", "minus"):
             self.fields[name].choices = choices
             self.fields[name].widget = forms.SelectMultiple(attrs={"size": min(6, max(2, len(choices)))})
@@ -50,9 +48,7 @@ class QuestionSetForm(forms.Form):
 
     @classmethod
     def initial_for(cls, question_set: QuestionSet) -> dict:
-        refs: dict[str, list[str]] = {"within": [], "union": [], "minus": []}
-        for ref in question_set.references.select_related("target"):
-            refs[ref.kind].append(ref.target.name)
+        refs = question_set_reference_names(question_set=question_set)
         return {
             "name": question_set.name, "description": question_set.description,
             "tags": ", ".join(question_set.tags), "words": "\n".join(question_set.words),

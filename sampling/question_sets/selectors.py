@@ -552,3 +552,22 @@ def member_rows(*, question_set: QuestionSet, members) -> list[MemberRow]:
 
 def manual_decision_list(*, question_set: QuestionSet):
     return question_set.manual_decisions.select_related("post", "decided_by").order_by("-decided_at")
+
+
+def question_set_evaluated_list(*, study) -> QuerySet[QuestionSet]:
+    """The study's evaluated sets (those with members to count), by name."""
+    return QuestionSet.objects.filter(study=study, evaluated_at__isnull=False).order_by("name")
+
+
+def question_set_names(*, study, exclude: QuestionSet | None = None) -> list[str]:
+    """The names of the study's sets but ``exclude`` (what a set's rule may refer to)."""
+    return list(QuestionSet.objects.filter(study=study).exclude(pk=getattr(exclude, "pk", None))
+                .values_list("name", flat=True))
+
+
+def question_set_reference_names(*, question_set: QuestionSet) -> dict[str, list[str]]:
+    """The names of the sets the rule refers to, by kind (within, union, minus)."""
+    refs: dict[str, list[str]] = {"within": [], "union": [], "minus": []}
+    for ref in question_set.references.select_related("target"):
+        refs[ref.kind].append(ref.target.name)
+    return refs

@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest
@@ -8,12 +7,11 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.text import slugify
-from django.views.decorators.http import require_http_methods, require_POST
 
-from annotator.corpus.models import Post, PostType
+from annotator.studies.access import study_view
+from annotator.corpus.selectors import post_find, question_find
 from annotator.csv_output import csv_response
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 from annotator.form_utils import form_errors_add
 from annotator.jobs.progress import job_progress_render
 
@@ -27,17 +25,14 @@ def _set_for(access, set_id: int) -> QuestionSet:
     return selectors.question_set_get(study=access.study, set_id=set_id)
 
 
-@login_required
-def set_list(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def set_list(request, slug, *, access):
     sets = selectors.question_set_list(study=access.study, with_state=True)
     return render(request, "selection/set_list.html", {"access": access, "study": access.study, "sets": sets})
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def set_edit(request, slug, set_id=None):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["GET", "POST"])
+def set_edit(request, slug, set_id=None, *, access):
     question_set = _set_for(access, set_id) if set_id else None
     initial = QuestionSetForm.initial_for(question_set) if question_set else None
     form = QuestionSetForm(request.POST or None, study=access.study, exclude=question_set, initial=initial)
@@ -60,9 +55,8 @@ def saved_url(slug: str, question_set: QuestionSet) -> str:
     return reverse("selection:set", args=[slug, question_set.pk])
 
 
-@login_required
-def set_detail(request, slug, set_id):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def set_detail(request, slug, set_id, *, access):
     question_set = _set_for(access, set_id)
     job = selectors.question_set_job(question_set=question_set, job_id=request.GET.get("job"))
     if request.htmx and request.GET.get("job"):
@@ -82,19 +76,15 @@ def set_detail(request, slug, set_id):
     return render(request, "selection/set_detail.html", context)
 
 
-@login_required
-@require_POST
-def set_evaluate(request, slug, set_id):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def set_evaluate(request, slug, set_id, *, access):
     question_set = _set_for(access, set_id)
     job = services.question_set_evaluate_start(question_set=question_set, user=request.user)
     return redirect(f"{saved_url(slug, question_set)}?job={job.pk}")
 
 
-@login_required
-@require_POST
-def set_delete(request, slug, set_id):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def set_delete(request, slug, set_id, *, access):
     question_set = _set_for(access, set_id)
     try:
         services.question_set_delete(question_set=question_set)
@@ -105,25 +95,20 @@ def set_delete(request, slug, set_id):
     return redirect("selection:sets", slug=slug)
 
 
-@login_required
-@require_POST
-def decision_add(request, slug, set_id):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def decision_add(request, slug, set_id, *, access):
     question_set = _set_for(access, set_id)
     form = ManualDecisionForm(request.POST)
     if form.is_valid():
         ref = form.cleaned_data["question"]
-        posts = Post.objects.filter(study=access.study, post_type=PostType.QUESTION, so_id=ref["so_id"])
-        if ref["site"]:
-            posts = posts.filter(site=ref["site"])
-        found = list(posts[:2])
-        if len(found) != 1:
+        question = question_find(study=access.study, so_id=ref["so_id"], site=ref["site"])
+        if question is None:
             messages.error(request, f"No single question {ref['so_id']} in this study"
                                     f"{' on ' + ref['site'] if ref['site'] else ''}: give its full link.")
         else:
             try:
                 _decision, job = services.manual_decision_set_and_evaluate(
-                    question_set=question_set, post=found[0], action=form.cleaned_data["action"],
+                    question_set=question_set, post=question, action=form.cleaned_data["action"],
                     reason=form.cleaned_data["reason"], user=request.user)
             except ValidationError as exc:
                 messages.error(request, " ".join(exc.messages))
@@ -136,12 +121,10 @@ def decision_add(request, slug, set_id):
     return redirect("selection:set", slug=slug, set_id=set_id)
 
 
-@login_required
-@require_POST
-def decision_remove(request, slug, set_id, post_id):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def decision_remove(request, slug, set_id, post_id, *, access):
     question_set = _set_for(access, set_id)
-    post = Post.objects.filter(study=access.study, pk=post_id).first()
+    post = post_find(study=access.study, post_id=post_id)
     job = post and services.manual_decision_remove_and_evaluate(question_set=question_set, post=post,
                                                                 user=request.user)
     if job is not None:
@@ -196,11 +179,10 @@ def _bad_request(exc: ValidationError) -> HttpResponseBadRequest:
     return HttpResponseBadRequest(" ".join(exc.messages), content_type="text/plain; charset=utf-8")
 
 
-@login_required
-def set_statistics(request, slug, set_id):
+@study_view()
+def set_statistics(request, slug, set_id, *, access):
     """The set's figures: a page of its own, or (htmx) its section of the set page;
     per month, quarter or year (``?period=``; 400 with the reason for another value)."""
-    access = study_get_for_user(slug=slug, user=request.user)
     question_set = _set_for(access, set_id)
     context = {"access": access, "study": access.study, "question_set": question_set,
                "periods": selectors.Period.choices, "statistics": None, "response_rows": [], "status": 200}
@@ -224,9 +206,8 @@ def set_statistics(request, slug, set_id):
     return render(request, template, context, status=context["status"])
 
 
-@login_required
-def set_table_csv(request, slug, set_id, table):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def set_table_csv(request, slug, set_id, table, *, access):
     question_set = _evaluated_set(access, set_id)
     name = CHART_NAMES[table]
     if table == "years":
@@ -247,9 +228,8 @@ def set_table_csv(request, slug, set_id, table):
         _set_label(question_set), name, ext="csv"))
 
 
-@login_required
-def set_chart(request, slug, set_id, chart, fmt):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def set_chart(request, slug, set_id, chart, fmt, *, access):
     if chart not in CHART_NAMES or fmt not in CHART_CONTENT_TYPES:
         raise Http404("No such chart.")
     question_set = _evaluated_set(access, set_id)
@@ -293,10 +273,9 @@ def _comparable(access, query) -> tuple[QuestionSet, QuestionSet]:
     return first, second
 
 
-@login_required
-def set_compare(request, slug):
+@study_view()
+def set_compare(request, slug, *, access):
     """The comparison; 400 with the reason for a set compared with itself."""
-    access = study_get_for_user(slug=slug, user=request.user)
     first, second, problem = _sets_to_compare(access, request.GET)
     comparison, status = None, 200
     if first is not None and second is not None and not problem:
@@ -314,9 +293,8 @@ def set_compare(request, slug):
     }, status=status)
 
 
-@login_required
-def set_compare_csv(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def set_compare_csv(request, slug, *, access):
     first, second = _comparable(access, request.GET)
     try:
         comparison = selectors.question_set_comparison(first=first, second=second)
@@ -327,9 +305,8 @@ def set_compare_csv(request, slug):
                                                            "comparison", ext="csv"))
 
 
-@login_required
-def set_compare_chart(request, slug, fmt):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def set_compare_chart(request, slug, fmt, *, access):
     first, second = _comparable(access, request.GET)
     if fmt not in CHART_CONTENT_TYPES:
         raise Http404("No such chart.")

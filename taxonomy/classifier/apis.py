@@ -10,6 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin
 from annotator.api_utils import StrictInput, query_params
 from annotator.csv_output import csv_response
 from annotator.jobs.apis import JobOutput
@@ -80,7 +81,7 @@ class ClassifierEstimateOutput(serializers.Serializer):
         return selectors.model_is_outdated(model=estimate.model, version=self.context["version"])
 
 
-class ClassifierModelListCreateApi(APIView):
+class ClassifierModelListCreateApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ClassifierTrainInput"
@@ -94,7 +95,7 @@ class ClassifierModelListCreateApi(APIView):
     @extend_schema(responses=ClassifierModelOutput(many=True))
     def get(self, request, slug):
         """The study's classifier models, newest first."""
-        allowed = selectors.classifier_access(slug=slug, user=request.user)
+        allowed = self.get_study_access(check=selectors.classifier_access)
         context = _version_context(allowed)
         return Response(ClassifierModelOutput(selectors.model_list(study=allowed.study), many=True,
                                               context=context).data)
@@ -103,7 +104,7 @@ class ClassifierModelListCreateApi(APIView):
     def post(self, request, slug):
         """Train a model in the background (a 400 says how many labelled posts or categories are
         missing); poll the model or ``/api/jobs/{id}/``."""
-        allowed = selectors.classifier_access(slug=slug, user=request.user, train=True)
+        allowed = self.get_study_access(check=selectors.classifier_access, train=True)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -114,17 +115,17 @@ class ClassifierModelListCreateApi(APIView):
         return Response(ClassifierModelOutput(model, context=context).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ClassifierModelDetailApi(APIView):
+class ClassifierModelDetailApi(StudyApiMixin, APIView):
     @extend_schema(responses=ClassifierModelDetailOutput)
     def get(self, request, slug, model_id):
         """One model: its parameters, training items and cross-validated report."""
-        allowed = selectors.classifier_access(slug=slug, user=request.user)
+        allowed = self.get_study_access(check=selectors.classifier_access)
         model = selectors.model_get(study=allowed.study, model_id=model_id)
         context = _version_context(allowed)
         return Response(ClassifierModelDetailOutput(model, context=context).data)
 
 
-class ClassifierEstimateListCreateApi(APIView):
+class ClassifierEstimateListCreateApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ClassifierEstimateInput"
@@ -135,7 +136,7 @@ class ClassifierEstimateListCreateApi(APIView):
     @extend_schema(responses=ClassifierEstimateOutput(many=True))
     def get(self, request, slug, model_id):
         """The model's estimates."""
-        allowed = selectors.classifier_access(slug=slug, user=request.user)
+        allowed = self.get_study_access(check=selectors.classifier_access)
         model = selectors.model_get(study=allowed.study, model_id=model_id)
         context = _version_context(allowed)
         return Response(ClassifierEstimateOutput(selectors.estimate_list(study=allowed.study, model=model),
@@ -144,7 +145,7 @@ class ClassifierEstimateListCreateApi(APIView):
     @extend_schema(request=InputSerializer, responses={202: ClassifierEstimateOutput})
     def post(self, request, slug, model_id):
         """Estimate each category's share over the question set's unsampled posts (a job)."""
-        allowed = selectors.classifier_access(slug=slug, user=request.user, train=True)
+        allowed = self.get_study_access(check=selectors.classifier_access, train=True)
         model = selectors.model_get(study=allowed.study, model_id=model_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -155,34 +156,34 @@ class ClassifierEstimateListCreateApi(APIView):
         return Response(ClassifierEstimateOutput(estimate, context=context).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ClassifierEstimateDetailApi(APIView):
+class ClassifierEstimateDetailApi(StudyApiMixin, APIView):
     @extend_schema(responses=ClassifierEstimateOutput)
     def get(self, request, slug, estimate_id):
         """One estimate: the shares with their 95 % intervals, next to the sample's."""
-        allowed = selectors.classifier_access(slug=slug, user=request.user)
+        allowed = self.get_study_access(check=selectors.classifier_access)
         estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
         context = _version_context(allowed)
         return Response(ClassifierEstimateOutput(estimate, context=context).data)
 
 
-class ClassifierEstimateCsvApi(APIView):
+class ClassifierEstimateCsvApi(StudyApiMixin, APIView):
     @extend_schema(parameters=[CsvQuery], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, slug, estimate_id):
         """The estimate as CSV: one row per category, the method with its references in each row."""
         query_params(CsvQuery, request)
-        allowed = selectors.classifier_access(slug=slug, user=request.user)
+        allowed = self.get_study_access(check=selectors.classifier_access)
         estimate = selectors.estimate_finished_get(study=allowed.study, estimate_id=estimate_id)
         return csv_response(request, header=selectors.ESTIMATE_COLUMNS,
                             rows=selectors.estimate_csv_rows(estimate=estimate),
                             filename=f"{slug}-estimate-{estimate.pk}.csv")
 
 
-class ClassifierPredictionsCsvApi(APIView):
+class ClassifierPredictionsCsvApi(StudyApiMixin, APIView):
     @extend_schema(parameters=[CsvQuery], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, slug, estimate_id):
         """Every unsampled post's predicted categories and scores (streamed CSV)."""
         query_params(CsvQuery, request)
-        allowed = selectors.classifier_access(slug=slug, user=request.user)
+        allowed = self.get_study_access(check=selectors.classifier_access)
         estimate = selectors.estimate_finished_get(study=allowed.study, estimate_id=estimate_id)
         return csv_response(request, header=selectors.prediction_csv_header(estimate=estimate),
                             rows=selectors.prediction_csv_rows(estimate=estimate),

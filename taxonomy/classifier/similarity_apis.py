@@ -8,13 +8,12 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import REVIEWERS, StudyApiMixin
 from annotator.api_utils import QueryParams, StrictInput, query_params
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 from sampling.draws.sight import sight_for
 
 from . import clusters, similarity, viewing
-from .similarity_views import reviewer_access
 
 
 class SimilarPostOutput(serializers.Serializer):
@@ -30,7 +29,7 @@ class SimilarPostOutput(serializers.Serializer):
                                        help_text="the final label's categories as paths (Root › … › Leaf)")
 
 
-class SimilarPostsApi(APIView):
+class SimilarPostsApi(StudyApiMixin, APIView):
     class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "SimilarPostsQuery"
@@ -52,7 +51,7 @@ class SimilarPostsApi(APIView):
         """The coded posts most similar to the item's post, among the final labels you may see.
         403 on your own item of a running round before you submit, and after it unless the
         owner turned on show_after_submit."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         item = viewing.item_get_for_help(access=access, user=request.user, item_id=item_id)
         query = query_params(self.QuerySerializer, request)
         if query["method"] not in similarity.methods_available():
@@ -77,18 +76,18 @@ class NeighbourAccuracyOutput(serializers.Serializer):
     root_baseline = serializers.IntegerField()
 
 
-class NeighbourAccuracyApi(APIView):
+class NeighbourAccuracyApi(StudyApiMixin, APIView):
     @extend_schema(responses=NeighbourAccuracyOutput(many=True))
     def get(self, request, slug):
         """Leave-one-out: how often the nearest coded post's label is right, per method, over the
         final labels you may see."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         figures = similarity.neighbour_accuracy_all(study=access.study,
                                                     sight=sight_for(study=access.study, user=request.user))
         return Response(NeighbourAccuracyOutput(figures, many=True).data)
 
 
-class PendingClustersApi(APIView):
+class PendingClustersApi(StudyApiMixin, APIView):
     class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "PendingClustersQuery"
@@ -140,14 +139,14 @@ class PendingClustersApi(APIView):
     def get(self, request, slug):
         """The Pending queue's posts, and the ungrouped codes and Pending notes, in clusters
         (candidate new categories). Owners and arbitrators."""
-        access = reviewer_access(request, slug)
+        access = self.get_study_access(REVIEWERS)
         k = query_params(self.QuerySerializer, request).get("k")
         result = clusters.pending_clusters(study=access.study, user=request.user,
                                            sight=sight_for(study=access.study, user=request.user), k=k)
         return Response(self.OutputSerializer(result).data)
 
 
-class SimilaritySettingsApi(APIView):
+class SimilaritySettingsApi(StudyApiMixin, APIView):
     class Serializer(StrictInput):
         class Meta:
             ref_name = "ClassifierViewingSettings"
@@ -157,13 +156,13 @@ class SimilaritySettingsApi(APIView):
 
     @extend_schema(responses=Serializer)
     def get(self, request, slug):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         return Response(self.Serializer(viewing.classifier_settings_get(study=access.study)).data)
 
     @extend_schema(request=Serializer, responses=Serializer)
     def put(self, request, slug):
         """Owners only."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         data = self.Serializer(data=request.data)
         data.is_valid(raise_exception=True)
         settings = viewing.classifier_settings_update(study=access.study, actor=request.user,

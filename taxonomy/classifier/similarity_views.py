@@ -4,14 +4,12 @@ Pending queue's clusters, the nearest-neighbour accuracy, and the owner's "show 
 Who sees what is decided in ``viewing`` and ``labelling.visibility``."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
 
+from annotator.studies.access import REVIEWERS, study_view
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 from sampling.draws.sight import sight_for
 
 from . import clusters, similarity, viewing
@@ -37,12 +35,11 @@ def _number(request, name: str, *, default: int | None, lowest: int, highest: in
     return max(lowest, min(int(value), highest))
 
 
-@login_required
-def similar(request, slug, item_id):
+@study_view()
+def similar(request, slug, item_id, *, access):
     """The coded posts most similar to an item's post. A rater's own item of a running round is
     refused (403, with why); the labelling page asks only once the label is in, and to htmx a
     refusal is an empty answer (204: nothing is swapped in)."""
-    access = study_get_for_user(slug=slug, user=request.user)
     try:
         item = viewing.item_get_for_help(access=access, user=request.user, item_id=item_id)
     except PermissionDenied:
@@ -63,19 +60,10 @@ def similar(request, slug, item_id):
     return render(request, "taxonomy/classifier/similarity.html", context)
 
 
-def reviewer_access(request, slug):
-    """Owners and arbitrators (as the Pending queue); anyone else 404."""
-    access = study_get_for_user(slug=slug, user=request.user)
-    if not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
-        raise Http404("No such page.")
-    return access
-
-
-@login_required
-def pending_clusters(request, slug):
+@study_view(REVIEWERS)  # as the Pending queue
+def pending_clusters(request, slug, *, access):
     """The Pending queue's posts and free texts in clusters: candidate new categories
     (owners and arbitrators, as the Pending queue)."""
-    access = reviewer_access(request, slug)
     k = _number(request, "k", default=None, lowest=1, highest=20)
     sight = sight_for(study=access.study, user=request.user)
     context = {"access": access, "study": access.study, "k": k,
@@ -85,11 +73,10 @@ def pending_clusters(request, slug):
     return render(request, "taxonomy/classifier/similarity_clusters.html", context)
 
 
-@login_required
-def neighbour_accuracy(request, slug):
+@study_view()
+def neighbour_accuracy(request, slug, *, access):
     """How often the nearest coded neighbour's label is right, per method, over the final labels
     the member may see."""
-    access = study_get_for_user(slug=slug, user=request.user)
     sight = sight_for(study=access.study, user=request.user)
     context = {"access": access, "study": access.study,
                "figures": similarity.neighbour_accuracy_all(study=access.study, sight=sight),
@@ -99,12 +86,10 @@ def neighbour_accuracy(request, slug):
     return render(request, "taxonomy/classifier/similarity_accuracy.html", context)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def similarity_settings(request, slug):
+@study_view(Role.OWNER, methods=["GET", "POST"])
+def similarity_settings(request, slug, *, access):
     """The owner's switch: show similar posts (and a model's suggestion) to a rater once their
     label on the item is in. Off by default."""
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
     if request.method == "POST":
         on = request.POST.get("show_after_submit") == "on"
         viewing.classifier_settings_update(study=access.study, actor=request.user, show_after_submit=on)

@@ -5,17 +5,15 @@ selectors decide; who may see what is ``selectors.classifier_access``."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
+from annotator.studies.access import study_view, study_access
 from annotator.csv_output import csv_response
 from annotator.jobs.progress import job_progress_render
-from sampling.question_sets.models import QuestionSet
-from annotator.studies.selectors import study_get_for_user
+from sampling.question_sets.selectors import question_set_evaluated_list
 from taxonomy.tree.selectors import taxonomy_version
 
 from . import selectors, services
@@ -36,13 +34,12 @@ def _home_context(request, allowed, *, form=None, errors=None) -> dict:
             "errors": errors or [], "version": version}
 
 
-@login_required
-def classifier_home(request, slug):
+@study_view()
+def classifier_home(request, slug, *, access):
     """The models and estimates; to a member who may not see every label now, only why not."""
     try:
-        allowed = selectors.classifier_access(slug=slug, user=request.user)
+        allowed = study_access(request, slug, check=selectors.classifier_access)
     except Http404:
-        access = study_get_for_user(slug=slug, user=request.user)
         return render(request, "taxonomy/classifier/classifier.html",
                       {"access": access, "study": access.study, "not_now": selectors.NOT_NOW})
     return render(request, "taxonomy/classifier/classifier.html", _home_context(request, allowed))
@@ -59,45 +56,40 @@ def keywords_parse(text: str) -> dict[str, str]:
     return out
 
 
-@login_required
-@require_POST
-def classifier_train(request, slug):
-    allowed = selectors.classifier_access(slug=slug, user=request.user, train=True)
+@study_view(check=selectors.classifier_access, train=True, methods=["POST"])
+def classifier_train(request, slug, *, access):
     form = {key: request.POST.get(key, "") for key in ("level", "folds", "seed", "keywords", "C")}
     params = {name: form[name] for name in ("folds", "C") if form[name]}
     try:
-        model = services.classifier_train_start(study=allowed.study, user=request.user, level=form["level"],
+        model = services.classifier_train_start(study=access.study, user=request.user, level=form["level"],
                                                 params=params, keywords=keywords_parse(form["keywords"]),
                                                 seed=form["seed"] or None)
     except ValidationError as exc:
         return render(request, "taxonomy/classifier/classifier.html",
-                      _home_context(request, allowed, form=form, errors=exc.messages), status=400)
+                      _home_context(request, access, form=form, errors=exc.messages), status=400)
     return redirect(reverse("classifier:model", args=[slug, model.pk]))
 
 
-@login_required
-def model_detail(request, slug, model_id):
-    allowed = selectors.classifier_access(slug=slug, user=request.user)
-    model = selectors.model_get(study=allowed.study, model_id=model_id)
+@study_view(check=selectors.classifier_access)
+def model_detail(request, slug, model_id, *, access):
+    model = selectors.model_get(study=access.study, model_id=model_id)
     if request.htmx and model.job is not None:
         return job_progress_render(request, model.job)
-    version = taxonomy_version(study=allowed.study)
-    sets = QuestionSet.objects.filter(study=allowed.study, evaluated_at__isnull=False).order_by("name")
+    version = taxonomy_version(study=access.study)
+    sets = question_set_evaluated_list(study=access.study)
     return render(request, "taxonomy/classifier/model.html", {
-        "access": allowed.access, "study": allowed.study, "allowed": allowed, "model": model, "job": model.job,
+        "access": access.access, "study": access.study, "allowed": access, "model": model, "job": model.job,
         "report": selectors.model_report(model=model), "outdated": selectors.model_is_outdated(model=model,
                                                                                               version=version),
-        "version": version, "sets": sets, "estimates": selectors.estimate_list(study=allowed.study, model=model),
+        "version": version, "sets": sets, "estimates": selectors.estimate_list(study=access.study, model=model),
     })
 
 
-@login_required
-@require_POST
-def estimate_start(request, slug, model_id):
-    allowed = selectors.classifier_access(slug=slug, user=request.user, train=True)
-    model = selectors.model_get(study=allowed.study, model_id=model_id)
+@study_view(check=selectors.classifier_access, train=True, methods=["POST"])
+def estimate_start(request, slug, model_id, *, access):
+    model = selectors.model_get(study=access.study, model_id=model_id)
     try:
-        estimate = services.classifier_estimate_start(study=allowed.study, user=request.user, model=model,
+        estimate = services.classifier_estimate_start(study=access.study, user=request.user, model=model,
                                                       question_set_id=request.POST.get("question_set", ""),
                                                       seed=request.POST.get("seed") or None)
     except ValidationError as exc:
@@ -106,32 +98,29 @@ def estimate_start(request, slug, model_id):
     return redirect(reverse("classifier:estimate", args=[slug, estimate.pk]))
 
 
-@login_required
-def estimate_detail(request, slug, estimate_id):
-    allowed = selectors.classifier_access(slug=slug, user=request.user)
-    estimate = selectors.estimate_get(study=allowed.study, estimate_id=estimate_id)
+@study_view(check=selectors.classifier_access)
+def estimate_detail(request, slug, estimate_id, *, access):
+    estimate = selectors.estimate_get(study=access.study, estimate_id=estimate_id)
     if request.htmx and estimate.job is not None:
         return job_progress_render(request, estimate.job)
-    version = taxonomy_version(study=allowed.study)
+    version = taxonomy_version(study=access.study)
     return render(request, "taxonomy/classifier/estimate.html", {
-        "access": allowed.access, "study": allowed.study, "estimate": estimate, "job": estimate.job,
+        "access": access.access, "study": access.study, "estimate": estimate, "job": estimate.job,
         "model": estimate.model, "outdated": selectors.model_is_outdated(model=estimate.model, version=version),
     })
 
 
-@login_required
-def estimate_csv(request, slug, estimate_id):
-    allowed = selectors.classifier_access(slug=slug, user=request.user)
-    estimate = selectors.estimate_finished_get(study=allowed.study, estimate_id=estimate_id)
+@study_view(check=selectors.classifier_access)
+def estimate_csv(request, slug, estimate_id, *, access):
+    estimate = selectors.estimate_finished_get(study=access.study, estimate_id=estimate_id)
     return csv_response(request, header=selectors.ESTIMATE_COLUMNS,
                         rows=selectors.estimate_csv_rows(estimate=estimate),
                         filename=f"{slug}-estimate-{estimate.pk}.csv")
 
 
-@login_required
-def predictions_csv(request, slug, estimate_id):
-    allowed = selectors.classifier_access(slug=slug, user=request.user)
-    estimate = selectors.estimate_finished_get(study=allowed.study, estimate_id=estimate_id)
+@study_view(check=selectors.classifier_access)
+def predictions_csv(request, slug, estimate_id, *, access):
+    estimate = selectors.estimate_finished_get(study=access.study, estimate_id=estimate_id)
     return csv_response(request, header=selectors.prediction_csv_header(estimate=estimate),
                         rows=selectors.prediction_csv_rows(estimate=estimate),
                         filename=f"{slug}-predictions-{estimate.pk}.csv")

@@ -9,6 +9,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin
 from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 
 from . import selectors, services
@@ -27,7 +28,7 @@ class CodeUseOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class PilotItemListApi(PaginatedApi):
+class PilotItemListApi(StudyApiMixin, PaginatedApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "PilotItem"
@@ -50,16 +51,16 @@ class PilotItemListApi(PaginatedApi):
 
     @extend_schema(parameters=[QuerySerializer], responses=OutputSerializer(many=True))
     def get(self, request, slug):
-        access = selectors.coding_access_get(slug=slug, user=request.user)
+        access = self.get_study_access(check=selectors.coding_access_get)
         version = query_params(self.QuerySerializer, request).get("draw")
         draw = selectors.pilot_draw_get(study=access.study, version=version)
         if draw is None:
             raise Http404("No drawn sample yet.")
-        return paginate(queryset=selectors.pilot_item_list(draw=draw).select_related("draw"),
+        return paginate(queryset=selectors.pilot_item_list_with_draw(draw=draw),
                         serializer_class=self.OutputSerializer, request=request, view=self)
 
 
-class PilotItemCodesApi(APIView):
+class PilotItemCodesApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CodeUseInput"
@@ -69,28 +70,28 @@ class PilotItemCodesApi(APIView):
 
     @extend_schema(responses=CodeUseOutput(many=True))
     def get(self, request, slug, item_id):
-        access = selectors.coding_access_get(slug=slug, user=request.user)
+        access = self.get_study_access(check=selectors.coding_access_get)
         item = selectors.pilot_item_get(study=access.study, item_id=item_id)
         return Response(CodeUseOutput(selectors.item_code_uses(item=item), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: CodeUseOutput, 200: CodeUseOutput})
     def post(self, request, slug, item_id):
         """Put a code on the item: 201 when added, 200 when it was there already."""
-        access = selectors.coding_access_get(slug=slug, user=request.user, write=True)
+        access = self.get_study_access(check=selectors.coding_access_get, write=True)
         item = selectors.pilot_item_get(study=access.study, item_id=item_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        before = set(selectors.item_code_uses(item=item).values_list("id", flat=True))
+        before = selectors.item_code_use_ids(item=item)
         use = services.code_use_add(item=item, author=request.user, text=data.validated_data["text"])
         created = use.pk not in before
         return Response(CodeUseOutput(use).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
-class PilotItemCodeDetailApi(APIView):
+class PilotItemCodeDetailApi(StudyApiMixin, APIView):
     @extend_schema(request=None, responses={204: None})
     def delete(self, request, slug, item_id, code_id):
         """Take the code off the item (its author, or an owner)."""
-        access = selectors.coding_access_get(slug=slug, user=request.user, write=True)
+        access = self.get_study_access(check=selectors.coding_access_get, write=True)
         item = selectors.pilot_item_get(study=access.study, item_id=item_id)
         use = selectors.code_use_get(item=item, code_id=code_id)
         services.code_use_remove(use=use, actor=request.user)
@@ -111,7 +112,7 @@ class CodeOutput(serializers.Serializer):
         return [item.pk for item in self.context["items"].get(code.pk, [])]
 
 
-class CodeListApi(PaginatedApi):
+class CodeListApi(StudyApiMixin, PaginatedApi):
     class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "CodeListQuery"
@@ -121,7 +122,7 @@ class CodeListApi(PaginatedApi):
 
     @extend_schema(parameters=[QuerySerializer], responses=CodeOutput(many=True))
     def get(self, request, slug):
-        access = selectors.coding_access_get(slug=slug, user=request.user)
+        access = self.get_study_access(check=selectors.coding_access_get)
         query = query_params(self.QuerySerializer, request)
         codes = selectors.code_list(study=access.study, q=query["q"], ungrouped=query["ungrouped"])
         paginator = self.pagination_class()
@@ -130,7 +131,7 @@ class CodeListApi(PaginatedApi):
         return paginator.get_paginated_response(CodeOutput(page, many=True, context=context).data)
 
 
-class CodeDetailApi(APIView):
+class CodeDetailApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CodeRenameInput"
@@ -150,7 +151,7 @@ class CodeDetailApi(APIView):
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def patch(self, request, slug, code_id):
         """Rename the code; on a clash it merges into the existing code, which is returned."""
-        access = selectors.coding_access_get(slug=slug, user=request.user, write=True)
+        access = self.get_study_access(check=selectors.coding_access_get, write=True)
         code = selectors.code_get(study=access.study, code_id=code_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -165,7 +166,7 @@ class NewCategoryInput(StrictInput):
     parent = serializers.IntegerField(required=False, allow_null=True, help_text="a live category; none for a root")
 
 
-class CodeGroupApi(APIView):
+class CodeGroupApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CodeGroupInput"
@@ -190,7 +191,7 @@ class CodeGroupApi(APIView):
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer, 201: OutputSerializer})
     def post(self, request, slug):
         """Put codes in an existing category, or in a new one (201)."""
-        access = selectors.coding_access_get(slug=slug, user=request.user, write=True)
+        access = self.get_study_access(check=selectors.coding_access_get, write=True)
         study = access.study
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

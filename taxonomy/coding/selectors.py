@@ -216,3 +216,12 @@ def category_get_live(*, study: Study, category_id: int) -> Category:
 def category_codes(*, category):
     """The pilot's codes grouped into ``category``, by text."""
     return Code.objects.filter(category=category).order_by("text")
+
+
+def pilot_item_list_with_draw(*, draw: SampleDraw) -> QuerySet[SampleItem]:
+    """``pilot_item_list`` with each item's draw read alongside (the API names its version)."""
+    return pilot_item_list(draw=draw).select_related("draw")
+
+
+def item_code_use_ids(*, item: SampleItem) -> set[int]:
+    return set(CodeUse.objects.filter(item=item).values_list("id", flat=True))

@@ -1,15 +1,14 @@
 """Pages of the joint pilot: the pilot items, one item with its codes, the codes page."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
-from django.views.decorators.http import require_http_methods, require_POST
 
+from annotator.studies.access import study_view
 from annotator.form_utils import query_id
 
 from . import selectors, services
@@ -29,10 +28,9 @@ def _version(request) -> int | None:
     return query_id(value)
 
 
-@login_required
-def pilot_item_list(request, slug):
+@study_view(check=selectors.coding_access_get)
+def pilot_item_list(request, slug, *, access):
     """The pilot items of one drawn version (the latest unless ``?draw=``), with their code counts."""
-    access = selectors.coding_access_get(slug=slug, user=request.user)
     study = access.study
     draw = selectors.pilot_draw_get(study=study, version=_version(request))
     context = {
@@ -56,14 +54,12 @@ def _item_context(request, access, item, *, error: str = "", text: str = "") -> 
     }
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def pilot_item(request, slug, item_id):
+@study_view(check=selectors.coding_access_get, check_writes=True, methods=["GET", "POST"])
+def pilot_item(request, slug, item_id, *, access):
     """A pilot item: the post, the codes on it and (for writers) the form to add one.
 
     htmx asks for parts of it: the code suggestions as the code box changes
     (target ``code-suggestions``), and the code section after an add."""
-    access = selectors.coding_access_get(slug=slug, user=request.user, write=request.method == "POST")
     item = selectors.pilot_item_get(study=access.study, item_id=item_id)
     if request.htmx and request.htmx.target == "code-suggestions":
         q = request.GET.get("text", "")
@@ -90,10 +86,8 @@ def pilot_item(request, slug, item_id):
     return render(request, "taxonomy/coding/item.html", context, status=400 if error else 200)
 
 
-@login_required
-@require_POST
-def code_use_remove(request, slug, item_id, code_id):
-    access = selectors.coding_access_get(slug=slug, user=request.user, write=True)
+@study_view(check=selectors.coding_access_get, write=True, methods=["POST"])
+def code_use_remove(request, slug, item_id, code_id, *, access):
     item = selectors.pilot_item_get(study=access.study, item_id=item_id)
     use = selectors.code_use_get(item=item, code_id=code_id)
     services.code_use_remove(use=use, actor=request.user)  # PermissionDenied → 403
@@ -112,10 +106,9 @@ def _codes_url(slug: str, data) -> str:
     return f"{url}?{urlencode(keep)}" if keep else url
 
 
-@login_required
-def code_list(request, slug):
+@study_view(check=selectors.coding_access_get)
+def code_list(request, slug, *, access):
     """Every code with its items and category; filter by text and "ungrouped"; select codes to group them."""
-    access = selectors.coding_access_get(slug=slug, user=request.user)
     study = access.study
     filters = CodeFilterForm(request.GET)
     filters.is_valid()
@@ -143,10 +136,8 @@ def _report(request, exc: ValidationError) -> None:
     messages.error(request, " ".join(exc.messages))
 
 
-@login_required
-@require_POST
-def codes_group(request, slug):
-    access = selectors.coding_access_get(slug=slug, user=request.user, write=True)
+@study_view(check=selectors.coding_access_get, write=True, methods=["POST"])
+def codes_group(request, slug, *, access):
     study = access.study
     form = CodesGroupForm(request.POST, categories=selectors.category_choices(study=study, user=request.user))
     back = _codes_url(slug, request.POST)
@@ -172,10 +163,8 @@ def codes_group(request, slug):
     return redirect(back)
 
 
-@login_required
-@require_POST
-def code_rename(request, slug, code_id):
-    access = selectors.coding_access_get(slug=slug, user=request.user, write=True)
+@study_view(check=selectors.coding_access_get, write=True, methods=["POST"])
+def code_rename(request, slug, code_id, *, access):
     code = selectors.code_get(study=access.study, code_id=code_id)
     old = code.text
     form = CodeTextForm(request.POST)
@@ -192,10 +181,8 @@ def code_rename(request, slug, code_id):
     return redirect(_codes_url(slug, request.POST))
 
 
-@login_required
-@require_POST
-def code_ungroup(request, slug, code_id):
-    access = selectors.coding_access_get(slug=slug, user=request.user, write=True)
+@study_view(check=selectors.coding_access_get, write=True, methods=["POST"])
+def code_ungroup(request, slug, code_id, *, access):
     code = selectors.code_get(study=access.study, code_id=code_id)
     services.code_ungroup(code=code, actor=request.user)
     messages.success(request, f"“{code.text}” is in no category now.")

@@ -7,11 +7,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin
 from annotator.api_utils import PaginatedApi, StrictInput, paginate
 from annotator.corpus.apis import PostDetailOutput
 from annotator.corpus.selectors import post_thread
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
 from sampling.draws.sight import sight_for
@@ -92,7 +92,7 @@ def _my_progress(study, user, draws=None) -> dict:
     return {"labelled": labelled, "assigned": assigned}
 
 
-class LabellingNextApi(APIView):
+class LabellingNextApi(StudyApiMixin, APIView):
     class NextOutput(serializers.Serializer):
         done = serializers.BooleanField(help_text="true when nothing is left to label (or labelling is not open)")
         progress = ProgressCountOutput()
@@ -101,7 +101,7 @@ class LabellingNextApi(APIView):
     @extend_schema(responses=NextOutput)
     def get(self, request, slug):
         """The caller's next unlabelled item, or ``{"done": true}``."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        access = self.get_study_access(Role.RATER)
         draws = selectors.labelling_draws(study=access.study)
         assignment = selectors.assignment_next(study=access.study, user=request.user, draws=draws)
         return Response({
@@ -110,7 +110,7 @@ class LabellingNextApi(APIView):
         })
 
 
-class LabellingItemApi(APIView):
+class LabellingItemApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "LabelInput"
@@ -122,7 +122,7 @@ class LabellingItemApi(APIView):
 
     @extend_schema(responses=AssignmentOutput)
     def get(self, request, slug, item_id):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        access = self.get_study_access(Role.RATER)
         assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
         return Response(AssignmentOutput(assignment).data)
 
@@ -130,7 +130,7 @@ class LabellingItemApi(APIView):
     def put(self, request, slug, item_id):
         """Submit (or replace) the caller's label on their item: the last submission wins. Answers
         as ``GET`` does (the item, its post and the label as stored)."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        access = self.get_study_access(Role.RATER)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The service finds the caller's assignment on the item as it locks it.
@@ -142,7 +142,7 @@ class LabellingItemApi(APIView):
         return Response(AssignmentOutput(assignment).data)
 
 
-class LabelListApi(PaginatedApi):
+class LabelListApi(StudyApiMixin, PaginatedApi):
     class ListOutput(serializers.Serializer):
         # reads the rows of selectors.label_list_for_api (dicts)
         class Meta:
@@ -168,14 +168,14 @@ class LabelListApi(PaginatedApi):
         """The labels the caller may see (the blindness rule): their own; on a draw whose round
         runs, everyone's only for an owner or arbitrator who does not rate on it; on a draw in
         arbitration, everyone's."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         sight = sight_for(study=access.study, user=request.user, membership=access.membership)
         return paginate(queryset=selectors.label_list_for_api(study=access.study, user=request.user, sight=sight),
                         serializer_class=self.ListOutput, request=request, view=self,
                         complete=selectors.label_rows_complete)
 
 
-class LabellingProgressApi(APIView):
+class LabellingProgressApi(StudyApiMixin, APIView):
     class RaterOutput(serializers.Serializer):
         class Meta:
             ref_name = "LabellingRaterProgress"
@@ -194,7 +194,7 @@ class LabellingProgressApi(APIView):
     def get(self, request, slug):
         """Labelled / assigned per rater and stratum (counts only): one's own, and every rater's for
         owners and arbitrators who do not rate on the draw (the blindness rule)."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         progress = selectors.labelling_progress(study=access.study, user=request.user, sight=sight_for(
             study=access.study, user=request.user, membership=access.membership))
         several = len({s.draw_id for s in progress.strata}) > 1
@@ -219,7 +219,7 @@ class HotkeyOutput(serializers.Serializer):
     category = HotkeyCategoryOutput(allow_null=True, help_text="the leaf the key ticks; null for an empty key")
 
 
-class LabellingHotkeysApi(APIView):
+class LabellingHotkeysApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "LabellingHotkeysInput"
@@ -244,7 +244,7 @@ class LabellingHotkeysApi(APIView):
     def get(self, request, slug):
         """The caller's keys 1–9 while labelling: the first nine leaves in tree order the first time,
         then as the caller sets them (a merge moves a key to the surviving category)."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        access = self.get_study_access(Role.RATER)
         choices = selectors.category_choices(study=access.study, user=request.user)
         keys = services.hotkeys_get_or_assign(study=access.study, user=request.user, choices=choices)
         return Response(HotkeyOutput(keys, many=True).data)
@@ -252,7 +252,7 @@ class LabellingHotkeysApi(APIView):
     @extend_schema(request=InputSerializer, responses=HotkeyOutput(many=True))
     def put(self, request, slug):
         """Set some of the caller's keys; answers all nine as they now are."""
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
+        access = self.get_study_access(Role.RATER)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         choices = selectors.category_choices(study=access.study, user=request.user)

@@ -5,20 +5,18 @@ items, and the progress counts. The item page is one template
 (``#panel``, the item swapped in; ``#category-notes``, a category's definition)."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import push_url
 
+from annotator.studies.access import study_view
 from annotator.corpus.selectors import post_thread_display
 from annotator.form_utils import form_errors_add
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
 from .forms import HotkeysForm, LabelForm, ProposeForm
@@ -93,10 +91,9 @@ def _chosen(form) -> set[int]:
     return out
 
 
-@login_required
-def queue(request, slug):
+@study_view()
+def queue(request, slug, *, access):
     """The rater's next unlabelled item, or why there is none."""
-    access = study_get_for_user(slug=slug, user=request.user)
     draws = selectors.labelling_draws(study=access.study)
     assignment = None
     if access.membership.is_rater:
@@ -104,11 +101,9 @@ def queue(request, slug):
     return _panel(request, access, assignment, draws=draws)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def item(request, slug, item_id):
+@study_view(Role.RATER, methods=["GET", "POST"])
+def item(request, slug, item_id, *, access):
     """One of the rater's items with their own label; POST submits it and moves on."""
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
     if request.method == "GET":
         return _panel(request, access, selectors.assignment_get_for_rater(
             study=access.study, user=request.user, item_id=item_id))
@@ -136,12 +131,10 @@ def item(request, slug, item_id):
     return _panel(request, access, assignment, form=form)
 
 
-@login_required
-@require_POST
-def propose(request, slug, item_id):
+@study_view(Role.RATER, methods=["POST"])
+def propose(request, slug, item_id, *, access):
     """A rater proposes a new leaf while labelling; the panel comes back with it chosen
     and with everything the rater had chosen and written so far."""
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
     assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
     parents = selectors.category_choices(study=access.study, user=request.user, leaves_only=False)
     propose_form = ProposeForm(request.POST, parents=_proposal_parents(parents))
@@ -164,11 +157,10 @@ def propose(request, slug, item_id):
     return _panel(request, access, assignment, form=form, propose_form=propose_form, proposed=category)
 
 
-@login_required
-def category_notes(request, slug, category_id):
+@study_view(Role.RATER)
+def category_notes(request, slug, category_id, *, access):
     """What the labelling panel shows of the highlighted category: its definition, what it
     includes and excludes, its example posts (one of the rater's categories, or 404)."""
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
     choice = next((c for c in selectors.category_choices(study=access.study, user=request.user, leaves_only=False)
                    if c.id == category_id), None)
     if choice is None:
@@ -178,11 +170,9 @@ def category_notes(request, slug, category_id):
         "notes": selectors.category_notes(study=access.study, category_id=category_id)})
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def hotkeys(request, slug):
+@study_view(Role.RATER, methods=["GET", "POST"])
+def hotkeys(request, slug, *, access):
     """The rater's keys 1–9: which category each ticks while labelling."""
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
     choices = selectors.category_choices(study=access.study, user=request.user)
     keys = services.hotkeys_get_or_assign(study=access.study, user=request.user, choices=choices)
     back = request.POST.get("next") or request.GET.get("next") or ""  # the item the rater came from
@@ -202,20 +192,18 @@ def hotkeys(request, slug):
         "access": access, "study": access.study, "form": form, "keys": keys, "back": back})
 
 
-@login_required
-def mine(request, slug):
+@study_view(Role.RATER)
+def mine(request, slug, *, access):
     """The rater's submitted items, to go back and change a label."""
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.RATER)
     page = Paginator(selectors.label_list_mine(study=access.study, user=request.user), 25).get_page(
         request.GET.get("page"))
     return render(request, "taxonomy/labelling/mine.html", {"access": access, "study": access.study, "page": page})
 
 
-@login_required
-def progress(request, slug):
+@study_view()
+def progress(request, slug, *, access):
     """Labelled / assigned per rater and stratum: one's own, and every rater's for owners
     and arbitrators who do not rate on the draw (the blindness rule)."""
-    access = study_get_for_user(slug=slug, user=request.user)
     sight = sight_for(study=access.study, user=request.user, membership=access.membership)
     data = selectors.labelling_progress(study=access.study, user=request.user, sight=sight)
     return render(request, "taxonomy/labelling/progress.html",

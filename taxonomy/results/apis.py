@@ -11,10 +11,10 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin, study_access
 from annotator.api_utils import QueryParams, StrictInput, query_params
 from annotator.csv_output import csv_response
 from annotator.jobs.apis import JobOutput
-from annotator.studies.selectors import study_get_for_user
 
 from . import codebook, figure, saturation, selectors, services
 from .report import methods_report, methods_report_download
@@ -68,7 +68,7 @@ class ResultsOutput(serializers.Serializer):
 
 
 def _results(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+    access = study_access(request, slug)
     arguments = selectors.results_scope_arguments(request.query_params)
     return selectors.results_get(study=access.study, user=request.user, **arguments)
 
@@ -96,7 +96,7 @@ class TaxonomyCsvApi(APIView):
                             filename=taxonomy_csv_filename(results=results))
 
 
-class ExportStartApi(APIView):
+class ExportStartApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ExportStartInput"
@@ -110,7 +110,7 @@ class ExportStartApi(APIView):
     def post(self, request, slug):
         """Start an export in the background (items_csv, archive, package); poll ``/api/jobs/{id}/``,
         then fetch ``/api/studies/{slug}/results/exports/{id}/file``."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -120,29 +120,29 @@ class ExportStartApi(APIView):
         return Response(JobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ExportFileApi(APIView):
+class ExportFileApi(StudyApiMixin, APIView):
     @extend_schema(responses={(200, "application/octet-stream"): OpenApiTypes.BINARY})
     def get(self, request, slug, job_id):
         """The finished export's file (for the member who asked for it)."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         job, path, export = services.export_file_get(study=access.study, user=request.user, job_id=job_id)
         return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type=export.content_type)
 
 
-class ResultsReportApi(APIView):
+class ResultsReportApi(StudyApiMixin, APIView):
     @extend_schema(responses={(200, "application/json"): OpenApiTypes.OBJECT})
     def get(self, request, slug):
         """The methods report (the page's numbers): corpus, funnels, sampling design per draw, agreement,
         final labels by outcome and method, taxonomy size; each with ``url``s to its source page."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         return Response(methods_report(study=access.study, user=request.user).as_dict())
 
 
-class ResultsReportMarkdownApi(APIView):
+class ResultsReportMarkdownApi(StudyApiMixin, APIView):
     @extend_schema(responses={(200, "text/markdown"): OpenApiTypes.STR})
     def get(self, request, slug):
         """The methods report as Markdown with booktabs LaTeX tables (the page's download)."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         report = methods_report(study=access.study, user=request.user)
         return methods_report_download(report=report, base_url=request.build_absolute_uri("/"))
 
@@ -161,13 +161,13 @@ class FileNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class CodebookApi(APIView):
+class CodebookApi(StudyApiMixin, APIView):
     content_negotiation_class = FileNegotiation
 
     @extend_schema(responses={(200, codebook.CONTENT_TYPE): OpenApiTypes.STR})
     def get(self, request, slug):
         """The tree the caller sees, with definitions, as a REFI-QDA codebook (.qdc); 400 when the tree is empty."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         content = codebook.codebook_qdc(study=access.study, user=request.user)
         return figure.download_response(content, content_type=codebook.CONTENT_TYPE,
                                         filename=codebook.codebook_filename(study=access.study))
@@ -192,7 +192,7 @@ class TaxonomyFigureApi(APIView):
 
 
 def _saturation(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+    access = study_access(request, slug)
     return saturation.saturation_curve(study=access.study, user=request.user,
                                        **selectors.results_scope_arguments(request.query_params))
 

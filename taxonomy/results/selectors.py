@@ -129,3 +129,11 @@ def results_undecided_items(*, scope: ResultsScope, limit: int = 50) -> list[Sam
 def results_final_posts(study: Study, sight: Sight) -> dict[int, int]:
     """Category id → posts with a final label in it or below, over the study (the tree page's count)."""
     return {node.id: node.posts for node in results_get(study=study, sight=sight).counts.nodes}
+
+
+def results_scope_choices(*, study: Study) -> tuple[list[SampleDraw], list[str]]:
+    """What the results page offers to narrow its scope to: the drawn versions (by version) and
+    the names of their strata (sorted, each once)."""
+    draws = list(SampleDraw.objects.filter(study=study, status__in=DRAWN).order_by("version"))
+    strata = sorted(set(SampleStratum.objects.filter(draw__in=draws).values_list("name", flat=True)))
+    return draws, strata

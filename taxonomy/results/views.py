@@ -4,27 +4,24 @@ blindness rule (final labels are everyone's once arbitration starts)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
+from annotator.studies.access import study_view
 from annotator.csv_output import csv_response
 from annotator.jobs.progress import job_progress_render
-from annotator.studies.selectors import study_get_for_user
-from sampling.draws.models import DrawStatus, SampleDraw, SampleStratum
+from sampling.draws.models import DrawStatus
 
 from . import codebook, figure, saturation, selectors, services
 from .report import methods_report, methods_report_download
 from .taxonomy_csv import TAXONOMY_COLUMNS, taxonomy_csv_filename, taxonomy_csv_rows
 
 
-@login_required
-def results_page(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def results_page(request, slug, *, access):
     study = access.study
     error, results, undecided, curve = None, None, [], None
     try:
@@ -35,8 +32,7 @@ def results_page(request, slug):
     else:
         undecided = selectors.results_undecided_items(scope=results.scope)
         curve = saturation.saturation_curve(study=study, user=request.user, **arguments)
-    draws = list(SampleDraw.objects.filter(study=study, status__in=selectors.DRAWN).order_by("version"))
-    strata = sorted(set(SampleStratum.objects.filter(draw__in=draws).values_list("name", flat=True)))
+    draws, strata = selectors.results_scope_choices(study=study)
     return render(request, "taxonomy/results/results.html", {
         "access": access, "study": study, "results": results, "error": error, "undecided": undecided,
         "draws": draws, "strata": strata, "labelling": DrawStatus.LABELLING,
@@ -45,9 +41,8 @@ def results_page(request, slug):
     })
 
 
-@login_required
-def taxonomy_csv(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def taxonomy_csv(request, slug, *, access):
     try:
         arguments = selectors.results_scope_arguments(request.GET)
         results = selectors.results_get(study=access.study, user=request.user, **arguments)
@@ -60,11 +55,9 @@ def taxonomy_csv(request, slug):
 # -- exports that run as jobs ------------------------------------------------------------
 
 
-@login_required
-@require_POST
-def export_start(request, slug):
+@study_view(methods=["POST"])
+def export_start(request, slug, *, access):
     """Start an export job (``kind``: items_csv, archive, package), then show its progress."""
-    access = study_get_for_user(slug=slug, user=request.user)
     try:
         arguments = selectors.results_scope_arguments(request.POST)
         job = services.export_start(study=access.study, user=request.user, kind=request.POST.get("kind", ""),
@@ -75,10 +68,9 @@ def export_start(request, slug):
     return redirect(reverse("results:export", args=[slug, job.pk]))
 
 
-@login_required
-def export_detail(request, slug, job_id):
+@study_view()
+def export_detail(request, slug, job_id, *, access):
     """The export's progress (polled), then its download link."""
-    access = study_get_for_user(slug=slug, user=request.user)
     job = services.export_job_get(study=access.study, user=request.user, job_id=job_id)
     if request.htmx:
         return job_progress_render(request, job)
@@ -86,25 +78,22 @@ def export_detail(request, slug, job_id):
                                                             "export": services.EXPORTS.get(job.params["export"])})
 
 
-@login_required
-def export_download(request, slug, job_id):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def export_download(request, slug, job_id, *, access):
     job, path, export = services.export_file_get(study=access.study, user=request.user, job_id=job_id)
     return FileResponse(open(path, "rb"), as_attachment=True, filename=path.name, content_type=export.content_type)
 
 
-@login_required
-def report_page(request, slug):
+@study_view()
+def report_page(request, slug, *, access):
     """The methods report: every number of a paper's method section, each with its source."""
-    access = study_get_for_user(slug=slug, user=request.user)
     report = methods_report(study=access.study, user=request.user)
     return render(request, "taxonomy/results/report.html", {"access": access, "study": access.study, "report": report})
 
 
-@login_required
-def report_markdown(request, slug):
+@study_view()
+def report_markdown(request, slug, *, access):
     """The methods report as Markdown with LaTeX tables (links absolute to this site)."""
-    access = study_get_for_user(slug=slug, user=request.user)
     report = methods_report(study=access.study, user=request.user)
     return methods_report_download(report=report, base_url=request.build_absolute_uri("/"))
 
@@ -116,10 +105,9 @@ def _bad_request(exc: ValidationError) -> HttpResponse:
     return HttpResponse(" ".join(exc.messages), status=400, content_type="text/plain; charset=utf-8")
 
 
-@login_required
-def codebook_qdc(request, slug):
+@study_view()
+def codebook_qdc(request, slug, *, access):
     """The tree as a REFI-QDA codebook (400 with the reason when the tree is empty)."""
-    access = study_get_for_user(slug=slug, user=request.user)
     try:
         content = codebook.codebook_qdc(study=access.study, user=request.user)
     except ValidationError as exc:
@@ -128,10 +116,9 @@ def codebook_qdc(request, slug):
                                     filename=codebook.codebook_filename(study=access.study))
 
 
-@login_required
-def taxonomy_figure(request, slug, fmt):
+@study_view()
+def taxonomy_figure(request, slug, fmt, *, access):
     """The taxonomy figure (svg, pdf, png) of the scope asked for; ``?download=1`` as an attachment."""
-    access = study_get_for_user(slug=slug, user=request.user)
     try:
         fmt = figure.figure_format(fmt)
         results = selectors.results_get(study=access.study, user=request.user,
@@ -143,18 +130,17 @@ def taxonomy_figure(request, slug, fmt):
                                     filename=figure.taxonomy_figure_filename(results=results, fmt=fmt))
 
 
-def _saturation(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+def _saturation(request, access):
     return saturation.saturation_curve(study=access.study, user=request.user,
                                        **selectors.results_scope_arguments(request.GET))
 
 
-@login_required
-def saturation_figure(request, slug, fmt):
+@study_view()
+def saturation_figure(request, slug, fmt, *, access):
     """The saturation curve (svg, png, pdf) of the scope asked for."""
     try:
         fmt = figure.figure_format(fmt, formats=saturation.SATURATION_FORMATS)
-        curve = _saturation(request, slug)
+        curve = _saturation(request, access)
     except ValidationError as exc:
         return _bad_request(exc)
     return figure.download_response(saturation.saturation_figure(curve, fmt=fmt),
@@ -162,11 +148,11 @@ def saturation_figure(request, slug, fmt):
                                     filename=saturation.saturation_figure_filename(study=curve.scope.study, fmt=fmt))
 
 
-@login_required
-def saturation_csv(request, slug):
+@study_view()
+def saturation_csv(request, slug, *, access):
     """The saturation curve's data: one row per decided item in coding order."""
     try:
-        curve = _saturation(request, slug)
+        curve = _saturation(request, access)
     except ValidationError as exc:
         return _bad_request(exc)
     return csv_response(request, header=saturation.SATURATION_COLUMNS, rows=saturation.saturation_rows(curve),

@@ -14,9 +14,9 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin, study_access
 from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.studies.models import Role
-from annotator.studies.selectors import study_get_for_user
 
 from . import selectors, services
 from .models import CategoryStatus, ChangeAction
@@ -59,11 +59,7 @@ def _output(request, access, category) -> dict:
     return CategoryOutput(_node(access=access, user=request.user, category_id=category.pk)).data
 
 
-def _editor(slug, user):
-    return selectors.taxonomy_editor_access(slug=slug, user=user)
-
-
-class CategoryListCreateApi(APIView):
+class CategoryListCreateApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CategoryAddInput"
@@ -85,7 +81,7 @@ class CategoryListCreateApi(APIView):
     @extend_schema(parameters=[QuerySerializer], responses=CategoryOutput(many=True))
     def get(self, request, slug):
         """Every category the caller may see, flat, in tree order (parents before children)."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         retired = query_params(self.QuerySerializer, request)["retired"]
         tree = selectors.taxonomy_tree(study=access.study, user=request.user, with_final=True)
         nodes = tree.flat() if retired else tree.live
@@ -96,7 +92,7 @@ class CategoryListCreateApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         proposed = data.validated_data["proposed"]
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         if not (selectors.taxonomy_can_edit(access=access) or (proposed and access.can(Role.RATER))):
             raise Http404("No such study.")
         parent_id = data.validated_data.get("parent")
@@ -107,7 +103,7 @@ class CategoryListCreateApi(APIView):
         return Response(_output(request, access, category), status=status.HTTP_201_CREATED)
 
 
-class CategoryDetailApi(APIView):
+class CategoryDetailApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CategoryUpdateInput"
@@ -126,18 +122,18 @@ class CategoryDetailApi(APIView):
         examples = serializers.SerializerMethodField()
 
         def get_examples(self, node) -> list[int]:
-            return list(node.category.examples.order_by("pk").values_list("pk", flat=True))
+            return selectors.category_example_ids(category=node.category)
 
     @extend_schema(responses=DetailOutput)
     def get(self, request, slug, category_id):
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         selectors.category_get(study=access.study, category_id=category_id, user=request.user)
         return Response(self.DetailOutput(_node(access=access, user=request.user, category_id=category_id)).data)
 
     @extend_schema(request=InputSerializer, responses=DetailOutput)
     def patch(self, request, slug, category_id):
         """Rename and/or describe (definition, notes, example posts), in one change each."""
-        access = _editor(slug, request.user)
+        access = self.get_study_access(check=selectors.taxonomy_editor_access)
         category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -151,7 +147,7 @@ class CategoryDetailApi(APIView):
         return Response(self.DetailOutput(_node(access=access, user=request.user, category_id=category.pk)).data)
 
 
-class CategoryMoveApi(APIView):
+class CategoryMoveApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CategoryMoveInput"
@@ -162,7 +158,7 @@ class CategoryMoveApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=CategoryOutput)
     def post(self, request, slug, category_id):
-        access = _editor(slug, request.user)
+        access = self.get_study_access(check=selectors.taxonomy_editor_access)
         category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -210,7 +206,7 @@ def _target(access, user, target_id):
 
 def _labels_to_target(request, slug, category_id, move):
     """Merge and reject: the category's labels and codes go to the body's ``target``."""
-    access = _editor(slug, request.user)
+    access = study_access(request, slug, check=selectors.taxonomy_editor_access)
     category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
     data = TargetInput(data=request.data)
     data.is_valid(raise_exception=True)
@@ -236,7 +232,7 @@ class CategoryRejectApi(APIView):
             category=category, target=target, actor=request.user))
 
 
-class CategorySplitApi(APIView):
+class CategorySplitApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "CategorySplitInput"
@@ -264,7 +260,7 @@ class CategorySplitApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request, slug, category_id):
-        access = _editor(slug, request.user)
+        access = self.get_study_access(check=selectors.taxonomy_editor_access)
         category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -277,10 +273,10 @@ class CategorySplitApi(APIView):
 
 
 def _simple_action(service_name: str, doc: str):
-    class ActionApi(APIView):
+    class ActionApi(StudyApiMixin, APIView):
         @extend_schema(request=None, responses=CategoryOutput, description=doc)
         def post(self, request, slug, category_id):
-            access = _editor(slug, request.user)
+            access = self.get_study_access(check=selectors.taxonomy_editor_access)
             category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
             category = getattr(services, service_name)(category=category, actor=request.user)
             return Response(_output(request, access, category))
@@ -295,7 +291,7 @@ CategoryRestoreApi = _simple_action("category_restore", "Bring a retired categor
 CategoryApproveApi = _simple_action("category_approve", "A proposal becomes an active category.")
 
 
-class CategorySearchApi(APIView):
+class CategorySearchApi(StudyApiMixin, APIView):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "CategorySearchHit"
@@ -317,14 +313,14 @@ class CategorySearchApi(APIView):
     @extend_schema(parameters=[QuerySerializer], responses=OutputSerializer(many=True))
     def get(self, request, slug):
         """Type-ahead: live leaves (and proposals the caller may see) matching ``q``."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         query = query_params(self.QuerySerializer, request)
         hits = selectors.category_search(study=access.study, user=request.user, q=query["q"],
                                          leaves_only=query["leaves_only"])
         return Response(self.OutputSerializer(hits, many=True).data)
 
 
-class TaxonomyChangeListApi(PaginatedApi):
+class TaxonomyChangeListApi(StudyApiMixin, PaginatedApi):
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "CategoryChange"
@@ -356,7 +352,7 @@ class TaxonomyChangeListApi(PaginatedApi):
     @extend_schema(parameters=[QuerySerializer], responses=OutputSerializer(many=True))
     def get(self, request, slug):
         """Every change to the tree, newest first (paginated)."""
-        access = study_get_for_user(slug=slug, user=request.user)
+        access = self.get_study_access()
         category_id = query_params(self.QuerySerializer, request).get("category")
         category = None
         if category_id is not None:

@@ -362,3 +362,12 @@ def categories_announced(*, study: Study, user) -> Announcements:
                                   actor=change.actor.username if change.actor else None, at=change.at)
              for pk, change in newest.items() if shape.is_live(pk) and shape.attached(pk)]
     return Announcements(items=items[:ANNOUNCED_SHOWN], more=max(0, len(items) - ANNOUNCED_SHOWN), up_to=up_to)
+
+
+def category_examples(*, category: Category) -> QuerySet:
+    """The posts given as the category's examples, by id."""
+    return category.examples.order_by("pk")
+
+
+def category_example_ids(*, category: Category) -> list[int]:
+    return list(category_examples(category=category).values_list("pk", flat=True))

@@ -10,16 +10,14 @@ category loads inside the tree, an edit that succeeds swaps the whole tree
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
 from django_htmx.http import reswap, retarget
 
-from annotator.studies.selectors import study_get_for_user
+from annotator.studies.access import study_view
 from annotator.form_utils import form_errors_add, query_id
 
 from . import dependents, selectors, services
@@ -56,17 +54,14 @@ def _tree_response(request, access, *, notice: str, anchor: int | None = None):
     return redirect(f"{url}#cat-{anchor}" if anchor else url)
 
 
-@login_required
-def taxonomy_page(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def taxonomy_page(request, slug, *, access):
     template = "taxonomy/tree/taxonomy.html#tree" if request.htmx else "taxonomy/tree/taxonomy.html"
     return render(request, template, _tree_context(request, access))
 
 
-@login_required
-@require_POST
-def category_add(request, slug):
-    access = selectors.taxonomy_editor_access(slug=slug, user=request.user)
+@study_view(check=selectors.taxonomy_editor_access, methods=["POST"])
+def category_add(request, slug, *, access):
     tree = selectors.taxonomy_tree(study=access.study, user=request.user)
     form = CategoryAddForm(request.POST, parents=tree.live, auto_id="id_add_%s")
     if form.is_valid():
@@ -118,7 +113,7 @@ def _panel_forms(request, access, category, tree, *, data=None, action: str | No
                                      auto_id=auto_id),
         "describe": CategoryDescribeForm(bound("describe"), prefix="describe", auto_id=auto_id, initial={
             "definition": category.definition, "inclusion": category.inclusion, "exclusion": category.exclusion,
-            "examples": ", ".join(str(pk) for pk in category.examples.order_by("pk").values_list("pk", flat=True)),
+            "examples": ", ".join(str(pk) for pk in selectors.category_example_ids(category=category)),
         }),
         "move": CategoryMoveForm(bound("move"), parents=parents, prefix="move", auto_id=auto_id,
                                  initial={"parent": str(category.parent_id or ""), "position": category.position}),
@@ -139,9 +134,8 @@ def _panel_context(request, access, category, *, data=None, action=None) -> dict
     }
 
 
-@login_required
-def category_edit(request, slug, category_id):
-    access = selectors.taxonomy_editor_access(slug=slug, user=request.user)
+@study_view(check=selectors.taxonomy_editor_access)
+def category_edit(request, slug, category_id, *, access):
     category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
     template = "taxonomy/tree/category_edit.html#edit-panel" if request.htmx else "taxonomy/tree/category_edit.html"
     return render(request, template, _panel_context(request, access, category))
@@ -205,10 +199,8 @@ class _NoFields:
         self.errors.extend(errors if isinstance(errors, list) else [errors])
 
 
-@login_required
-@require_POST
-def category_action(request, slug, category_id, action):
-    access = selectors.taxonomy_editor_access(slug=slug, user=request.user)
+@study_view(check=selectors.taxonomy_editor_access, methods=["POST"])
+def category_action(request, slug, category_id, action, *, access):
     category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
     context = _panel_context(request, access, category, data=request.POST, action=action)
     form = context["forms"].get(action) or _NoFields()
@@ -229,9 +221,8 @@ def category_action(request, slug, category_id, action):
 # -- reading: one category, the history ------------------------------------------------------
 
 
-@login_required
-def category_detail(request, slug, category_id):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def category_detail(request, slug, category_id, *, access):
     category = selectors.category_get(study=access.study, category_id=category_id, user=request.user)
     tree = selectors.taxonomy_tree(study=access.study, user=request.user)
     changes = Paginator(selectors.category_change_list(study=access.study, user=request.user, category=category),
@@ -240,14 +231,14 @@ def category_detail(request, slug, category_id):
         "access": access, "study": access.study, "category": category, "node": tree.by_id.get(category.pk),
         "path": selectors.category_path(category=category), "can_edit": selectors.taxonomy_can_edit(access=access),
         "labels": selectors.category_uses(category=category, user=request.user, name="labels"),
-        "codes": selectors.category_uses(category=category, user=request.user, name="codes"), "examples": category.examples.order_by("pk"),
+        "codes": selectors.category_uses(category=category, user=request.user, name="codes"),
+        "examples": selectors.category_examples(category=category),
         "page": changes, "diffs": selectors.change_field_diffs(changes=changes.object_list),
     })
 
 
-@login_required
-def taxonomy_history(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
+@study_view()
+def taxonomy_history(request, slug, *, access):
     changes = Paginator(selectors.category_change_list(study=access.study, user=request.user),
                         HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "taxonomy/tree/history.html", {
@@ -259,13 +250,11 @@ def taxonomy_history(request, slug):
 # -- new categories announced while labelling (the box: taxonomy/tree/_announced.html) ----------
 
 
-@login_required
-@require_POST
-def announcements_dismiss(request, slug):
+@study_view(methods=["POST"])
+def announcements_dismiss(request, slug, *, access):
     """A member has read the new categories announced to them (``up_to``: the last change the
     box covered). htmx: the box again (empty, or what was added meanwhile); else back to the
     page it was on."""
-    access = study_get_for_user(slug=slug, user=request.user)
     services.categories_announced_dismiss(study=access.study, user=request.user,
                                           up_to=query_id(request.POST.get("up_to")))
     if request.htmx:

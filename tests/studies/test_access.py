@@ -351,3 +351,53 @@ def test_an_owner_cannot_change_a_membership_of_another_study_through_their_own(
 
     world.stranger_membership.refresh_from_db()
     assert world.stranger_membership.is_owner
+
+
+# --- the one access: @study_view (pages) and StudyApiMixin (APIs), annotator/studies/access.py ---------
+
+
+def test_a_page_checks_the_login_then_the_method_then_the_study(client, world):
+    """The order ``login_required`` → ``require_POST`` → the study had before the decorator."""
+    path = f"/studies/{world.study.slug}/members/{world.target.pk}/"
+
+    assert is_login_redirect(client.get(path), path)  # anonymous: the login page, whatever the method
+    client.force_login(world.stranger)
+    assert client.get(path).status_code == 405  # the method before the study (as require_POST did)
+    assert client.post(path, {"action": "remove"}).status_code == 404
+    client.force_login(world.viewer)
+    assert client.post(path, {"action": "remove"}).status_code == 404  # a member without the role
+    assert Membership.objects.filter(pk=world.target.pk).exists()
+
+
+def test_a_page_every_member_reads_takes_the_write_role_for_a_post(client, world):
+    path = f"/studies/{world.study.slug}/members/"
+    client.force_login(world.rater)
+
+    assert client.get(path).status_code == 200
+    assert client.post(path, {"user": world.candidate.username, "roles": ["rater"]}).status_code == 404
+    assert not Membership.objects.filter(study=world.study, user=world.candidate).exists()
+
+
+def test_study_access_takes_any_of_several_roles_and_an_apps_check(rf, world):
+    from django.http import Http404
+
+    from annotator.studies.access import REVIEWERS, study_access
+
+    def request_by(user):
+        request = rf.get("/")
+        request.user = user
+        return request
+
+    assert study_access(request_by(world.arbitrator), world.study.slug, role=REVIEWERS).study == world.study
+    assert study_access(request_by(world.owner), world.study.slug, role=REVIEWERS).study == world.study
+    for user in (world.rater, world.viewer, world.stranger):
+        with pytest.raises(Http404, match="No such study."):
+            study_access(request_by(user), world.study.slug, role=REVIEWERS)
+    seen = {}
+
+    def check(*, slug, user, **options):
+        seen.update(slug=slug, user=user, **options)
+        return "theirs"
+
+    assert study_access(request_by(world.rater), world.study.slug, role="owner", check=check, write=True) == "theirs"
+    assert seen == {"slug": world.study.slug, "user": world.rater, "role": "owner", "write": True}

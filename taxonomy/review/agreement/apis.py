@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import StudyApiMixin
 from annotator.api_utils import (
     PaginatedApi,
     QueryParams,
@@ -69,17 +70,17 @@ class AgreementRunDetailOutput(AgreementRunOutput):
         return selectors.agreement_taxonomy_changed(run=run)
 
 
-class AgreementRunListCreateApi(PaginatedApi):
+class AgreementRunListCreateApi(StudyApiMixin, PaginatedApi):
     @extend_schema(responses=AgreementRunOutput(many=True))
     def get(self, request, slug):
-        access = selectors.agreement_access(slug=slug, user=request.user)
+        access = self.get_study_access(check=selectors.agreement_access)
         return paginate(queryset=selectors.agreement_run_list(study=access.study, user=request.user),
                         serializer_class=AgreementRunOutput, request=request, view=self)
 
     @extend_schema(request=AgreementStartInput, responses={202: AgreementRunOutput})
     def post(self, request, slug):
         """Start a run (a background job); poll ``/api/jobs/{job}/`` or the run."""
-        access = selectors.agreement_access(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER, check=selectors.agreement_access)
         data = AgreementStartInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -93,11 +94,12 @@ class AgreementRunListCreateApi(PaginatedApi):
                         status=status.HTTP_202_ACCEPTED)
 
 
-class AgreementRunDetailApi(APIView):
+class AgreementRunDetailApi(StudyApiMixin, APIView):
     @extend_schema(responses=AgreementRunDetailOutput)
     def get(self, request, slug, run_id):
         """The run's figures (the page's JSON download is this document)."""
-        _, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
+        access = self.get_study_access(check=selectors.agreement_access)
+        run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
         return Response(AgreementRunDetailOutput(run).data)
 
 
@@ -107,12 +109,13 @@ class AgreementCsvQuery(QueryParams):
     excel = serializers.BooleanField(default=False, help_text="UTF-8 with a BOM")
 
 
-class AgreementRunCsvApi(APIView):
+class AgreementRunCsvApi(StudyApiMixin, APIView):
     @extend_schema(parameters=[AgreementCsvQuery], responses={(200, "text/csv"): OpenApiTypes.STR})
     def get(self, request, slug, run_id):
         """The run as CSV, one row per figure (the same file as the page's download; columns in the README)."""
         query_params(AgreementCsvQuery, request)
-        _, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
+        access = self.get_study_access(check=selectors.agreement_access)
+        run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
         return csv_response(request, header=exports.AGREEMENT_CSV_COLUMNS,
                             rows=exports.agreement_run_csv_rows(run=run),
                             filename=exports.agreement_run_filename(run=run, extension="csv"))

@@ -77,14 +77,6 @@ def agreement_run_get(*, study: Study, run_id: int, user) -> AgreementRun:
     return run
 
 
-def agreement_run_for_reader(*, slug: str, run_id: int, user) -> tuple[StudyAccess, AgreementRun]:
-    """The one check of everything that shows a run (its page, its downloads, the API):
-    ``agreement_access`` (a member who only rates finds nothing while labelling goes on),
-    then the blindness rule of ``agreement_run_get``. 404 otherwise."""
-    access = agreement_access(slug=slug, user=user)
-    return access, agreement_run_get(study=access.study, run_id=run_id, user=user)
-
-
 def agreement_scope_check_visible(*, study: Study, user, draw: SampleDraw | None) -> None:
     """Refuse a run over labels the starter may not see (an owner who rates in that round).
     ``user`` None is the code's own call (a command, a test), not a reader."""

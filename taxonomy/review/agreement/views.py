@@ -4,18 +4,17 @@ arbitrators and viewers read the runs the blindness rule lets them see; a
 member who only rates sees nothing while labelling goes on (``agreement_access``)."""
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import require_http_methods
 
+from annotator.studies.access import study_view
 from annotator.csv_output import csv_response
 from annotator.form_utils import form_errors_add, query_id
-from annotator.jobs.models import Job
+from annotator.jobs.selectors import job_get_in_study
 from annotator.jobs.progress import job_progress_render
 from annotator.studies.models import Role
 
@@ -26,12 +25,9 @@ from .forms import AgreementStartForm
 CONFUSION_SHOWN = 50
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def run_list(request, slug):
+@study_view(check=selectors.agreement_access, write_role=Role.OWNER, methods=["GET", "POST"])
+def run_list(request, slug, *, access):
     """The runs, and for owners the form that starts one (POST: start it)."""
-    access = selectors.agreement_access(slug=slug, user=request.user,
-                                        role=Role.OWNER if request.method == "POST" else Role.VIEWER)
     study = access.study
     draws = selectors.agreement_labelling_draws(study=study)
     strata = selectors.agreement_strata(study=study)
@@ -50,16 +46,13 @@ def run_list(request, slug):
         "access": access, "study": study, "page": page, "form": form, "draws": draws, "strata": strata})
 
 
-@login_required
-def run_detail(request, slug, run_id):
+@study_view(check=selectors.agreement_access)
+def run_detail(request, slug, run_id, *, access):
     """One run: progress while it computes, then its figures. An htmx request with ``?job=``
     polls the progress; with ``?pair=`` it swaps in another pair of raters' matrix."""
-    access, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
+    run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
     if request.htmx and request.GET.get("job"):
-        job_id = query_id(request.GET["job"])
-        job = Job.objects.filter(study=access.study, pk=job_id).first() if job_id is not None else None
-        if job is None:
-            raise Http404("No such job.")
+        job = job_get_in_study(study=access.study, job_id=query_id(request.GET["job"]))
         return job_progress_render(request, job)
     result = run.result or {}
     pair = query_id(request.GET.get("pair"))
@@ -88,18 +81,18 @@ def _footnotes(per_category) -> list[str]:
     return list(dict.fromkeys(reason for row in per_category for reason in (row.get("reasons") or {}).values()))
 
 
-@login_required
-def run_csv(request, slug, run_id):
+@study_view(check=selectors.agreement_access)
+def run_csv(request, slug, run_id, *, access):
     """The run as CSV (``exports``): the same visibility as the page."""
-    _, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
+    run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
     return csv_response(request, header=exports.AGREEMENT_CSV_COLUMNS, rows=exports.agreement_run_csv_rows(run=run),
                         filename=exports.agreement_run_filename(run=run, extension="csv"))
 
 
-@login_required
-def run_json(request, slug, run_id):
+@study_view(check=selectors.agreement_access)
+def run_json(request, slug, run_id, *, access):
     """The run as JSON: the API's document of it, as a file."""
-    _, run = selectors.agreement_run_for_reader(slug=slug, run_id=run_id, user=request.user)
+    run = selectors.agreement_run_get(study=access.study, run_id=run_id, user=request.user)
     response = JsonResponse(AgreementRunDetailOutput(run).data, json_dumps_params={"ensure_ascii": False, "indent": 1})
     response.headers["Content-Disposition"] = content_disposition_header(
         True, exports.agreement_run_filename(run=run, extension="json"))

@@ -12,21 +12,13 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.studies.access import REVIEWERS, StudyApiMixin
 from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.studies.models import Role
-from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.draws.selectors import draw_get
-from taxonomy.tree.models import Category
 
 from . import selectors, services
-from .models import FinalKind, FinalLabel
-
-
-def _access(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user)
-    if not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
-        raise Http404("No such study.")
-    return access
+from .models import FinalKind
 
 
 class QueueItemOutput(serializers.Serializer):
@@ -58,7 +50,7 @@ class FinalLabelOutput(serializers.Serializer):
         return sorted(c.category_id for c in final.categories.all())
 
 
-class ArbitrationStartApi(APIView):
+class ArbitrationStartApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "ArbitrationStartInput"
@@ -77,7 +69,7 @@ class ArbitrationStartApi(APIView):
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer)
     def post(self, request, slug, version):
-        access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+        access = self.get_study_access(Role.OWNER)
         draw = draw_get(study=access.study, version=version)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -85,7 +77,7 @@ class ArbitrationStartApi(APIView):
         return Response(self.OutputSerializer(started).data)
 
 
-class ArbitrationQueueApi(PaginatedApi):
+class ArbitrationQueueApi(StudyApiMixin, PaginatedApi):
     class QuerySerializer(QueryParams):
         class Meta:
             ref_name = "ArbitrationQueueQuery"
@@ -94,22 +86,22 @@ class ArbitrationQueueApi(PaginatedApi):
 
     @extend_schema(responses=QueueItemOutput(many=True), parameters=[QuerySerializer])
     def get(self, request, slug):
-        access = _access(request, slug)
+        access = self.get_study_access(REVIEWERS)
         mine = request.user if access.can(Role.ARBITRATOR) else None
         stratum_id = query_params(self.QuerySerializer, request).get("stratum")
         items = selectors.arbitration_queue(study=access.study, user=mine, stratum_id=stratum_id)
         return paginate(queryset=items, serializer_class=QueueItemOutput, request=request, view=self)
 
 
-class PendingQueueApi(PaginatedApi):
+class PendingQueueApi(StudyApiMixin, PaginatedApi):
     @extend_schema(responses=QueueItemOutput(many=True))
     def get(self, request, slug):
-        access = _access(request, slug)
+        access = self.get_study_access(REVIEWERS)
         return paginate(queryset=selectors.pending_queue(study=access.study), serializer_class=QueueItemOutput,
                         request=request, view=self)
 
 
-class ArbitrationItemApi(APIView):
+class ArbitrationItemApi(StudyApiMixin, APIView):
     class RaterLabelOutput(serializers.Serializer):
         class Meta:
             ref_name = "ArbitrationRaterLabel"
@@ -139,7 +131,7 @@ class ArbitrationItemApi(APIView):
         reason = serializers.CharField(max_length=5000)
 
     def _item(self, request, slug, item_id):
-        access = _access(request, slug)
+        access = self.get_study_access(REVIEWERS)
         return access, selectors.item_get_for_arbitration(study=access.study, item_id=item_id)
 
     def _output(self, item):
@@ -169,7 +161,7 @@ class ArbitrationItemApi(APIView):
         return Response(self._output(item), status=status.HTTP_201_CREATED)
 
 
-class PendingResolveApi(APIView):
+class PendingResolveApi(StudyApiMixin, APIView):
     class InputSerializer(StrictInput):
         class Meta:
             ref_name = "PendingResolveInput"
@@ -196,51 +188,31 @@ class PendingResolveApi(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer, 409: None})
     def post(self, request, slug):
-        access = _access(request, slug)
-        if not access.can(Role.ARBITRATOR):
-            raise Http404("No such study.")
+        access = self.get_study_access(Role.ARBITRATOR)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
         study = access.study
         items = [selectors.item_get_for_arbitration(study=study, item_id=i) for i in dict.fromkeys(d["items"])]
-
-        def category(pk):
-            if pk is None:
-                return None
-            found = Category.objects.filter(study=study, pk=pk).first()
-            if found is None:
-                raise serializers.ValidationError({"category": f"No category {pk} in this study."})
-            return found
-
-        existing = category(d["category"])
-        target = {"items": items, "arbitrator": request.user, "category": existing, "new_name": d["new_name"],
-                  "new_parent": category(d["new_parent"]), "new_definition": d["new_definition"]}
-        finals, requests = [], 0
-        if d["action"] == "relabel":
-            made, requests = services.pending_relabel(message=d["reason"], **target)
-        else:
-            made, finals = services.pending_resolve(reason=d["reason"], **target)
-        return Response({"category": made.pk, "created": existing is None, "relabel_requests": requests,
+        settled = services.pending_settle(study=study, items=items, arbitrator=request.user,
+                                          relabel=d["action"] == "relabel", reason=d["reason"],
+                                          category_id=d["category"], new_name=d["new_name"],
+                                          new_parent_id=d["new_parent"], new_definition=d["new_definition"])
+        finals = selectors.final_labels_complete(settled.finals)
+        return Response({"category": settled.category.pk, "created": settled.created,
+                         "relabel_requests": settled.relabel_requests,
                          "finals": FinalLabelOutput(finals, many=True).data}, status=status.HTTP_201_CREATED)
 
 
-class FinalLabelListApi(PaginatedApi):
+class FinalLabelListApi(StudyApiMixin, PaginatedApi):
     @extend_schema(responses=FinalLabelOutput(many=True))
     def get(self, request, slug):
-        access = _access(request, slug)
+        access = self.get_study_access(REVIEWERS)
         return paginate(queryset=selectors.final_label_list(study=access.study), serializer_class=FinalLabelOutput,
                         request=request, view=self, complete=selectors.final_labels_complete)
 
 
 # -- the pilot's decisions -------------------------------------------------------------------------
-
-
-def _pilot_access(request, slug, *, write: bool = False) -> StudyAccess:
-    access = study_get_for_user(slug=slug, user=request.user)
-    if write and not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
-        raise Http404("No such study.")
-    return access
 
 
 class ProposedCodeOutput(serializers.Serializer):
@@ -270,7 +242,7 @@ class PilotRowOutput(serializers.Serializer):
     final = FinalLabelOutput(allow_null=True)
 
 
-class PilotDecisionListApi(PaginatedApi):
+class PilotDecisionListApi(StudyApiMixin, PaginatedApi):
     class ConfirmSerializer(StrictInput):
         class Meta:
             ref_name = "PilotConfirmInput"
@@ -296,7 +268,7 @@ class PilotDecisionListApi(PaginatedApi):
 
     @extend_schema(parameters=[QuerySerializer], responses=PilotRowOutput(many=True))
     def get(self, request, slug):
-        access = _pilot_access(request, slug)
+        access = self.get_study_access()
         query = query_params(self.QuerySerializer, request)
         items = selectors.pilot_item_list(study=access.study, version=query.get("draw"),
                                           undecided=query["undecided"])
@@ -309,7 +281,7 @@ class PilotDecisionListApi(PaginatedApi):
                    responses=ConfirmOutput)
     def post(self, request, slug):
         """Confirm every complete proposal of the undecided pilot items (owners, arbitrators)."""
-        access = _pilot_access(request, slug, write=True)
+        access = self.get_study_access(REVIEWERS)
         data = self.ConfirmSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
@@ -317,11 +289,12 @@ class PilotDecisionListApi(PaginatedApi):
             raise serializers.ValidationError({"items": "Give either draw or items, not both."})
         done = services.pilot_proposals_confirm(study=access.study, actor=request.user, version=d["draw"],
                                                 item_ids=d["items"])
-        return Response({"confirmed": FinalLabelOutput(done.confirmed, many=True).data,
+        confirmed = selectors.final_labels_complete(done.confirmed)
+        return Response({"confirmed": FinalLabelOutput(confirmed, many=True).data,
                          "skipped": [{"item": item.pk, "reason": why} for item, why in done.skipped]})
 
 
-class PilotDecisionItemApi(APIView):
+class PilotDecisionItemApi(StudyApiMixin, APIView):
     class DecideSerializer(StrictInput):
         class Meta:
             ref_name = "PilotDecision"
@@ -334,7 +307,7 @@ class PilotDecisionItemApi(APIView):
                                              help_text="to change a decision: its decided_at, as read")
 
     def _item(self, request, slug, item_id, *, write: bool = False):
-        access = _pilot_access(request, slug, write=write)
+        access = self.get_study_access(REVIEWERS if write else Role.VIEWER)
         return selectors.pilot_item_for_decision(study=access.study, item_id=item_id)
 
     def conflict_body(self, request, slug, item_id) -> dict:
@@ -355,7 +328,7 @@ class PilotDecisionItemApi(APIView):
         data = self.DecideSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         d = data.validated_data
-        had_decision = FinalLabel.objects.filter(item=item).exists()
+        had_decision = selectors.final_label_exists(item=item)
         services.pilot_decision_set(item=item, actor=request.user, kind=d["kind"], category_ids=d["categories"],
                                     reason=d["reason"], replaces=d["replaces"])
         return Response(PilotRowOutput(selectors.pilot_row(item=item)).data,

@@ -442,3 +442,16 @@ def relabel_first_open(*, study, user) -> int | None:
     """The rater's first assignment of the study with an open request, by item."""
     return (RelabelRequest.objects.filter(assignment__rater=user, assignment__draw__study=study, done_at__isnull=True)
             .order_by("assignment__item_id").values_list("assignment_id", flat=True).first())
+
+
+def final_label_exists(*, item: SampleItem) -> bool:
+    return FinalLabel.objects.filter(item=item).exists()
+
+
+def arbitration_queue_count(*, study, user=None) -> int:
+    """How many items ``arbitration_queue`` holds (``user``'s, or all)."""
+    return arbitration_queue(study=study, user=user).count()
+
+
+def pending_count(*, study) -> int:
+    return pending_queue(study=study).count()

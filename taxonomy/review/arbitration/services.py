@@ -38,7 +38,7 @@ from .models import (
     PendingCategory,
     RelabelRequest,
 )
-from .selectors import pilot_item_list, pilot_rows
+from .selectors import category_get, pilot_item_list, pilot_rows
 
 Signature = tuple[str, frozenset[int]]
 
@@ -484,3 +484,38 @@ def pilot_proposals_confirm(*, study, actor, version: int | None = None,
         FinalLabelCategory.objects.bulk_create(FinalLabelCategory(final=final, category=c) for c in categories)
         confirmed.append(final)
     return PilotConfirmation(confirmed=confirmed, skipped=skipped)
+
+
+# -- Pending → category, as the page and the API ask for it --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PendingSettled:
+    category: Category
+    created: bool  # the category was made from these items (new_name), not chosen
+    finals: list[FinalLabel]  # resolve: the items' final labels
+    relabel_requests: int  # relabel: the requests made to their raters
+
+
+def _pending_target(*, study, category_id: int | None) -> Category | None:
+    found = category_get(study=study, category_id=category_id)
+    if found is None and category_id is not None:
+        raise ValidationError({"category": f"No category {category_id} in this study."})
+    return found
+
+
+def pending_settle(*, study, items: Sequence[SampleItem], arbitrator, relabel: bool, reason: str = "",
+                   category_id: int | None = None, new_name: str = "", new_parent_id: int | None = None,
+                   new_definition: str = "") -> PendingSettled:
+    """Pending items to an existing leaf (``category_id``) or a new one (``new_name`` under
+    ``new_parent_id``): their final label (``pending_resolve``, ``reason`` required) or, with
+    ``relabel``, a request to their raters to label them again against it (``pending_relabel``,
+    ``reason`` is the message). The one action behind the Pending page and its API."""
+    target = {"items": items, "arbitrator": arbitrator, "category": _pending_target(study=study, category_id=category_id),
+              "new_name": new_name, "new_parent": _pending_target(study=study, category_id=new_parent_id),
+              "new_definition": new_definition}
+    if relabel:
+        category, made = pending_relabel(message=reason, **target)
+        return PendingSettled(category=category, created=category_id is None, finals=[], relabel_requests=made)
+    category, finals = pending_resolve(reason=reason, **target)
+    return PendingSettled(category=category, created=category_id is None, finals=finals, relabel_requests=0)

@@ -8,7 +8,6 @@ decisions; owners and arbitrators take them.
 """
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
@@ -16,12 +15,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.template.defaultfilters import pluralize
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, push_url
 
+from annotator.studies.access import REVIEWERS, study_view
 from annotator.corpus.selectors import post_thread_display
 from annotator.studies.models import Role
-from annotator.studies.selectors import StudyAccess, study_get_for_user
+from annotator.studies.selectors import StudyAccess
 from sampling.draws.selectors import draw_get
 from taxonomy.coding.selectors import pilot_item_get
 from annotator.form_utils import form_errors_add, query_id
@@ -33,32 +32,24 @@ from .models import FinalKind
 PILOT_ITEMS_PER_PAGE = 50
 
 
-def _access(request, slug) -> StudyAccess:
-    access = study_get_for_user(slug=slug, user=request.user)
-    if not (access.can(Role.OWNER) or access.can(Role.ARBITRATOR)):
-        raise Http404("No such page.")
-    return access
-
-
 def _fragment(request) -> bool:
     """An htmx swap of part of the page (a history restore wants the whole page)."""
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
-@login_required
-def arbitration_home(request, slug):
-    access = _access(request, slug)
+@study_view(REVIEWERS)
+def arbitration_home(request, slug, *, access):
     study = access.study
     mine = request.user if access.can(Role.ARBITRATOR) else None
     queue = Paginator(selectors.arbitration_queue(study=study, user=mine), 25).get_page(request.GET.get("page"))
     arbitrators = selectors.arbitrator_memberships(study=study)
     roots = selectors.arbitrators_with_roots(study=study)
     per_arbitrator = [(m.user, roots.get(m.user_id, []),
-                       selectors.arbitration_queue(study=study, user=m.user).count()) for m in arbitrators]
+                       selectors.arbitration_queue_count(study=study, user=m.user)) for m in arbitrators]
     context = {
         "access": access, "study": study, "page": queue, "counts": selectors.queue_counts(study=study, user=mine),
         "draws": selectors.draws_for_arbitration(study=study, user=request.user), "per_arbitrator": per_arbitrator,
-        "pending": selectors.pending_queue(study=study).count(),
+        "pending": selectors.pending_count(study=study),
         "from_pending": selectors.pending_categories_count(study=study), "start_form": StartForm(),
         "roots_form": RootsForm(arbitrators=[(m.user_id, m.user.username) for m in arbitrators],
                                 roots=selectors.root_choices(study=study)),
@@ -66,10 +57,8 @@ def arbitration_home(request, slug):
     return render(request, "taxonomy/arbitration/home.html", context)
 
 
-@login_required
-@require_POST
-def arbitration_start(request, slug, version):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def arbitration_start(request, slug, version, *, access):
     draw = draw_get(study=access.study, version=version)
     form = StartForm(request.POST)
     form.is_valid()
@@ -122,7 +111,7 @@ def _item_panel(request, access, item, *, form=None, status=200, decided=None, c
         "kind": form["kind"].value() or FinalKind.CATEGORIES, "kinds": FinalKind.choices,
         "final": selectors.final_label_for(item=item), "paths": selectors.category_paths(study=study),
         "may_decide": may_decide, "previous_id": previous_id, "next_id": next_id,
-        "left": selectors.arbitration_queue(study=study, user=mine).count(), "decided": decided,
+        "left": selectors.arbitration_queue_count(study=study, user=mine), "decided": decided,
         "conflict": conflict, "took_reasons": {r.rater: _took_reason(r.rater) for r in rater_labels},
         "thread": post_thread_display(post=item.post),
     }
@@ -133,20 +122,16 @@ def _item_panel(request, access, item, *, form=None, status=200, decided=None, c
     return render(request, "taxonomy/arbitration/item.html", context, status=status)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def arbitration_item(request, slug, item_id):
+@study_view(REVIEWERS, write_role=Role.ARBITRATOR, methods=["GET", "POST"])
+def arbitration_item(request, slug, item_id, *, access):
     """One item: the post beside each rater's label; an arbitrator decides its final label, and
     the next item of their queue follows (swapped in by htmx, its URL pushed). A refused decision
     comes back with the form as it was sent and the reason for it: 400, or 409 when someone
     decided first (theirs is shown); to htmx, the same panel with 200."""
-    access = _access(request, slug)
     study = access.study
     item = selectors.item_get_for_arbitration(study=study, item_id=item_id)
     if request.method == "GET":
         return _item_panel(request, access, item, take=request.GET.get("take", ""))
-    if not access.can(Role.ARBITRATOR):
-        raise Http404("No such page.")
     form = DecideForm(request.POST, leaf_choices=selectors.leaf_choices(study=study))
     if not form.is_valid():
         return _item_panel(request, access, item, form=form, status=400)
@@ -172,19 +157,11 @@ def arbitration_item(request, slug, item_id):
     return push_url(_item_panel(request, access, following, decided=done), url)
 
 
-def _pending_targets(study, data) -> dict:
-    return {"category": selectors.category_get(study=study, category_id=data["category"]),
-            "new_name": data["new_name"], "new_definition": data["new_definition"],
-            "new_parent": selectors.category_get(study=study, category_id=data["new_parent"])}
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def pending_list(request, slug):
+@study_view(REVIEWERS, write_role=Role.ARBITRATOR, methods=["GET", "POST"])
+def pending_list(request, slug, *, access):
     """The Pending queue: choose items, then give them an existing leaf or a new one (as their
     final label, or by asking their raters to label them again against it). A refused request
     comes back with the form as it was sent and why (400)."""
-    access = _access(request, slug)
     study = access.study
     items = list(selectors.pending_queue(study=study)[:200])
     choices = selectors.leaf_choices(study=study)
@@ -192,27 +169,24 @@ def pending_list(request, slug):
                               leaf_choices=choices, parent_choices=selectors.parent_choices(study=study))
     status = 200
     if request.method == "POST":
-        if not access.can(Role.ARBITRATOR):
-            raise Http404("No such page.")
         status = 400
         if form.is_valid():
             data = form.cleaned_data
-            target = {"items": [i for i in items if i.pk in set(data["items"])], "arbitrator": request.user,
-                      **_pending_targets(study, data)}
-            n = len(target["items"])
+            chosen_items = [i for i in items if i.pk in set(data["items"])]
+            n, relabel = len(chosen_items), request.POST.get("action") == "relabel"
             try:
-                if request.POST.get("action") == "relabel":
-                    category, made = services.pending_relabel(message=data["reason"], **target)
-                    done = (f"The raters of {n} item{pluralize(n)} are asked to label "
-                            f"{pluralize(n, 'it,them')} again against “{category.name}” "
-                            f"({made} request{pluralize(made)}).")
-                else:
-                    category, finals = services.pending_resolve(reason=data["reason"], **target)
-                    done = f"{len(finals)} Pending item{pluralize(len(finals))} labelled “{category.name}”."
+                settled = services.pending_settle(
+                    study=study, items=chosen_items, arbitrator=request.user, relabel=relabel, reason=data["reason"],
+                    category_id=data["category"], new_name=data["new_name"], new_parent_id=data["new_parent"],
+                    new_definition=data["new_definition"])
             except ValidationError as exc:
                 form_errors_add(form, exc)
             else:
-                messages.success(request, done)
+                name, made, decided = settled.category.name, settled.relabel_requests, len(settled.finals)
+                messages.success(request, (f"The raters of {n} item{pluralize(n)} are asked to label "
+                                           f"{pluralize(n, 'it,them')} again against “{name}” "
+                                           f"({made} request{pluralize(made)}).") if relabel
+                                 else f"{decided} Pending item{pluralize(decided)} labelled “{name}”.")
                 return redirect("arbitration:pending", slug=slug)
     chosen = form["category"].value()
     context = {"access": access, "study": study, "form": form, "choices": choices,
@@ -224,10 +198,8 @@ def pending_list(request, slug):
     return render(request, "taxonomy/arbitration/pending.html", context, status=status)
 
 
-@login_required
-@require_POST
-def arbitrator_roots(request, slug):
-    access = study_get_for_user(slug=slug, user=request.user, role=Role.OWNER)
+@study_view(Role.OWNER, methods=["POST"])
+def arbitrator_roots(request, slug, *, access):
     study = access.study
     arbitrators = selectors.arbitrator_memberships(study=study)
     form = RootsForm(request.POST, arbitrators=[(m.user_id, m.user.username) for m in arbitrators],
@@ -250,14 +222,6 @@ def arbitrator_roots(request, slug):
 # -- the pilot's decisions ---------------------------------------------------------------------------
 
 
-def _pilot_access(request, slug, *, write: bool = False) -> StudyAccess:
-    """Every member reads the pilot's decisions; a write by anyone but an owner or arbitrator is 404."""
-    access = study_get_for_user(slug=slug, user=request.user)
-    if write and not _may_decide(access):
-        raise Http404("No such page.")
-    return access
-
-
 def _may_decide(access: StudyAccess) -> bool:
     return access.can(Role.OWNER) or access.can(Role.ARBITRATOR)
 
@@ -270,11 +234,10 @@ def _draw_version(value) -> int | None:
     return query_id(value)
 
 
-@login_required
-def pilot_list(request, slug):
+@study_view()
+def pilot_list(request, slug, *, access):
     """The pilot items of the drawn versions (or of ``?draw=``), each with what its codes propose
     and its decision; ``?show=undecided`` keeps those without one."""
-    access = _pilot_access(request, slug)
     study = access.study
     version = _draw_version(request.GET.get("draw"))
     undecided = request.GET.get("show") == "undecided"
@@ -293,11 +256,9 @@ def pilot_list(request, slug):
     return render(request, "taxonomy/arbitration/pilot.html", context)
 
 
-@login_required
-@require_POST
-def pilot_confirm(request, slug):
+@study_view(REVIEWERS, methods=["POST"])
+def pilot_confirm(request, slug, *, access):
     """Confirm every complete proposal of the undecided pilot items (of ``draw``, or of every drawn version)."""
-    access = _pilot_access(request, slug, write=True)
     version = _draw_version(request.POST.get("draw"))
     done = services.pilot_proposals_confirm(study=access.study, actor=request.user, version=version)
     n, left = len(done.confirmed), len(done.skipped)
@@ -315,13 +276,11 @@ def _pilot_form_initial(row: selectors.PilotRow) -> dict:
             "reason": services.pilot_note(row.final.reason), "replaces": row.final.decided_at.isoformat()}
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def pilot_item(request, slug, item_id):
+@study_view(write_role=REVIEWERS, methods=["GET", "POST"])
+def pilot_item(request, slug, item_id, *, access):
     """One pilot item's proposal and decision. The page shows the edit form to owners and
     arbitrators; htmx gets the decision card alone (``?edit=1``: with the form open), which the
     pilot list and the coding app's item page load by URL."""
-    access = _pilot_access(request, slug, write=request.method == "POST")
     study = access.study
     item = pilot_item_get(study=study, item_id=item_id)
     may_decide = _may_decide(access)
