@@ -81,3 +81,11 @@ def test_the_query_check_sees_a_query(tmp_path):
     view = tmp_path / "views.py"
     view.write_text("def page(request):\n    return Study.objects.filter(slug='x')\n")
     assert [hit.split(" ", 1)[1] for hit in _query_builders(view, tmp_path)] == [".filter", ".objects"]
+
+
+def test_pages_and_apis_reach_a_study_one_way():
+    """A page takes @study_view, an API StudyApiMixin.get_study_access: both call study_access
+    (annotator/studies/access.py); none reads the study and checks the role itself."""
+    direct = [f"{path.relative_to(ROOT)}" for path in _thin_modules()
+              if path.stem.split("_")[-1] in ("views", "apis") and "study_get_for_user" in path.read_text()]
+    assert direct == []
