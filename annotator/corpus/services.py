@@ -129,7 +129,6 @@ def import_run(
             kept={site: _seed_kept_ids(study=study, site=site) for site in {f.site for f in read_files}}
             if only_tags else {},
             output=stage.output,
-            copy_types=stage.copy_types(),
             chunk_bytes=settings.TAXONOMIST_IMPORT_CHUNK_BYTES,
         )
         tally = _ImportTally(plan=plan, stage=stage, report=report)

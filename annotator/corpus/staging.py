@@ -17,9 +17,9 @@ failure still rolls everything back. Imports into one study take turns through
 an advisory lock: the first holds it from its start and may copy straight in;
 one that finds it taken stages its rows and waits for it only to apply them.
 
-Batches arrive ready to write (see ``read_process``): a binary ``COPY`` stream
-for PostgreSQL, row tuples for SQLite. Every row carries the same ``updated_at``:
-:attr:`ImportStage.now`.
+Batches arrive as row tuples ready to write (see ``read_process``): PostgreSQL takes
+them through psycopg's binary ``COPY`` (``Copy.write_row``), SQLite through batched
+inserts. Every row carries the same ``updated_at``: :attr:`ImportStage.now`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,6 @@ COMMENT_FIELDS = [
 USER_FIELDS = ["so_id", "display_name"]
 KEY = ["study_id", "site", "so_id"]
 MODELS = {"posts": Post, "comments": Comment, "users": SiteUser}
-KINDS = {model: kind for kind, model in MODELS.items()}
 
 
 def _column_types(model, fields: Sequence[str]) -> list[tuple[str, str]]:
@@ -145,16 +144,9 @@ class ImportStage:
     # -- writing -----------------------------------------------------------------
     @property
     def output(self) -> str:
-        """The form batches must take (see read_process.ReadPlan): binary COPY streams
-        for PostgreSQL, row tuples for SQLite."""
+        """The form batches' rows must take (see read_process.ReadPlan): dates as datetime
+        for PostgreSQL's COPY, as text for SQLite."""
         return "copy" if self.vendor == "postgresql" else "rows"
-
-    def copy_types(self) -> dict[str, list[str]]:
-        """psycopg type names of each kind's columns, for the binary COPY streams (none
-        where batches are row tuples)."""
-        if self.output != "copy":
-            return {}
-        return {KINDS[model]: self.binary_types[model] for model in self.tables}
 
     def is_direct(self, model, site: str) -> bool:
         """Whether ``site``'s rows of ``model`` go straight into the study's table: only
@@ -172,7 +164,7 @@ class ImportStage:
 
     def write(self, kind: str, site: str, rows: int, payload) -> None:
         """Write one batch of ``rows`` rows of ``kind`` ("posts", "comments" or "users") read from
-        ``site``: a binary COPY stream (PostgreSQL) or a list of row tuples (SQLite)."""
+        ``site``: a list of row tuples."""
         if not rows:
             return
         model = MODELS[kind]
@@ -185,7 +177,9 @@ class ImportStage:
             with self.db.cursor() as cursor, cursor.copy(
                 f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
             ) as copy:
-                copy.write(payload)
+                copy.set_types(self.binary_types[model])
+                for row in payload:
+                    copy.write_row(row)
         else:
             self.staged_rows[model] += rows
             placeholders = ", ".join(["%s"] * len(columns))

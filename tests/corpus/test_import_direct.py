@@ -129,7 +129,7 @@ def test_an_error_while_writing_fails_the_import_and_leaves_nothing(
     with pytest.raises(RuntimeError, match="went away"):
         run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 10001)))
     assert calls == [BATCH_ROWS, BATCH_ROWS]  # nothing written after the error
-    assert bool(children) == child and all(c.returncode is not None for c in children)
+    assert bool(children) == child and all(c.exitcode is not None for c in children)
     assert not Post.objects.filter(study=study).exists()
     monkeypatch.setattr(staging.ImportStage, "write", original)
     run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 11)))
