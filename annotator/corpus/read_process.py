@@ -10,11 +10,14 @@ interpreter that imports this module, safe whatever threads this process runs), 
 at once: reading is about 30 µs a row on one core, and is what limits an import of
 everything. Each file is cut into chunks of ``chunk_bytes`` after its header; child *w*
 of *n* reads chunks *w*, *w + n*, ... (a line belongs to the chunk it starts in) and
-sends each batch of rows through its own ``multiprocessing`` pipe, whose buffer holds
-back a child that runs ahead of the writes. This process takes the chunks in the file's
-order, which is what keeps the import's meaning whole: line numbers count from the top of
-the file, a duplicate id is the second one in file order (ids are checked here, across
-chunks, and a duplicate row is left out of its batch), the first error in the file is the
+sends each batch through its own ``multiprocessing`` pipe, whose buffer holds back a
+child that runs ahead of the writes. For PostgreSQL a child sends a batch as binary
+``COPY`` data, made with psycopg's public ``Copy.write_row`` and ``FileWriter`` on a
+connection of its own (used for nothing else), so that this process only forwards bytes.
+This process takes the chunks in the file's order, which is what keeps the import's
+meaning whole: line numbers count from the top of the file, a duplicate id is the second
+one in file order (ids are checked here, across chunks; the batch's duplicate rows are
+named to the stage, which leaves them out in SQL), the first error in the file is the
 one raised, the end tag must close the file. Filtered imports read here: whether an
 answer is kept depends on the questions kept before it. One difference remains: a row
 that repeats an earlier id *and* has another fault (a bad number, say) is rejected for
@@ -22,9 +25,12 @@ that other fault, where reading here names the duplicate id.
 
 Messages (tuples):
 
-- ``("batch", file_index, rows, payload)``: ``payload`` is a list of row tuples (study
-  id, site, the record's fields, updated_at), dates as ``datetime`` for PostgreSQL's
-  ``COPY`` and as text for SQLite (see :attr:`ReadPlan.output`);
+- ``("batch", file_index, rows, payload[, skip])``: ``payload`` is a list of row tuples
+  (study id, site, the record's fields, updated_at), dates as ``datetime`` for
+  PostgreSQL's ``COPY`` and as text for SQLite (see :attr:`ReadPlan.output`), or, from
+  children for PostgreSQL, those rows as binary ``COPY`` data; ``skip``: the positions
+  (from 0) of its rows to leave out, duplicates of earlier ones (``rows`` does not count
+  them);
 - ``("progress", file_index, bytes_read, rows_read)``;
 - ``("file", file_index, stats, bytes_read)`` when a file has been read whole.
 
@@ -34,6 +40,7 @@ A :class:`DumpError` is raised as reading in this process would raise it.
 from __future__ import annotations
 
 import fcntl
+import io
 import multiprocessing
 import traceback
 from array import array
@@ -43,7 +50,7 @@ from datetime import datetime
 
 from .dump_parser import DumpError, DumpReader, IdSet, ReadStats, Rejection, duplicate_reason
 
-BATCH_ROWS = 1000
+BATCH_ROWS = 500
 # A batch is sent once it holds this many bytes even with fewer rows: rows can be
 # megabytes each, and both processes hold a batch in memory.
 BATCH_BYTES = 8 * 1024 * 1024
@@ -87,6 +94,35 @@ class ReadPlan:
     # "copy": dates as datetime, for psycopg's COPY; "rows": dates as text (SQLite).
     output: str = "rows"
     chunk_bytes: int = 4 * 1024 * 1024
+    # "copy" read by children: the database to connect to (psycopg's formatting needs a
+    # connection) and the psycopg type names of each kind's columns.
+    conninfo: str = ""
+    copy_types: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _CopyData:
+    """Rows as binary COPY data, made in a child with psycopg's public ``Copy`` and
+    ``FileWriter`` (documented for COPY data written for later use)."""
+
+    def __init__(self, plan: ReadPlan):
+        import psycopg
+
+        self.types = plan.copy_types
+        self.connection = psycopg.connect(plan.conninfo, autocommit=True)
+        self.cursor = self.connection.cursor()
+
+    def __call__(self, kind: str, rows: list[tuple]) -> memoryview:
+        from psycopg.copy import Copy, FileWriter
+
+        out = io.BytesIO()
+        with Copy(self.cursor, binary=True, writer=FileWriter(out)) as copy:
+            copy.set_types(self.types[kind])
+            for row in rows:
+                copy.write_row(row)
+        return out.getbuffer()
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 class _Batcher:
@@ -94,11 +130,12 @@ class _Batcher:
     ``ids``, each batch also carries its rows' ids, lines and types, for the checks that
     only the reader of the whole file can make."""
 
-    def __init__(self, plan: ReadPlan, index: int, emit: Emit, *, ids: bool = False):
-        self.plan, self.index, self.emit, self.ids = plan, index, emit, ids
+    def __init__(self, plan: ReadPlan, index: int, emit: Emit, *, ids: bool = False,
+                 copy_data: _CopyData | None = None):
+        self.plan, self.index, self.emit, self.ids, self.copy_data = plan, index, emit, ids, copy_data
         self.head = (plan.study_id, plan.files[index].site)
         self.tail = (plan.now,) if plan.output == "copy" else (str(plan.now),)
-        kind = plan.files[index].kind
+        self.kind = kind = plan.files[index].kind
         # The type byte of each row in an id-checked batch: the post type, 0 a comment, 3 a user.
         self.type_of = (lambda record: record[1]) if kind == "posts" else (lambda _record, t=3 * (kind == "users"): t)
         # The bulk of a row: a post's title and body, a comment's text, a user's name.
@@ -121,11 +158,14 @@ class _Batcher:
             return
         records, self.records, self.size = self.records, [], 0
         head, tail = self.head, self.tail
+        payload: list | memoryview
         if self.plan.output == "copy":
-            rows = [head + record + tail for record in records]
+            payload = [head + record + tail for record in records]
+            if self.copy_data is not None:
+                payload = self.copy_data(self.kind, payload)
         else:
-            rows = [head + _dates_as_text(record) + tail for record in records]
-        message: tuple = ("batch", self.index, len(rows), rows)
+            payload = [head + _dates_as_text(record) + tail for record in records]
+        message: tuple = ("batch", self.index, len(records), payload)
         if self.ids:
             types = bytes(map(self.type_of, records))
             message += (array("q", (record[0] for record in records)), array("q", self.lines), types)
@@ -181,7 +221,7 @@ class _NoIds(IdSet):
         pass
 
 
-def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit) -> bool:
+def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit, copy_data: _CopyData | None) -> bool:
     """Read chunk ``chunk`` of file ``index``; False after a DumpError (reported)."""
     f = plan.files[index]
     start = f.rows_start + chunk * plan.chunk_bytes
@@ -198,7 +238,7 @@ def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit) -> bool:
                     break
         reader = DumpReader(stream, name=f.name, max_field_bytes=plan.max_field_bytes, seen=_NoIds(),
                             byte_limit=max(0, end - stream.tell()))
-        batcher = _Batcher(plan, index, emit, ids=True)
+        batcher = _Batcher(plan, index, emit, ids=True, copy_data=copy_data)
         try:
             for record in reader.chunk_records(f.kind):
                 batcher.add(record, reader.line_no)
@@ -213,10 +253,21 @@ def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit) -> bool:
 
 def _child_main(plan: ReadPlan, worker: int, workers: int, conn) -> int:
     """A child's work: its chunks of every file, in order, each message sent on ``conn``."""
+    copy_data = None
+
+    def emit(message: tuple) -> None:
+        if message[0] == "batch" and isinstance(message[3], memoryview):
+            # COPY data goes as it is, after the rest of the message: no pickled copy of it.
+            conn.send((*message[:3], None, *message[4:]))
+            conn.send_bytes(message[3])
+        else:
+            conn.send(message)
+
     try:
+        copy_data = _CopyData(plan) if plan.output == "copy" else None
         for index, f in enumerate(plan.files):
             for chunk in range(worker, f.chunks(plan.chunk_bytes), workers):
-                if not _read_chunk(plan, index, chunk, conn.send):
+                if not _read_chunk(plan, index, chunk, emit, copy_data):
                     return 0
         conn.send(("done",))
     except (BrokenPipeError, ConnectionResetError):  # the importing process has failed already
@@ -226,6 +277,8 @@ def _child_main(plan: ReadPlan, worker: int, workers: int, conn) -> int:
         return 1
     finally:
         conn.close()
+        if copy_data is not None:
+            copy_data.close()
     return 0
 
 
@@ -234,7 +287,7 @@ class _Child:
         self.conn, sender = _CONTEXT.Pipe(duplex=False)
         try:
             fcntl.fcntl(self.conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-        except OSError:  # over the system's limit (/proc/sys/fs/pipe-max-size): the default, slower
+        except (AttributeError, OSError):  # not Linux, or over /proc/sys/fs/pipe-max-size: slower
             pass
         self.proc = _CONTEXT.Process(target=_child_main, args=(plan, worker, workers, sender), daemon=True)
         try:
@@ -245,6 +298,8 @@ class _Child:
     def receive(self) -> tuple:
         try:
             message = self.conn.recv()
+            if message[0] == "batch" and message[3] is None:  # its COPY data follows
+                message = (*message[:3], self.conn.recv_bytes(), *message[4:])
         except EOFError:
             self.proc.join(timeout=60)
             raise RuntimeError(
@@ -327,7 +382,7 @@ class _FileAssembly:
             raise self.fail(f"the file ends before </{f.kind}>: it looks truncated", self.lines)
         self.handle(("file", self.index, self.stats, f.size))
 
-    def batch(self, rows: int, payload: list, ids: array, lines: array, types: bytes) -> None:
+    def batch(self, rows: int, payload: list | bytes, ids: array, lines: array, types: bytes) -> None:
         seen, duplicates = self.seen, []
         for i, so_id in enumerate(ids):
             if so_id in seen:
@@ -347,10 +402,13 @@ class _FileAssembly:
                 self.stats.users -= 1
             else:
                 self.stats.comments -= 1
-        if duplicates:
+        rows -= len(duplicates)
+        if duplicates and isinstance(payload, list):
             dropped = set(duplicates)
             payload = [row for i, row in enumerate(payload) if i not in dropped]
-            rows = len(payload)
+        elif duplicates:
+            self.handle(("batch", self.index, rows, payload, duplicates))  # the stage leaves them out
+            return
         if rows:
             self.handle(("batch", self.index, rows, payload))
 

@@ -129,12 +129,14 @@ def import_run(
             kept={site: _seed_kept_ids(study=study, site=site) for site in {f.site for f in read_files}}
             if only_tags else {},
             output=stage.output,
+            copy_types=stage.copy_types(),
             chunk_bytes=settings.TAXONOMIST_IMPORT_CHUNK_BYTES,
         )
         tally = _ImportTally(plan=plan, stage=stage, report=report)
         # Child processes pay off where much is read and written: a large import of
         # everything. A filtered one reads in order, and writes few of the rows it reads.
         if not only_tags and total_bytes >= settings.TAXONOMIST_IMPORT_CHILD_BYTES:
+            plan.conninfo = stage.conninfo()
             read_in_children(plan, tally.handle, workers=settings.TAXONOMIST_IMPORT_READERS)
         else:
             read_plan(plan, tally.handle)
@@ -165,7 +167,7 @@ class _ImportTally:
     def handle(self, message: tuple) -> None:
         kind, f = message[0], self.plan.files[message[1]]
         if kind == "batch":
-            self.stage.write(f.kind, f.site, message[2], message[3])
+            self.stage.write(f.kind, f.site, *message[2:])
         elif kind == "progress":
             self.report(phase=f"reading {f.name}", bytes_read=self.bytes_done + message[2],
                         rows_read=self.rows_done + message[3])
