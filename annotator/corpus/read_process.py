@@ -16,9 +16,9 @@ child that runs ahead of the writes. For PostgreSQL a child sends a batch as bin
 connection of its own (used for nothing else), so that this process only forwards bytes.
 This process takes the chunks in the file's order, which is what keeps the import's
 meaning whole: line numbers count from the top of the file, a duplicate id is the second
-one in file order (ids are checked here, across chunks; the batch's duplicate rows are
-named to the stage, which leaves them out in SQL), the first error in the file is the
-one raised, the end tag must close the file. Filtered imports read here: whether an
+one in file order (ids are checked here, across chunks; a duplicate row leaves its list
+of tuples here, or is named to the stage, which leaves it out of COPY data in SQL), the
+first error in the file is the one raised, the end tag must close the file. Filtered imports read here: whether an
 answer is kept depends on the questions kept before it. One difference remains: a row
 that repeats an earlier id *and* has another fault (a bad number, say) is rejected for
 that other fault, where reading here names the duplicate id.
@@ -251,7 +251,7 @@ def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit, copy_data: _
     return True
 
 
-def _child_main(plan: ReadPlan, worker: int, workers: int, conn) -> int:
+def _child_main(plan: ReadPlan, worker: int, workers: int, conn) -> None:
     """A child's work: its chunks of every file, in order, each message sent on ``conn``."""
     copy_data = None
 
@@ -268,18 +268,16 @@ def _child_main(plan: ReadPlan, worker: int, workers: int, conn) -> int:
         for index, f in enumerate(plan.files):
             for chunk in range(worker, f.chunks(plan.chunk_bytes), workers):
                 if not _read_chunk(plan, index, chunk, emit, copy_data):
-                    return 0
+                    return
         conn.send(("done",))
     except (BrokenPipeError, ConnectionResetError):  # the importing process has failed already
-        return 1
+        return
     except BaseException:  # noqa: BLE001 - reported to the importing process, which raises
         conn.send(("crash", traceback.format_exc()))
-        return 1
     finally:
         conn.close()
         if copy_data is not None:
             copy_data.close()
-    return 0
 
 
 class _Child:
