@@ -5,23 +5,32 @@ this process, and hands each batch of rows, already in the form its database tak
 an ``emit`` callback, with progress and each file's counts.
 
 :func:`read_in_children` gives the same messages in the same order, but has the files
-read by child processes (Python running :func:`_child_main`), several at once:
-reading is pure Python, about 25 µs a row on one core, and is what limits an import
-of everything. Each file is cut into chunks of ``chunk_bytes`` after its header; child
-*w* of *n* reads chunks *w*, *w + n*, ... (a line belongs to the chunk it starts in) and
-encodes each batch as a binary ``COPY`` stream for PostgreSQL, so that this process only
-checks and forwards bytes. It takes the chunks in the file's order, which is what keeps
-the import's meaning whole: line numbers count from the top of the file, a duplicate id
-is the second one in file order (ids are checked here, across chunks), the first error
-in the file is the one raised, the end tag must close the file. Filtered imports read
-here: whether an answer is kept depends on the questions kept before it. One difference
-remains: a row that repeats an earlier id *and* has another fault (a bad number, say)
-is rejected for that other fault, where reading here names the duplicate id.
+read by child processes (``multiprocessing`` processes, started with "spawn": a fresh
+interpreter that imports this module, safe whatever threads this process runs), several
+at once: reading is about 30 µs a row on one core, and is what limits an import of
+everything. Each file is cut into chunks of ``chunk_bytes`` after its header; child *w*
+of *n* reads chunks *w*, *w + n*, ... (a line belongs to the chunk it starts in) and
+sends each batch through its own ``multiprocessing`` pipe, whose buffer holds back a
+child that runs ahead of the writes. For PostgreSQL a child sends a batch as binary
+``COPY`` data, made with psycopg's public ``Copy.write_row`` and ``FileWriter`` on a
+connection of its own (used for nothing else), so that this process only forwards bytes.
+This process takes the chunks in the file's order, which is what keeps the import's
+meaning whole: line numbers count from the top of the file, a duplicate id is the second
+one in file order (ids are checked here, across chunks; a duplicate row leaves its list
+of tuples here, or is named to the stage, which leaves it out of COPY data in SQL), the
+first error in the file is the one raised, the end tag must close the file. Filtered imports read here: whether an
+answer is kept depends on the questions kept before it. One difference remains: a row
+that repeats an earlier id *and* has another fault (a bad number, say) is rejected for
+that other fault, where reading here names the duplicate id.
 
 Messages (tuples):
 
-- ``("batch", file_index, rows, payload)``: ``payload`` is a binary COPY stream
-  (bytes or a bytearray) for PostgreSQL, or a list of row tuples for SQLite;
+- ``("batch", file_index, rows, payload[, skip])``: ``payload`` is a list of row tuples
+  (study id, site, the record's fields, updated_at), dates as ``datetime`` for
+  PostgreSQL's ``COPY`` and as text for SQLite (see :attr:`ReadPlan.output`), or, from
+  children for PostgreSQL, those rows as binary ``COPY`` data; ``skip``: the positions
+  (from 0) of its rows to leave out, duplicates of earlier ones (``rows`` does not count
+  them);
 - ``("progress", file_index, bytes_read, rows_read)``;
 - ``("file", file_index, stats, bytes_read)`` when a file has been read whole.
 
@@ -30,31 +39,26 @@ A :class:`DumpError` is raised as reading in this process would raise it.
 
 from __future__ import annotations
 
-import os
-import pickle
-import struct
-import subprocess
-import sys
+import fcntl
+import io
+import multiprocessing
 import traceback
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from .dump_parser import DumpError, DumpReader, IdSet, ReadStats, Rejection, duplicate_reason
 
-BATCH_ROWS = 1000
+BATCH_ROWS = 500
 # A batch is sent once it holds this many bytes even with fewer rows: rows can be
 # megabytes each, and both processes hold a batch in memory.
 BATCH_BYTES = 8 * 1024 * 1024
-# Pipe buffer (Linux): a child may run this far ahead of the writes.
+# Pipe buffer (Linux; 64 KB by default): how far a child may run ahead of the writes.
 PIPE_BYTES = 1024 * 1024
-_LENGTH = struct.Struct("<Q")
-# The binary COPY format (PostgreSQL's documentation, "COPY", Binary Format): a
-# signature, a flags word and a header extension length (both 0); a -1 field count ends it.
-COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
-COPY_TRAILER = b"\xff\xff"
+# "spawn": the children start from a fresh interpreter, never from a copy of this process
+# (whose threads, such as a job's heartbeat, may hold locks) nor through a fork server.
+_CONTEXT = multiprocessing.get_context("spawn")
 
 Emit = Callable[[tuple], None]
 
@@ -87,38 +91,56 @@ class ReadPlan:
     # site -> (question ids, post ids, user ids) the study already has: a filtered import
     # keeps the answers and comments that belong to them, and the users who wrote them.
     kept: dict[str, tuple[IdSet, IdSet, IdSet]] = field(default_factory=dict)
-    # "copy": binary COPY streams with these psycopg type names per kind, in the order
-    # study_id, site, record fields, updated_at; "rows": tuples with dates as text (SQLite).
+    # "copy": dates as datetime, for psycopg's COPY; "rows": dates as text (SQLite).
     output: str = "rows"
-    copy_types: dict[str, list[str]] = field(default_factory=dict)
     chunk_bytes: int = 4 * 1024 * 1024
+    # "copy" read by children: the database to connect to (psycopg's formatting needs a
+    # connection) and the psycopg type names of each kind's columns.
+    conninfo: str = ""
+    copy_types: dict[str, list[str]] = field(default_factory=dict)
+
+
+class _CopyData:
+    """Rows as binary COPY data, made in a child with psycopg's public ``Copy`` and
+    ``FileWriter`` (documented for COPY data written for later use)."""
+
+    def __init__(self, plan: ReadPlan):
+        import psycopg
+
+        self.types = plan.copy_types
+        self.connection = psycopg.connect(plan.conninfo, autocommit=True)
+        self.cursor = self.connection.cursor()
+
+    def __call__(self, kind: str, rows: list[tuple]) -> memoryview:
+        from psycopg.copy import Copy, FileWriter
+
+        out = io.BytesIO()
+        with Copy(self.cursor, binary=True, writer=FileWriter(out)) as copy:
+            copy.set_types(self.types[kind])
+            for row in rows:
+                copy.write_row(row)
+        return out.getbuffer()
+
+    def close(self) -> None:
+        self.connection.close()
 
 
 class _Batcher:
     """Collects one file's records and emits them in batches of ready rows. With
-    ``ids``, each batch also carries its rows' ids, lines, types and offsets in the
-    payload, for the checks that only the reader of the whole file can make."""
+    ``ids``, each batch also carries its rows' ids, lines and types, for the checks that
+    only the reader of the whole file can make."""
 
-    def __init__(self, plan: ReadPlan, index: int, emit: Emit, *, ids: bool = False):
-        self.plan, self.index, self.emit, self.ids = plan, index, emit, ids
+    def __init__(self, plan: ReadPlan, index: int, emit: Emit, *, ids: bool = False,
+                 copy_data: _CopyData | None = None):
+        self.plan, self.index, self.emit, self.ids, self.copy_data = plan, index, emit, ids, copy_data
         self.head = (plan.study_id, plan.files[index].site)
         self.tail = (plan.now,) if plan.output == "copy" else (str(plan.now),)
-        kind = plan.files[index].kind
-        self.posts = kind == "posts"
+        self.kind = kind = plan.files[index].kind
         # The type byte of each row in an id-checked batch: the post type, 0 a comment, 3 a user.
-        self.type_of = (lambda record: record[1]) if self.posts else (lambda _record, t=3 * (kind == "users"): t)
+        self.type_of = (lambda record: record[1]) if kind == "posts" else (lambda _record, t=3 * (kind == "users"): t)
         # The bulk of a row: a post's title and body, a comment's text, a user's name.
         self.size_of = {"posts": lambda r: len(r.title) + len(r.body), "comments": lambda r: len(r.text),
                         "users": lambda r: len(r.display_name)}[kind]
-        if plan.output == "copy":
-            from psycopg.adapt import Transformer
-            from psycopg.postgres import types
-            from psycopg.pq import Format
-
-            self.transformer = Transformer()
-            self.transformer.set_dumper_types(
-                [types.get_oid(name) for name in plan.copy_types[kind]], Format.BINARY
-            )
         self.records: list = []
         self.lines: list[int] = []
         self.size = 0
@@ -136,27 +158,17 @@ class _Batcher:
             return
         records, self.records, self.size = self.records, [], 0
         head, tail = self.head, self.tail
-        offsets = array("q")
+        payload: list | memoryview
         if self.plan.output == "copy":
-            # psycopg's binary row encoder (its C implementation), as Copy.write_row uses it.
-            from psycopg._copy_base import format_row_binary
-
-            payload: Any = bytearray(COPY_SIGNATURE)
-            transformer = self.transformer
-            if self.ids:
-                for record in records:
-                    offsets.append(len(payload))
-                    format_row_binary(head + record + tail, transformer, payload)
-            else:
-                for record in records:
-                    format_row_binary(head + record + tail, transformer, payload)
-            payload += COPY_TRAILER
+            payload = [head + record + tail for record in records]
+            if self.copy_data is not None:
+                payload = self.copy_data(self.kind, payload)
         else:
             payload = [head + _dates_as_text(record) + tail for record in records]
         message: tuple = ("batch", self.index, len(records), payload)
         if self.ids:
             types = bytes(map(self.type_of, records))
-            message += (array("q", (record[0] for record in records)), array("q", self.lines), types, offsets)
+            message += (array("q", (record[0] for record in records)), array("q", self.lines), types)
             self.lines = []
         self.emit(message)
 
@@ -209,7 +221,7 @@ class _NoIds(IdSet):
         pass
 
 
-def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit) -> bool:
+def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit, copy_data: _CopyData | None) -> bool:
     """Read chunk ``chunk`` of file ``index``; False after a DumpError (reported)."""
     f = plan.files[index]
     start = f.rows_start + chunk * plan.chunk_bytes
@@ -226,7 +238,7 @@ def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit) -> bool:
                     break
         reader = DumpReader(stream, name=f.name, max_field_bytes=plan.max_field_bytes, seen=_NoIds(),
                             byte_limit=max(0, end - stream.tell()))
-        batcher = _Batcher(plan, index, emit, ids=True)
+        batcher = _Batcher(plan, index, emit, ids=True, copy_data=copy_data)
         try:
             for record in reader.chunk_records(f.kind):
                 batcher.add(record, reader.line_no)
@@ -239,86 +251,70 @@ def _read_chunk(plan: ReadPlan, index: int, chunk: int, emit: Emit) -> bool:
     return True
 
 
-def _child_main() -> int:
-    # Messages go to the pipe that was stdout; anything printed goes to stderr instead.
-    out = os.fdopen(os.dup(1), "wb", buffering=0)
-    os.dup2(2, 1)
+def _child_main(plan: ReadPlan, worker: int, workers: int, conn) -> None:
+    """A child's work: its chunks of every file, in order, each message sent on ``conn``."""
+    copy_data = None
 
     def emit(message: tuple) -> None:
-        # A COPY stream goes as it is, after the pickled rest: no copy of it is made.
-        raw = b""
-        if message[0] == "batch" and isinstance(message[3], bytearray):
-            raw, message = message[3], (*message[:3], None, *message[4:])
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(_LENGTH.pack(len(data)) + data + _LENGTH.pack(len(raw)))
-        out.write(raw)
+        if message[0] == "batch" and isinstance(message[3], memoryview):
+            # COPY data goes as it is, after the rest of the message: no pickled copy of it.
+            conn.send((*message[:3], None, *message[4:]))
+            conn.send_bytes(message[3])
+        else:
+            conn.send(message)
 
     try:
-        plan, worker, workers = pickle.load(sys.stdin.buffer)
+        copy_data = _CopyData(plan) if plan.output == "copy" else None
         for index, f in enumerate(plan.files):
             for chunk in range(worker, f.chunks(plan.chunk_bytes), workers):
-                if not _read_chunk(plan, index, chunk, emit):
-                    return 0
-        emit(("done",))
-    except BrokenPipeError:  # the importing process stopped reading: it has failed already
-        return 1
+                if not _read_chunk(plan, index, chunk, emit, copy_data):
+                    return
+        conn.send(("done",))
+    except (BrokenPipeError, ConnectionResetError):  # the importing process has failed already
+        return
     except BaseException:  # noqa: BLE001 - reported to the importing process, which raises
-        emit(("crash", traceback.format_exc()))
-        return 1
-    return 0
-
-
-# The child imports this module and the parser without running the packages' __init__
-# (``annotator`` sets up Celery: 20 MB and a tenth of a second that a reader does not need).
-_HERE = os.path.dirname(os.path.abspath(__file__))
-_CHILD_START = f"""
-import sys, types
-for name, path in (("annotator", {os.path.dirname(_HERE)!r}), ("annotator.corpus", {_HERE!r})):
-    package = types.ModuleType(name)
-    package.__path__ = [path]
-    sys.modules[name] = package
-from annotator.corpus.read_process import _child_main
-sys.exit(_child_main())
-"""
+        conn.send(("crash", traceback.format_exc()))
+    finally:
+        conn.close()
+        if copy_data is not None:
+            copy_data.close()
 
 
 class _Child:
     def __init__(self, plan: ReadPlan, worker: int, workers: int):
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _CHILD_START],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            pipesize=PIPE_BYTES,
-        )
+        self.conn, sender = _CONTEXT.Pipe(duplex=False)
         try:
-            pickle.dump((plan, worker, workers), self.proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self.proc.stdin.close()
-        except BrokenPipeError:
-            raise RuntimeError(f"a process to read the dump did not start (exit code {self.proc.wait()})") from None
-
-    def _read(self, size: int) -> bytes:
-        data = self.proc.stdout.read(size)
-        if len(data) < size:
-            raise RuntimeError(f"a process reading the dump stopped unexpectedly (exit code {self.proc.wait()})")
-        return data
+            fcntl.fcntl(self.conn.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+        except (AttributeError, OSError):  # not Linux, or over /proc/sys/fs/pipe-max-size: slower
+            pass
+        self.proc = _CONTEXT.Process(target=_child_main, args=(plan, worker, workers, sender), daemon=True)
+        try:
+            self.proc.start()
+        finally:
+            sender.close()  # the child's end: once the child is gone, receive() sees the pipe end
 
     def receive(self) -> tuple:
-        message = pickle.loads(self._read(_LENGTH.unpack(self._read(_LENGTH.size))[0]))
-        raw = self._read(_LENGTH.unpack(self._read(_LENGTH.size))[0])
-        if raw:
-            message = (*message[:3], raw, *message[4:])
+        try:
+            message = self.conn.recv()
+            if message[0] == "batch" and message[3] is None:  # its COPY data follows
+                message = (*message[:3], self.conn.recv_bytes(), *message[4:])
+        except EOFError:
+            self.proc.join(timeout=60)
+            raise RuntimeError(
+                f"a process reading the dump stopped unexpectedly (exit code {self.proc.exitcode})"
+            ) from None
         if message[0] == "crash":
-            self.proc.wait(timeout=60)
+            self.proc.join(timeout=60)
             raise RuntimeError(f"a process reading the dump failed:\n{message[1]}")
         return message
 
     def stop(self, *, wait: bool) -> None:
         if wait:
-            self.proc.wait(timeout=60)
-        elif self.proc.poll() is None:
+            self.proc.join(timeout=60)
+        if self.proc.exitcode is None:
             self.proc.kill()
-            self.proc.wait()
-        self.proc.stdout.close()
+            self.proc.join()
+        self.conn.close()
 
 
 def read_in_children(plan: ReadPlan, handle: Emit, *, workers: int) -> None:
@@ -328,7 +324,8 @@ def read_in_children(plan: ReadPlan, handle: Emit, *, workers: int) -> None:
     children: list[_Child] = []
     finished = False
     try:
-        children = [_Child(plan, w, workers) for w in range(workers)]
+        for worker in range(workers):
+            children.append(_Child(plan, worker, workers))
         seen: dict[tuple[str, str], IdSet] = {}
         for index, f in enumerate(plan.files):
             _FileAssembly(plan, index, seen.setdefault((f.site, f.kind), IdSet()), handle).run(children)
@@ -383,7 +380,7 @@ class _FileAssembly:
             raise self.fail(f"the file ends before </{f.kind}>: it looks truncated", self.lines)
         self.handle(("file", self.index, self.stats, f.size))
 
-    def batch(self, rows: int, payload, ids: array, lines: array, types: bytes, offsets: array) -> None:
+    def batch(self, rows: int, payload: list | bytes, ids: array, lines: array, types: bytes) -> None:
         seen, duplicates = self.seen, []
         for i, so_id in enumerate(ids):
             if so_id in seen:
@@ -403,9 +400,13 @@ class _FileAssembly:
                 self.stats.users -= 1
             else:
                 self.stats.comments -= 1
-        if duplicates:
-            payload = _without(payload, duplicates, offsets)
-            rows -= len(duplicates)
+        rows -= len(duplicates)
+        if duplicates and isinstance(payload, list):
+            dropped = set(duplicates)
+            payload = [row for i, row in enumerate(payload) if i not in dropped]
+        elif duplicates:
+            self.handle(("batch", self.index, rows, payload, duplicates))  # the stage leaves them out
+            return
         if rows:
             self.handle(("batch", self.index, rows, payload))
 
@@ -423,13 +424,3 @@ class _FileAssembly:
         # Later chunks only add later lines: the list is kept to the first ones as it grows.
         total.rejections.sort(key=lambda r: r.line)
         del total.rejections[DumpReader.MAX_REJECTIONS_LISTED:]
-
-
-def _without(payload, drop: list[int], offsets: array):
-    """``payload`` (a binary COPY stream or a list of rows) without the rows ``drop``."""
-    dropped = set(drop)
-    if isinstance(payload, list):
-        return [row for i, row in enumerate(payload) if i not in dropped]
-    ends = [*offsets[1:], len(payload) - len(COPY_TRAILER)]
-    kept = [payload[offsets[i]:ends[i]] for i in range(len(offsets)) if i not in dropped]
-    return b"".join([COPY_SIGNATURE, *kept, COPY_TRAILER])

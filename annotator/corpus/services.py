@@ -136,6 +136,7 @@ def import_run(
         # Child processes pay off where much is read and written: a large import of
         # everything. A filtered one reads in order, and writes few of the rows it reads.
         if not only_tags and total_bytes >= settings.TAXONOMIST_IMPORT_CHILD_BYTES:
+            plan.conninfo = stage.conninfo()
             read_in_children(plan, tally.handle, workers=settings.TAXONOMIST_IMPORT_READERS)
         else:
             read_plan(plan, tally.handle)
@@ -166,7 +167,7 @@ class _ImportTally:
     def handle(self, message: tuple) -> None:
         kind, f = message[0], self.plan.files[message[1]]
         if kind == "batch":
-            self.stage.write(f.kind, f.site, message[2], message[3])
+            self.stage.write(f.kind, f.site, *message[2:])
         elif kind == "progress":
             self.report(phase=f"reading {f.name}", bytes_read=self.bytes_done + message[2],
                         rows_read=self.rows_done + message[3])

@@ -17,8 +17,10 @@ failure still rolls everything back. Imports into one study take turns through
 an advisory lock: the first holds it from its start and may copy straight in;
 one that finds it taken stages its rows and waits for it only to apply them.
 
-Batches arrive ready to write (see ``read_process``): a binary ``COPY`` stream
-for PostgreSQL, row tuples for SQLite. Every row carries the same ``updated_at``:
+Batches arrive ready to write (see ``read_process``): row tuples, which PostgreSQL
+takes through psycopg's binary ``COPY`` (``Copy.write_row``) and SQLite through batched
+inserts, or, from the child processes that read a large import, binary ``COPY`` data
+made with psycopg (``Copy.write``). Every row carries the same ``updated_at``:
 :attr:`ImportStage.now`.
 """
 
@@ -64,7 +66,6 @@ COMMENT_FIELDS = [
 USER_FIELDS = ["so_id", "display_name"]
 KEY = ["study_id", "site", "so_id"]
 MODELS = {"posts": Post, "comments": Comment, "users": SiteUser}
-KINDS = {model: kind for kind, model in MODELS.items()}
 
 
 def _column_types(model, fields: Sequence[str]) -> list[tuple[str, str]]:
@@ -124,7 +125,8 @@ class ImportStage:
                 cols = ", ".join(
                     f"{name} {db_type}" for name, db_type in _column_types(model, columns)
                 )
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                for name in (table, f"{table}_batch"):  # one at a time: SQLite drops no list
+                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
                 cursor.execute(f"CREATE TEMPORARY TABLE {table} ({cols})")
         return self
 
@@ -140,21 +142,33 @@ class ImportStage:
             return
         with connection.cursor() as cursor:
             for table, _columns in self.tables.values():
-                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+                for name in (table, f"{table}_batch"):
+                    cursor.execute(f"DROP TABLE IF EXISTS {name}")
 
     # -- writing -----------------------------------------------------------------
     @property
     def output(self) -> str:
-        """The form batches must take (see read_process.ReadPlan): binary COPY streams
-        for PostgreSQL, row tuples for SQLite."""
+        """The form batches' rows must take (see read_process.ReadPlan): dates as datetime
+        for PostgreSQL's COPY, as text for SQLite."""
         return "copy" if self.vendor == "postgresql" else "rows"
 
     def copy_types(self) -> dict[str, list[str]]:
-        """psycopg type names of each kind's columns, for the binary COPY streams (none
-        where batches are row tuples)."""
+        """psycopg type names of each kind's columns, for binary COPY data made elsewhere
+        (none where batches are row tuples)."""
         if self.output != "copy":
             return {}
-        return {KINDS[model]: self.binary_types[model] for model in self.tables}
+        return {kind: self.binary_types[model] for kind, model in MODELS.items()}
+
+    def conninfo(self) -> str:
+        """Where the child processes that make binary COPY data connect (psycopg formats
+        values for a connection); empty where batches are row tuples."""
+        if self.output != "copy":
+            return ""
+        self.db.ensure_connection()
+        from psycopg.conninfo import make_conninfo
+
+        info = self.db.connection.info
+        return make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
 
     def is_direct(self, model, site: str) -> bool:
         """Whether ``site``'s rows of ``model`` go straight into the study's table: only
@@ -170,27 +184,52 @@ class ImportStage:
             self.direct[key] = direct
         return self.direct[key]
 
-    def write(self, kind: str, site: str, rows: int, payload) -> None:
+    def write(self, kind: str, site: str, rows: int, payload, skip: Sequence[int] = ()) -> None:
         """Write one batch of ``rows`` rows of ``kind`` ("posts", "comments" or "users") read from
-        ``site``: a binary COPY stream (PostgreSQL) or a list of row tuples (SQLite)."""
+        ``site``: a list of row tuples, or (PostgreSQL) binary COPY data, whose rows at the
+        positions ``skip`` (duplicates of earlier rows, not counted in ``rows``) are left out."""
         if not rows:
             return
         model = MODELS[kind]
         table, columns = self.tables[model]
         if self.vendor == "postgresql":
+            target = table
             if self.is_direct(model, site):
-                table = model._meta.db_table
+                target = model._meta.db_table
             else:
                 self.staged_rows[model] += rows
+            if skip:
+                self._write_without(table, target, columns, payload, skip)
+                return
             with self.db.cursor() as cursor, cursor.copy(
-                f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+                f"COPY {target} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
             ) as copy:
-                copy.write(payload)
+                if isinstance(payload, list):
+                    copy.set_types(self.binary_types[model])
+                    for row in payload:
+                        copy.write_row(row)
+                else:
+                    copy.write(payload)
         else:
             self.staged_rows[model] += rows
             placeholders = ", ".join(["%s"] * len(columns))
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", payload)
+
+    def _write_without(self, table: str, target: str, columns: list[str], payload: bytes,
+                       skip: Sequence[int]) -> None:
+        """Binary COPY data into ``target`` but its rows at the positions ``skip``: through a
+        temporary table that numbers the rows in the order COPY reads them."""
+        batch = f"{table}_batch"
+        cols = ", ".join(columns)
+        with self.db.cursor() as cursor:
+            cursor.execute(f"CREATE TEMPORARY TABLE IF NOT EXISTS {batch} "
+                           f"(LIKE {table}, position bigint GENERATED ALWAYS AS IDENTITY (START 0 MINVALUE 0))")
+            cursor.execute(f"TRUNCATE {batch} RESTART IDENTITY")
+            with cursor.copy(f"COPY {batch} ({cols}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(payload)
+            cursor.execute(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {batch} "
+                           "WHERE position <> ALL(%s) ORDER BY position", [list(skip)])
 
     # -- applying ----------------------------------------------------------------
     def apply(self, *, on_wait=None) -> None:

@@ -6,15 +6,15 @@ from annotator.corpus import read_process
 @pytest.fixture
 def children(monkeypatch):
     """The child processes that imports start to read their files, to check that each
-    one was waited for (its ``returncode`` is set)."""
+    one was waited for (its ``exitcode`` is set)."""
     started = []
-    popen = read_process.subprocess.Popen
+    process = read_process._CONTEXT.Process
 
     def recording(*args, **kwargs):
-        started.append(popen(*args, **kwargs))
+        started.append(process(*args, **kwargs))
         return started[-1]
 
-    monkeypatch.setattr(read_process.subprocess, "Popen", recording)
+    monkeypatch.setattr(read_process._CONTEXT, "Process", recording)
     return started
 
 

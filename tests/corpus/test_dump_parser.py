@@ -12,18 +12,14 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
-from annotator.corpus import dump_parser
 from annotator.corpus.dump_parser import (
-    _ROW_PARSER,
     READ_CHUNK,
     CommentRecord,
     DumpError,
     DumpReader,
     IdSet,
     PostRecord,
-    fast_row_attrs,
     normalise_tags,
     parse_tag_list,
     peek_kind,
@@ -473,254 +469,9 @@ def test_only_tags_ignores_a_tag_that_appears_only_in_the_body():
     }
 
 
-# -- the fast path for rows ------------------------------------------------------------
-#
-# fast_row_attrs() reads the usual row shape without lxml and declines the rest. It must
-# never accept a line lxml refuses, and must give exactly lxml's attributes when it accepts.
+# -- rows lxml refuses, and odd rows it reads ------------------------------------------
 
 
-def lxml_attrs(line: bytes) -> dict | None:
-    """lxml's reading of the line (what the reader did before the fast path), or None."""
-    try:
-        return dict(etree.fromstring(line, _ROW_PARSER).attrib)
-    except etree.XMLSyntaxError:
-        return None
-
-
-def fast_agrees_with_lxml(line: bytes) -> dict | None:
-    fast = fast_row_attrs(line)
-    if fast is not None:
-        expected = lxml_attrs(line)
-        assert expected is not None, f"the fast path accepted a line lxml refuses: {line[:300]!r}"
-        assert fast == expected, f"the fast path read {line[:300]!r} differently"
-        assert type(fast) is dict and all(type(k) is str and type(v) is str for k, v in fast.items())
-    return fast
-
-
-ALL_REFERENCES = "&lt; &gt; &amp; &quot; &apos; &#xA; &#xD; &#x9; &#10; &#13; &#9;"
-TYPICAL_ROWS = [
-    '<row Id="1" PostTypeId="1" Title="Hello" Tags="|a|b|" />',
-    '<row Id="1" PostTypeId="1" Title="Hello"/>',
-    "<row/>",
-    "<row />",
-    '<row Body="" Title="" />',
-    f'<row Id="7" Body="{ALL_REFERENCES}" />',
-    f'<row Id="7" Body="{ALL_REFERENCES.replace(" ", "")}" Title="&lt;&gt;" />',
-    # An escaped reference stays a reference: &amp;lt; is the text "&lt;", not "<".
-    '<row Body="&amp;lt; &amp;amp; &amp;apos; &amp;quot; &amp;#xA; &amp;#9; &amp;&amp;lt;" />',
-    '<row Body="&amp;&amp;&amp;" Title="&amp;" />',
-    '<row Body="&lt;p&gt;I&apos;ve a &lt;code&gt;a &amp;lt; b&lt;/code&gt;&lt;/p&gt;&#xA;&#xD;&#xA;" />',
-    '<row Body="&lt;a href=&quot;https://example.com/?x=1&amp;amp;y=2&quot;&gt;link&lt;/a&gt;" />',
-    "<row Title=\"Voilà, naïve — ≈ 2 GB 😞 𝄞 中文 'single' > ]]> = /&gt; \\ \" Id=\"3\" />",
-    '<row Title="\ufeff BOM, \ufffd replacement, \ufdd0 and \U0010ffff non-characters, \x7f \x85 C1" />',
-    '<row Body="tab&#x9;cr&#xD;lf&#xA;tab&#9;cr&#13;lf&#10;" />',
-    '<row _a="1" a_1="2" Z9="3" xm="4" xmlfoo="5" XMLNS="6" />',
-    "<row " + " ".join(f'A{i}="{i}&amp;{i}"' for i in range(300)) + " />",
-    '<row Body="' + "&lt;p&gt;" * 5000 + 'é" Title="x" />',
-]
-
-
-@pytest.mark.parametrize("row", TYPICAL_ROWS)
-def test_fast_path_reads_typical_rows_like_lxml(row):
-    line = row.encode()
-    assert fast_agrees_with_lxml(line) is not None, "a typical row should not need lxml"
-
-
-HOSTILE_ROWS = [
-    b"<row Id='1' />",  # single quotes
-    b'<row Id="1"\tTitle="a" />',
-    b'<row Id="1" Title="a\tb" />',  # tab, CR, LF in a value are normalised by XML
-    b'<row Id="1" Title="a\rb" />',
-    b'<row Id="1" Title="a\nb" />',
-    b'<row  Id="1" />',
-    b'<row Id = "1" />',
-    b'<row Id="1"  />',
-    b'<row Id="1"/ >',
-    b'<row Id="&#x1F;" />',
-    b'<row Id="&#0;" />',
-    b'<row Id="&#160;" />',
-    b'<row Id="&#xa;" />',
-    b'<row Id="&#x0A;" />',
-    b'<row Id="&#65;" />',
-    b'<row Id="&nbsp;" />',
-    b'<row Id="&xxe;" />',
-    b'<row Id="&lt" />',
-    b'<row Id="&amp" />',
-    b'<row Id="a & b" />',
-    b'<row Id="&;" />',
-    b'<row Id="&#;" />',
-    b'<row Id="1" Id="2" />',
-    b'<row Id="1" Title="a" Id="1" />',
-    b'<row Title="a < b" />',
-    b'<row Id="1"PostTypeId="1" />',
-    b'<row Id="\xff" />',
-    b'<row Id="\xc3(" />',
-    b'<row Id="\xe2\x82" />',
-    b'<row Id="\xc0\xaf" />',
-    b'<row Id="\xed\xa0\x80" />',
-    b'<row Id="\xf4\x90\x80\x80" />',
-    b'<row Id="\xc3&lt;\xa9" />',
-    '<row Id="\ufffe" />'.encode(),
-    '<row Id="\uffff" />'.encode(),
-    b'<row Id />',
-    b'<row Id= />',
-    b'<row Id=1 />',
-    b'<row Id="1 />',
-    b'<row Id="1" PostTypeId />',
-    b'<row Id="1" /> junk />',
-    b'<row Id="1" />"/>',
-    b'<row/>"/>',
-    b'<row Id="1" /><row Id="2" />',
-    b'<row Id="1" /><!-- x -->/>',
-    b'<row xmlns="urn:x" Id="1" />',
-    b'<row xmlns:a="urn:x" a:Id="1" />',
-    b'<row xml:lang="en" />',
-    b'<row Id="\x00" />',
-    b'<row Id="\x01" />',
-    b'<row Id="\x02" />',
-    b'<row Id="\x03" />',
-    b'<row Id="\x0b\x0c" />',
-    b'<row Id="\x1f" />',
-    b'<row 1a="x" />',
-    b'<row Post-Type="1" />',
-    b'<row a.b="1" />',
-    '<row é="1" />'.encode(),
-    b'<rowx Id="1" />',
-    b'<ROW Id="1" />',
-    b'<row>',
-    b'<row Id="1">x</row>',
-    b' <row Id="1" />',
-    b'\xef\xbb\xbf<row Id="1" />',
-    # References must not make structure.
-    b'<row a=&quot;1&quot; />',
-    b'<row a="1" b=&quot;2&quot; />',
-    b'&lt;row a="1" />',
-    b'&lt;row a="<" />',
-    b'<row a="1"&#xA;b="2" />',
-    b'<row&#x9;a="1" />',
-    b'<row a="1" /&gt;/>',
-    b'<row a="1" &amp;="2" />',
-    b'<row a&#x9;="1" />',
-    b'<row ' + b"a" * 50_001 + b'="1" />',  # lxml: name too long
-    b'<row ' + b"a" * 1001 + b'="1" />',  # lxml accepts it, the fast path leaves it to lxml
-    b"<row " + b" ".join(b'A%d="1"' % i for i in range(1001)) + b" />",
-]
-
-
-@pytest.mark.parametrize("line", HOSTILE_ROWS)
-def test_fast_path_leaves_odd_rows_to_lxml(line):
-    assert fast_agrees_with_lxml(line) is None
-
-
-def test_fast_path_accepts_every_character_lxml_accepts():
-    """Every code point from U+0020 but " < & and U+FFFE/U+FFFF (and surrogates, which
-    UTF-8 cannot hold) is read as lxml reads it; below U+0020 and those are declined."""
-    step = 997
-    for start in range(0x20, 0x110000, step):
-        text = "".join(
-            chr(c) for c in range(start, min(start + step, 0x110000))
-            if not 0xD800 <= c <= 0xDFFF and chr(c) not in '"<&' and c not in (0xFFFE, 0xFFFF)
-        )
-        line = f'<row Id="1" Text="{text}" />'.encode()
-        assert fast_agrees_with_lxml(line) == {"Id": "1", "Text": text}, hex(start)
-    for char in [*map(chr, range(0x20)), '"', "<", "&", "\ufffe", "\uffff"]:
-        assert fast_row_attrs(f'<row Id="1" Text="a{char}b" />'.encode()) is None, repr(char)
-
-
-FUZZ_PIECES = [
-    b'"', b"'", b"<", b">", b"&", b";", b"#", b"x", b"A", b"=", b" ", b"  ", b"/", b"\t", b"\n", b"\r",
-    b"\x00", b"\x01", b"\x02", b"\x03", b"\x1f", b"\x7f", b"\xff", b"\xc3", b"\xa9", b"\xed\xa0\x80",
-    "\ufffe".encode(), "é".encode(), "😀".encode(), b"&amp;", b"&lt;", b"&gt;", b"&quot;", b"&apos;",
-    b"&#xA;", b"&#xD;", b"&#x9;", b"&#10;", b"&#13;", b"&#9;", b"&#x1F;", b"&#0;", b"&#160;", b"&nbsp;",
-    b"&xxe;", b"&amp", b' Id="9"', b' xmlns="u"', b'="', b'" ', b"/>", b"<row ",
-]
-
-
-def test_fast_path_fuzzed_rows_agree_with_lxml():
-    rng = random.Random(20240605)
-    seeds = [row.encode() for row in TYPICAL_ROWS[:15]] + [
-        b'<row Id="5" PostTypeId="2" ParentId="1" Body="&lt;p&gt;x &amp;amp; y&lt;/p&gt;&#xA;" Score="3" />',
-    ]
-    accepted = declined = 0
-    for _ in range(5000):
-        line = bytearray(rng.choice(seeds))
-        for _ in range(rng.choice((1, 1, 1, 2, 3))):
-            at = rng.randrange(len(line) + 1)
-            action = rng.random()
-            if action < 0.6:
-                line[at:at] = rng.choice(FUZZ_PIECES)
-            elif action < 0.8 and at < len(line):
-                del line[at]
-            elif at < len(line):
-                line[at] = rng.randrange(256)
-        if fast_agrees_with_lxml(bytes(line)) is None:
-            declined += 1
-        else:
-            accepted += 1
-    # Both sides of the fast path were exercised.
-    assert accepted > 300 and declined > 2000, (accepted, declined)
-
-
-def test_fast_path_can_be_switched_off(monkeypatch):
-    data = dump(*TYPICAL_ROWS[:2])
-    calls = []
-    monkeypatch.setattr(dump_parser, "fast_row_attrs", lambda text: calls.append(text))
-    read(data)
-    assert len(calls) == 2  # asked, declined (None), lxml read them
-    calls.clear()
-    monkeypatch.setattr(DumpReader, "fast_path", False)
-    records, _ = read(data)
-    assert calls == [] and [r.title for r in records] == ["Hello"]
-
-
-def read_both_ways(path: Path, monkeypatch) -> tuple[tuple, tuple, int, int]:
-    """(records, stats) read with the fast path and with lxml only, and how many rows
-    the fast path took of how many it was asked."""
-    asked, taken = [], []
-    real = dump_parser.fast_row_attrs
-
-    def counting(text):
-        attrs = real(text)
-        asked.append(1)
-        if attrs is not None:
-            taken.append(1)
-        return attrs
-
-    def run():
-        with open(path, "rb") as stream:
-            reader = DumpReader(stream, name=path.name)
-            records = list(reader)
-        stats = reader.stats
-        return records, (stats.rows, stats.questions, stats.answers, stats.comments, dict(stats.skipped),
-                         stats.rejected, stats.rejections, reader.bytes_read, reader.line_no)
-
-    with monkeypatch.context() as m:
-        m.setattr(dump_parser, "fast_row_attrs", counting)
-        fast = run()
-    with monkeypatch.context() as m:
-        m.setattr(DumpReader, "fast_path", False)
-        slow = run()
-    return fast, slow, len(taken), len(asked)
-
-
-def test_shared_dumps_read_the_same_with_and_without_the_fast_path(shared_data, monkeypatch):
-    paths = sorted(shared_data.glob("*.xml"))
-    assert paths, f"no dump in {shared_data}"
-    for path in paths:
-        fast, slow, taken, asked = read_both_ways(path, monkeypatch)
-        assert fast == slow, path.name
-        assert fast[0], path.name
-        assert taken == asked > 0, f"{path.name}: lxml was needed for {asked - taken} of {asked} rows"
-
-
-@pytest.mark.parametrize("name", ["sample.stackexchange.com-Posts.xml", "sample.stackexchange.com-Comments.xml"])
-def test_fixture_dumps_read_the_same_with_and_without_the_fast_path(name, monkeypatch):
-    fast, slow, taken, asked = read_both_ways(FIXTURES / name, monkeypatch)
-    assert fast == slow and fast[0]
-    assert taken == asked > 0
-
-
-@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "lxml-only"])
 @pytest.mark.parametrize(
     ("row", "message"),
     [
@@ -735,20 +486,13 @@ def test_fixture_dumps_read_the_same_with_and_without_the_fast_path(name, monkey
         (b'<row Id="2" PostTypeId="1" Title="\x01" />', "line 4: malformed XML"),
     ],
 )
-def test_malformed_rows_are_refused_the_same_way_with_or_without_the_fast_path(row, message, fast_path,
-                                                                                monkeypatch):
-    monkeypatch.setattr(DumpReader, "fast_path", fast_path)
+def test_malformed_rows_are_refused_with_their_line(row, message):
     data = dump('<row Id="1" PostTypeId="1" />', "ROW").replace(b"ROW", row)
     error = refusal(data)
     assert message in str(error)
-    # Word for word what lxml alone says.
-    monkeypatch.setattr(DumpReader, "fast_path", False)
-    assert str(refusal(data)) == str(error)
 
 
-@pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "lxml-only"])
-def test_odd_but_valid_rows_are_still_read(fast_path, monkeypatch):
-    monkeypatch.setattr(DumpReader, "fast_path", fast_path)
+def test_odd_but_valid_rows_are_still_read():
     records, reader = read(dump(
         "<row Id='1' PostTypeId='1' Title='single quotes' />",
         '<row  Id="2"  PostTypeId="1"\tTitle="spaced" />',

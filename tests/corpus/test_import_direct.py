@@ -34,12 +34,12 @@ def writes(monkeypatch):
     seen: list[tuple[str, int]] = []
     original = staging.ImportStage.write
 
-    def spy(self, kind, site, rows, payload):
+    def spy(self, kind, site, rows, *payload):
         if rows:
             model = staging.MODELS[kind]
             direct = self.is_direct(model, site)
             seen.append((model._meta.db_table if direct else self.tables[model][0], rows))
-        return original(self, kind, site, rows, payload)
+        return original(self, kind, site, rows, *payload)
 
     monkeypatch.setattr(staging.ImportStage, "write", spy)
     return seen
@@ -129,11 +129,35 @@ def test_an_error_while_writing_fails_the_import_and_leaves_nothing(
     with pytest.raises(RuntimeError, match="went away"):
         run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 10001)))
     assert calls == [BATCH_ROWS, BATCH_ROWS]  # nothing written after the error
-    assert bool(children) == child and all(c.returncode is not None for c in children)
+    assert bool(children) == child and all(c.exitcode is not None for c in children)
     assert not Post.objects.filter(study=study).exists()
     monkeypatch.setattr(staging.ImportStage, "write", original)
     run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 11)))
     assert Post.objects.filter(study=study).count() == 10
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["copied straight in", "staged"])
+def test_rows_read_by_children_leave_their_duplicates_out(tmp_path, settings, children, writes, direct):
+    """Children send binary COPY data; a row whose id came earlier in the file (in another
+    chunk, or in the same batch) is left out of it by the stage, in SQL: the first is kept."""
+    study = StudyFactory()
+    if not direct:  # the site is not new to the study: its rows are staged
+        run(study, posts_file(tmp_path / f"{SITE}-Posts.xml", [9000]))
+        writes.clear()
+    settings.TAXONOMIST_IMPORT_CHILD_BYTES = 0
+    settings.TAXONOMIST_IMPORT_READERS = 2
+    settings.TAXONOMIST_IMPORT_CHUNK_BYTES = 64 * 1024
+    tail = "".join(f'  <row Id="{i}" PostTypeId="1" Title="{title}" />\n'
+                   for i, title in ((3, "again"), (2999, "again"), (3001, "first"), (3001, "again")))
+    path = posts_file(tmp_path / f"{SITE}-Posts.xml", range(1, 3001), tail=tail + "</posts>\n")
+    summary = run(study, path)
+    assert len(children) == 2 and all(c.exitcode == 0 for c in children)
+    assert [(r["line"], r["id"]) for r in summary["rejected_rows"]] == [(3003, 3), (3004, 2999), (3006, 3001)]
+    assert summary["questions"] == 3001 and summary["rejected"] == 3
+    titles = dict(Post.objects.filter(study=study, so_id__in=[3, 2999, 3001]).values_list("so_id", "title"))
+    assert titles == {3: "t 3", 2999: "t 2999", 3001: "first"}
+    assert Post.objects.filter(study=study).count() == 3001 + (not direct)
+    assert {table for table, _ in writes} == {"corpus_post" if direct else "import_stage_post"}
 
 
 def test_progress_is_visible_while_the_rows_are_not(tmp_path):
