@@ -12,7 +12,14 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
+from annotator.api_utils import (
+    PageNumbersCounted,
+    PaginatedApi,
+    QueryParams,
+    StrictInput,
+    paginate,
+    query_params,
+)
 from annotator.studies.models import Role
 from annotator.studies.selectors import StudyAccess, study_get_for_user
 from sampling.selectors import draw_get
@@ -226,6 +233,8 @@ class PendingResolveApi(APIView):
 
 
 class FinalLabelListApi(PaginatedApi):
+    pagination_class = PageNumbersCounted
+
     @extend_schema(responses=FinalLabelOutput(many=True))
     def get(self, request, slug):
         access = _access(request, slug)
