@@ -3,7 +3,9 @@
 
 from collections.abc import Mapping
 
+from django.core.paginator import Page, Paginator
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Count, QuerySet, Window
 
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -107,6 +109,37 @@ class PageNumbers(PageNumberPagination):
         if request.query_params.get(self.page_query_param, None) == "":
             raise NotFound(self.invalid_page_message.format(page_number="", message="That page number is empty."))
         return super().get_page_number(request, paginator)
+
+
+class CountedWithPage(Paginator):
+    """Django's paginator, reading a page and the number of rows in one query: each row of the
+    page carries the total (``COUNT(*) OVER ()``), where counting apart scans every row a second
+    time. A page with no rows (an empty list, a page past the end) is counted apart, as Django
+    does, to tell a valid empty first page from an invalid page."""
+
+    TOTAL = "page_rows_total"
+
+    def page(self, number):
+        try:
+            first = (int(number) - 1) * self.per_page
+        except (TypeError, ValueError):
+            first = -1
+        if not isinstance(self.object_list, QuerySet) or first < 0 or self.orphans:
+            return super().page(number)  # Django's own refusal, or its own reading
+        rows = list(self.object_list.annotate(**{self.TOTAL: Window(Count("*"))})[first:first + self.per_page])
+        if not rows:
+            return super().page(number)
+        for row in rows:
+            total = row.pop(self.TOTAL) if isinstance(row, dict) else getattr(row, self.TOTAL)
+        self.__dict__["count"] = total  # Paginator.count is a cached property
+        return Page(rows, int(number), self)
+
+
+class PageNumbersCounted(PageNumbers):
+    """``PageNumbers`` over ``CountedWithPage``: for the long lists a rater or arbitrator pages
+    through (labels, final labels)."""
+
+    django_paginator_class = CountedWithPage
 
 
 class PaginatedApi(APIView):

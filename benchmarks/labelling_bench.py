@@ -113,6 +113,9 @@ def delete_all(study_id: int, user_ids: list[int]) -> None:
                   "JOIN sampling_sampledraw d ON d.id = a.draw_id WHERE d.study_id = %s")
         cursor.execute(f"DELETE FROM labelling_labelcategory WHERE label_id IN ({labels})", [study_id])
         cursor.execute(f"DELETE FROM labelling_label WHERE id IN ({labels})", [study_id])
+        # the rater's keys and their bookmark in the tree's history (the queue page writes them)
+        cursor.execute("DELETE FROM labelling_hotkeybinding WHERE study_id = %s", [study_id])
+        cursor.execute("DELETE FROM tree_categoriesseen WHERE study_id = %s", [study_id])
         cursor.execute("DELETE FROM tree_categorychange WHERE study_id = %s", [study_id])
         cursor.execute("UPDATE tree_category SET parent_id = NULL, merged_into_id = NULL WHERE study_id = %s",
                        [study_id])

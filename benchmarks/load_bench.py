@@ -205,18 +205,11 @@ def gunicorn_start(*, url: str, data_dir: str, port: int, workers: int, log_path
     # production serves hashed static names from the manifest: collect them first, as a deployment does
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env,
                    check=True)
-    # Django imports the views (numpy, matplotlib, …) with the URL conf, on a process's first
-    # request: seconds. The figures are of a server that runs, so the master imports them before
-    # it forks the workers.
-    config = Path(log_path).with_name("gunicorn_conf.py")
-    config.write_text("def when_ready(server):\n"
-                      "    from django.urls import get_resolver\n\n"
-                      "    get_resolver().url_patterns\n")
+    # the project's gunicorn.conf.py (read from ROOT, the working directory) as production runs it
     with open(log_path, "wb") as log:  # the server writes to it; this process no more
         proc = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "annotator.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(workers), "--timeout", "60", "--backlog", "2048", "--preload",
-             "--config", str(config)],
+             "--workers", str(workers), "--timeout", "60", "--backlog", "2048"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 90

@@ -99,7 +99,8 @@ def sight_for(*, study: Study | int, user, membership: Membership | None = None)
                      rating_sealed=frozenset())
     # The sealed draws and whether the user rates on each, in one query: one index probe per
     # draw, not a DISTINCT over the rater's tens of thousands of assignments.
-    rows = list(_sealed_draws(study_id).annotate(rated=Exists(
+    # Unordered: a draw's default order joins its study, for nothing here.
+    rows = list(_sealed_draws(study_id).order_by().annotate(rated=Exists(
         Assignment.objects.filter(draw_id=OuterRef("pk"), rater_id=user_id))).values_list("pk", "rated"))
     sealed = frozenset(pk for pk, _rated in rows)
     rating = frozenset(pk for pk, rated in rows if rated)
@@ -129,6 +130,18 @@ def assignment_visible_q(sight: Sight, *, prefix: str = "") -> Q:
         return Q(**{f"{prefix}draw__study_id": sight.study_id})
     return Q(**{f"{prefix}draw__study_id": sight.study_id}) & (
         mine | ~Q(**{f"{prefix}draw_id__in": sorted(sight.sealed)}))
+
+
+def running_draw_work_q(*, membership: Membership, prefix: str = "") -> Q:
+    """``assignment_visible_q`` of a member's sight on rows of the draws whose round runs (an
+    assignment, a tally: ``prefix`` leads to its ``draw_id`` and ``rater_id``), applied in the
+    same query rather than read first: there a member sees their own rows, and an owner or
+    arbitrator every rater's rows of a draw they hold no assignment on (``sight_for``'s rule)."""
+    mine = Q(**{f"{prefix}rater_id": membership.user_id})
+    if not (membership.is_owner or membership.is_arbitrator):
+        return mine
+    rates_on_it = Assignment.objects.filter(draw_id=OuterRef(f"{prefix}draw_id"), rater_id=membership.user_id)
+    return mine | ~Exists(rates_on_it)
 
 
 def assignments_visible(*, study: Study, user, sight: Sight | None = None) -> QuerySet[Assignment]:

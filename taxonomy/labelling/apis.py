@@ -7,14 +7,14 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.studies.access import StudyApiMixin
-from annotator.api_utils import PaginatedApi, StrictInput, paginate
+from annotator.api_utils import PageNumbersCounted, PaginatedApi, StrictInput, paginate
 from annotator.corpus.apis import PostDetailOutput
 from annotator.corpus.selectors import post_thread
+from annotator.studies.access import StudyApiMixin
 from annotator.studies.models import Role
+from sampling.draws.sight import sight_for
 
 from . import selectors, services
-from sampling.draws.sight import sight_for
 from .models import LabelKind
 from .services import NOTE_MAX
 
@@ -43,7 +43,11 @@ class LabelOutput(serializers.Serializer):
 
 def category_refs(label) -> list[dict]:
     """A label's categories as ``CategoryRefOutput`` writes them, built directly: a serializer
-    per label costs more than the whole query of a page of 50."""
+    per label costs more than the whole query of a page of 50. A label just submitted carries
+    them (``chosen``, as ``services.label_submit_on_item`` locked and wrote them)."""
+    chosen = getattr(label, "chosen", None)
+    if chosen is not None:
+        return chosen
     return [{"id": lc.category_id, "name": lc.category.name, "status": lc.category.status}
             for lc in label.categories.all()]
 
@@ -82,8 +86,10 @@ class AssignmentOutput(serializers.Serializer):
         return PostDetailOutput(thread.answers, many=True, context={"thread": thread}).data
 
     def get_label(self, assignment) -> dict | None:
-        # A label is written with the assignment's submission: an item not yet submitted has none.
-        label = selectors.assignment_label(assignment=assignment) if assignment.submitted_at else None
+        label = self.context.get("label")  # just submitted: the label as written
+        if label is None and assignment.submitted_at:
+            # A label is written with the assignment's submission: an item not yet submitted has none.
+            label = selectors.assignment_label(assignment=assignment)
         return LabelOutput(label).data if label else None
 
 
@@ -133,16 +139,18 @@ class LabellingItemApi(StudyApiMixin, APIView):
         access = self.get_study_access(Role.RATER)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        # The service finds the caller's assignment on the item as it locks it.
-        services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
-                                      kind=data.validated_data["kind"],
-                                      category_ids=data.validated_data["categories"],
-                                      note=data.validated_data["note"])
-        assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
-        return Response(AssignmentOutput(assignment).data)
+        # The service finds the caller's assignment on the item as it locks it, and hands back
+        # the label as written with that assignment: what GET would read now.
+        label = services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
+                                              kind=data.validated_data["kind"],
+                                              category_ids=data.validated_data["categories"],
+                                              note=data.validated_data["note"])
+        return Response(AssignmentOutput(label.assignment, context={"label": label}).data)
 
 
 class LabelListApi(StudyApiMixin, PaginatedApi):
+    pagination_class = PageNumbersCounted
+
     class ListOutput(serializers.Serializer):
         # reads the rows of selectors.label_list_for_api (dicts)
         class Meta:
@@ -195,8 +203,7 @@ class LabellingProgressApi(StudyApiMixin, APIView):
         """Labelled / assigned per rater and stratum (counts only): one's own, and every rater's for
         owners and arbitrators who do not rate on the draw (the blindness rule)."""
         access = self.get_study_access()
-        progress = selectors.labelling_progress(study=access.study, user=request.user, sight=sight_for(
-            study=access.study, user=request.user, membership=access.membership))
+        progress = selectors.labelling_progress(study=access.study, user=request.user, membership=access.membership)
         several = len({s.draw_id for s in progress.strata}) > 1
         names = {s.pk: f"v{s.draw.version} {s.name}" if several else s.name for s in progress.strata}
         return Response(self.RaterOutput(progress.raters, many=True, context={"stratum_names": names}).data)

@@ -19,9 +19,14 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from annotator.corpus.models import Post
-from annotator.studies.models import Study
+from annotator.studies.models import Membership, Study
 from sampling.draws.models import Assignment, DrawStatus, SampleDraw, SampleStratum
-from sampling.draws.sight import Sight, assignment_visible_q, sight_for
+from sampling.draws.sight import (
+    Sight,
+    assignment_visible_q,
+    running_draw_work_q,
+    sight_for,
+)
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
 from taxonomy.tree.paths import tree_shape
 from taxonomy.tree.selectors import taxonomy_version
@@ -117,6 +122,11 @@ def assignment_open_list(*, study: Study, user) -> QuerySet[Assignment]:
     return Assignment.objects.filter(rater=user, draw__study=study).exclude(draw__status__in=_NOT_OPEN)
 
 
+def assignment_is_open(assignment: Assignment, *, study: Study) -> bool:
+    """``assignment_open_list``'s rule on one assignment read with its draw."""
+    return assignment.draw.study_id == study.pk and assignment.draw.status not in _NOT_OPEN
+
+
 # Queue order is (draw version, stratum position, item id). Items are written draw by
 # draw and, within a draw, stratum by stratum in position order
 # (sampling.draws.services._items_write), so item id order is that order, and it needs no
@@ -134,7 +144,7 @@ def assignment_next_queryset(*, study: Study, user, draws: LabellingDraws | None
     )
 
 
-def _with_item(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
+def assignment_with_item(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
     """Assignments read with what an item's page shows: the post whole, and of the draw,
     item and stratum what the panel and the API read (a draw has two dozen columns, and
     compiling them into every item's query costs more than the query itself)."""
@@ -159,12 +169,12 @@ def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) 
         pk = assignment_next_queryset(study=study, user=user, draws=draws).values_list("pk", flat=True).first()
     if pk is None:
         return None
-    return _with_item(Assignment.objects.filter(pk=pk)).first()
+    return assignment_with_item(Assignment.objects.filter(pk=pk)).first()
 
 
 def assignment_get_for_rater(*, study: Study, user, item_id: int) -> Assignment:
     """The caller's assignment on this item, or 404 (missing and not assigned alike)."""
-    assignment = _with_item(assignment_open_list(study=study, user=user).filter(item_id=item_id)).first()
+    assignment = assignment_with_item(assignment_open_list(study=study, user=user).filter(item_id=item_id)).first()
     if assignment is None:
         raise Http404("No such item in your queue.")
     return assignment
@@ -283,17 +293,26 @@ class LabellingProgress:
         return sum(r.assigned for r in self.raters)
 
 
-def labelling_progress(*, study: Study, user, sight: Sight | None = None) -> LabellingProgress:
+def labelling_progress(*, study: Study, user, sight: Sight | None = None,
+                       membership: Membership | None = None) -> LabellingProgress:
     """Labelled / assigned reliability items per rater and stratum, over the study's
     draws in labelling, from the raters' tallies (sampling.RaterTally, the one source of
     these figures): of every rater whose progress ``user`` may see (the blindness rule:
-    their own, and everyone's on the draws they may see every rater's work of)."""
-    sight = sight if sight is not None else sight_for(study=study, user=user)
-    # the draws in labelling (arbitration not started): the ones whose round runs
-    draw_ids = sorted(sight.running) if sight.running is not None else labelling_draw_ids(study=study)
-    # A tally has an assignment's draw and rater: the assignments' visibility rule applies as it is.
-    rows = (RaterTally.objects.filter(assignment_visible_q(sight), draw_id__in=draw_ids)
-            .values_list("rater_id", "rater__username", "stratum_id", "submitted", "assigned")
+    their own, and everyone's on the draws they may see every rater's work of).
+    ``membership``: the user's, read with the study, where no ``sight`` is at hand (the API):
+    the rule is then applied in the tallies' query (``running_draw_work_q``), not read first."""
+    if sight is None and membership is not None:
+        # the draws in labelling (arbitration not started): the ones whose round runs
+        running = Q(draw__study=study, draw__status=DrawStatus.LABELLING, draw__arbitration_started_at__isnull=True)
+        tallies = RaterTally.objects.filter(running, running_draw_work_q(membership=membership))
+        strata = SampleStratum.objects.filter(running)
+    else:
+        sight = sight if sight is not None else sight_for(study=study, user=user)
+        draw_ids = sorted(sight.running) if sight.running is not None else labelling_draw_ids(study=study)
+        # A tally has an assignment's draw and rater: the assignments' visibility rule applies as it is.
+        tallies = RaterTally.objects.filter(assignment_visible_q(sight), draw_id__in=draw_ids)
+        strata = SampleStratum.objects.filter(draw_id__in=draw_ids)
+    rows = (tallies.values_list("rater_id", "rater__username", "stratum_id", "submitted", "assigned")
             .order_by("rater__username", "stratum_id"))
     raters: dict[int, RaterProgress] = {}
     for rater_id, username, stratum_id, submitted, assigned in rows:
@@ -302,8 +321,8 @@ def labelling_progress(*, study: Study, user, sight: Sight | None = None) -> Lab
         entry.labelled += submitted
         entry.assigned += assigned
     # what the page and the API show of a stratum: its name and its draw's version
-    strata = list(SampleStratum.objects.filter(draw_id__in=draw_ids).select_related("draw")
-                  .only("name", "position", "draw_id", "draw__version").order_by("draw__version", "position"))
+    strata = list(strata.select_related("draw").only("name", "position", "draw_id", "draw__version")
+                  .order_by("draw__version", "position"))
     return LabellingProgress(strata=strata, raters=list(raters.values()))
 
 

@@ -28,7 +28,8 @@ from .reopening import reopened_answer
 from .selectors import (
     CategoryChoice,
     Hotkey,
-    assignment_open_list,
+    assignment_is_open,
+    assignment_with_item,
     hotkey_list,
     hotkey_rows,
     label_editable,
@@ -37,22 +38,19 @@ from .selectors import (
 NOTE_MAX = 5000
 
 
-def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> None:
+def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[int, dict]:
     """Lock each chosen category's row against a concurrent merge or retirement, or raise
-    a ValidationError that names each one that cannot be used (and why)."""
-    # One query: each chosen row, locked, with the name it was merged into and whether it has
-    # a child this rater can see.
+    a ValidationError that names each one that cannot be used (and why). Returns the rows
+    read (id → its name, status, …): locked, they stay so until the label is committed."""
+    # One query: each chosen row, locked, and whether it has a child this rater can see. The
+    # name a retired row was merged into is read only to say so (a refusal is rare; and a
+    # row merged while this query waited for its lock is read again, its survivor not).
     visible_child = Category.objects.filter(parent_id=OuterRef("pk")).filter(
         Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED) & (Q(joint=True) | Q(proposed_by=rater)))
     found = {row["pk"]: row for row in Category.objects.filter(study_id=study_id, pk__in=category_ids)
-             .select_for_update(of=("self",)).order_by()
-             .values("pk", "name", "status", "proposed_by_id", "joint", "merged_into_id", "merged_into__name",
+             .select_for_update().order_by()
+             .values("pk", "name", "status", "proposed_by_id", "joint", "merged_into_id",
                      has_visible_child=Exists(visible_child))}
-    for category in found.values():
-        if category["merged_into_id"] is not None and category["merged_into__name"] is None:
-            # Merged while this query waited for the row's lock: PostgreSQL reads the row
-            # again, but not the survivor it now points to.
-            category["merged_into__name"] = Category.objects.get(pk=category["merged_into_id"]).name
     errors = []
     for pk in category_ids:
         category = found.get(pk)
@@ -62,7 +60,8 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> None:
             errors.append(f"Category #{pk} is not a category you can use in this study.")
         elif category["status"] == CategoryStatus.RETIRED:
             if category["merged_into_id"] is not None:
-                errors.append(f"“{category['name']}” was merged into “{category['merged_into__name']}” while you "
+                survivor = Category.objects.get(pk=category["merged_into_id"]).name
+                errors.append(f"“{category['name']}” was merged into “{survivor}” while you "
                               "were labelling: choose again.")
             else:
                 errors.append(f"“{category['name']}” was retired while you were labelling: choose another category.")
@@ -72,6 +71,7 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> None:
     if inner:
         raise ValidationError({"categories": [
             f"“{found[pk]['name']}” has subcategories: choose one of them." for pk in category_ids if pk in inner]})
+    return found
 
 
 @transaction.atomic
@@ -88,18 +88,22 @@ def label_submit_on_item(*, study: Study, rater, item_id: int, kind: str, catego
                          note: str = "") -> Label:
     """``label_submit`` on the rater's own assignment on this item, found and locked in one
     query (what a page posts: the item, not the assignment). Raises ``Http404`` where the
-    rater has no open assignment on it (pages and the API answer 404 alike)."""
-    assignment = (assignment_open_list(study=study, user=rater).filter(item_id=item_id)
-                  .select_for_update(of=("self",)).select_related("draw", "item")
-                  .only("draw_id", "item_id", "rater_id", "submitted_at", "draw__study_id", "draw__status",
-                        "draw__arbitration_started_at", "item__stratum_id").first())
-    if assignment is None:
+    rater has no open assignment on it (pages and the API answer 404 alike). The label's
+    ``assignment`` is the one read under the lock, with what an item's page and the API show
+    of it (``selectors.assignment_with_item``): the API answers with it, reading nothing again."""
+    # The rater's one assignment on the item (unique), then whether it is open: the same rule as
+    # assignment_open_list, on the draw read with it (a simpler query to build, on every submission).
+    assignment = (assignment_with_item(Assignment.objects.filter(rater=rater, item_id=item_id))
+                  .select_for_update(of=("self",)).first())
+    if assignment is None or not assignment_is_open(assignment, study=study):
         raise Http404("No such item in your queue.")
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
 
 
 def _label_save(*, assignment: Assignment, rater, kind: str, category_ids: Iterable[int], note: str) -> Label:
-    """The label of ``assignment``, read under its row lock, written."""
+    """The label of ``assignment``, read under its row lock, written. The label returned carries
+    its ``assignment`` and ``chosen``: its categories as ``LabelCategoryRef`` shows them (id,
+    name, status, read under the categories' locks), in the order given."""
     if assignment.rater_id != rater.pk:
         raise ValidationError("This item is not assigned to you.")
     if not label_editable(assignment):
@@ -114,8 +118,9 @@ def _label_save(*, assignment: Assignment, rater, kind: str, category_ids: Itera
         if not ids:
             raise ValidationError({"categories": "Choose at least one category, or False positive, Unclear or "
                                                  "Pending."})
-        _categories_check(study_id=assignment.draw.study_id, rater=rater, category_ids=ids)
+        found = _categories_check(study_id=assignment.draw.study_id, rater=rater, category_ids=ids)
     else:
+        found = {}
         if ids:
             raise ValidationError({"kind": f"“{LabelKind(kind).label}” excludes categories: untick them or "
                                            "choose Categories."})
@@ -125,13 +130,16 @@ def _label_save(*, assignment: Assignment, rater, kind: str, category_ids: Itera
     if label is None:
         label = Label.objects.create(assignment=assignment, kind=kind, note=note, submitted_at=now, updated_at=now)
     else:
+        label.assignment = assignment
         label.kind, label.note, label.updated_at = kind, note, now
         label.revision += 1
         label.save(update_fields=["kind", "note", "updated_at", "revision"])
         label.categories.all().delete()
     LabelCategory.objects.bulk_create(LabelCategory(label=label, category_id=pk) for pk in ids)
+    label.chosen = [{"id": pk, "name": found[pk]["name"], "status": found[pk]["status"]} for pk in ids]
     if assignment.submitted_at is None:
         Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
+        assignment.submitted_at = now
         # Once per assignment (its first submission, under its lock): the rater's progress.
         RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=rater.pk,
                                   stratum_id=assignment.item.stratum_id).update(submitted=F("submitted") + 1)

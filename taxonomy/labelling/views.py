@@ -13,15 +13,15 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_htmx.http import push_url
 
-from annotator.studies.access import study_view
 from annotator.corpus.selectors import post_thread_display
 from annotator.form_utils import form_errors_add
+from annotator.studies.access import study_view
 from annotator.studies.models import Role
+from sampling.draws.sight import sight_for
 
 from . import selectors, services
 from .forms import HotkeysForm, LabelForm, ProposeForm
 from .models import LabelKind
-from sampling.draws.sight import sight_for
 
 
 def _fragment(request) -> bool:

@@ -12,8 +12,15 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from annotator.api_utils import (
+    PageNumbersCounted,
+    PaginatedApi,
+    QueryParams,
+    StrictInput,
+    paginate,
+    query_params,
+)
 from annotator.studies.access import REVIEWERS, StudyApiMixin
-from annotator.api_utils import PaginatedApi, QueryParams, StrictInput, paginate, query_params
 from annotator.studies.models import Role
 from sampling.draws.selectors import draw_get
 
@@ -205,6 +212,8 @@ class PendingResolveApi(StudyApiMixin, APIView):
 
 
 class FinalLabelListApi(StudyApiMixin, PaginatedApi):
+    pagination_class = PageNumbersCounted
+
     @extend_schema(responses=FinalLabelOutput(many=True))
     def get(self, request, slug):
         access = self.get_study_access(REVIEWERS)
