@@ -63,6 +63,10 @@ def set_detail(request, slug, set_id, *, access):
         if job is None:
             raise Http404("No such job.")
         return job_progress_render(request, job)  # reloads when done: the new funnel and members
+    if job is not None and job.is_finished:
+        # Read again after the job: one that ended since the set was read has written its funnel
+        # (else the page would show neither the funnel nor the progress that reloads it).
+        question_set = _set_for(access, set_id)
     page = Paginator(selectors.member_list(question_set=question_set), 25).get_page(request.GET.get("page"))
     context = {
         "access": access, "study": access.study, "question_set": question_set, "job": job,

@@ -54,6 +54,28 @@ def test_owner_defines_a_set_and_sees_the_funnel_members_and_highlights(client, 
     assert "<mark>cloud</mark>" in page and "<mark>server</mark>" in page
 
 
+def test_a_job_that_ends_while_the_page_is_read_shows_its_funnel(client, study, monkeypatch):
+    """The set is read, then its job: an evaluation that ends in between (its funnel written, the
+    job succeeded) must not leave the page with neither the funnel nor the progress that reloads."""
+    from sampling.question_sets import selectors
+
+    monkeypatch.setattr("annotator.jobs.tasks.run_job.delay", lambda job_id: None)
+    login(client, study, is_owner=True)
+    response = client.post(f"/studies/{study.slug}/sets/new/", {
+        "name": "C", "words": "cloud\nserver", "whole_words": "on", "search_title": "on", "search_body": "on",
+    })
+    job = Job.objects.get(kind=JobKind.QUESTION_SET)
+    read_job = selectors.question_set_job
+
+    def job_ends_meanwhile(**kwargs):
+        job_run(job_id=job.pk)  # after the view read the set, before it reads the job
+        return read_job(**kwargs)
+
+    monkeypatch.setattr(selectors, "question_set_job", job_ends_meanwhile)
+    page = client.get(response.url).content.decode()
+    assert '<table class="table funnel">' in page and "Not evaluated yet" not in page
+
+
 def test_bad_rules_come_back_in_the_form(client, study):
     login(client, study, is_owner=True)
     response = client.post(f"/studies/{study.slug}/sets/new/", {"name": "x", "words": " , ", "search_title": "on"})
