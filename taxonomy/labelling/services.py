@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.http import Http404
 from django.utils import timezone
 
+from annotator.row_locks import values_share_locked
 from annotator.studies.models import Study
 from sampling.draws.models import Assignment, SampleDraw
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
@@ -39,18 +40,20 @@ NOTE_MAX = 5000
 
 
 def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[int, dict]:
-    """Lock each chosen category's row against a concurrent merge or retirement, or raise
+    """Lock each chosen category's row against a concurrent merge, move or retirement, or raise
     a ValidationError that names each one that cannot be used (and why). Returns the rows
     read (id → its name, status, …): locked, they stay so until the label is committed."""
-    # One query: each chosen row, locked, and whether it has a child this rater can see. The
-    # name a retired row was merged into is read only to say so (a refusal is rare; and a
+    # One query: each chosen row, share-locked, and whether it has a child this rater can see.
+    # A share lock: raters choosing the same category do not wait for one another, while the
+    # tree's writes (FOR UPDATE, in id order like this) wait for the labels and these for them.
+    # The name a retired row was merged into is read only to say so (a refusal is rare; and a
     # row merged while this query waited for its lock is read again, its survivor not).
     visible_child = Category.objects.filter(parent_id=OuterRef("pk")).filter(
         Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED) & (Q(joint=True) | Q(proposed_by=rater)))
-    found = {row["pk"]: row for row in Category.objects.filter(study_id=study_id, pk__in=category_ids)
-             .select_for_update().order_by()
-             .values("pk", "name", "status", "proposed_by_id", "joint", "merged_into_id",
-                     has_visible_child=Exists(visible_child))}
+    found = {row["id"]: row for row in values_share_locked(
+        Category.objects.filter(study_id=study_id, pk__in=category_ids).order_by("pk")
+        .values("id", "name", "status", "proposed_by_id", "joint", "merged_into_id",
+                has_visible_child=Exists(visible_child)))}
     errors = []
     for pk in category_ids:
         category = found.get(pk)

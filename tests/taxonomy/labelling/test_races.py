@@ -122,3 +122,81 @@ def test_label_racing_a_merge_never_names_the_retired_category(rnd):
         else:
             assert list(LabelCategory.objects.filter(label__assignment=a).values_list("category_id", flat=True)) \
                 == [target.pk]
+
+
+def _holding(fn, *, ready: threading.Event, release: threading.Event, errors: list):
+    """Run ``fn`` in a transaction of this thread's own connection and keep it open (its row
+    locks held) until ``release`` is set."""
+    from django.db import transaction
+
+    def run():
+        try:
+            with transaction.atomic():
+                fn()
+                ready.set()
+                release.wait(10)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+            ready.set()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def _with_lock_timeout(fn):
+    """``fn`` in a transaction that gives up on any row lock after 300 ms (instead of waiting)."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '300ms'")
+        return fn()
+
+
+def test_raters_choosing_the_same_category_do_not_wait_for_each_other_but_a_merge_waits(rnd):
+    """The chosen category is share-locked: a second rater's label on it goes through while the
+    first rater's transaction is still open, and a merge of that category waits for both."""
+    from django.db.utils import OperationalError
+
+    from taxonomy.tree.models import Category, CategoryStatus
+    from taxonomy.tree.services import category_merge
+
+    serving, quant = rnd.cats["serving"], rnd.cats["quant"]
+    first, second = rnd.assignment(rnd.ana), rnd.assignment(rnd.bo, 1)
+    ready, release, errors = threading.Event(), threading.Event(), []
+    holder = _holding(lambda: label_submit(assignment=first, rater=rnd.ana, kind="categories",
+                                           category_ids=[serving.pk], note="held"),
+                      ready=ready, release=release, errors=errors)
+    try:
+        assert ready.wait(10) and errors == []
+        # Not queued behind the open transaction (it would time out on the lock).
+        _with_lock_timeout(lambda: label_submit(assignment=second, rater=rnd.bo, kind="categories",
+                                                category_ids=[serving.pk], note="alongside"))
+        # A merge of the category must wait for the label that names it.
+        with pytest.raises(OperationalError, match="lock timeout"):
+            _with_lock_timeout(lambda: category_merge(source=Category.objects.get(pk=serving.pk),
+                                                      target=Category.objects.get(pk=quant.pk), actor=rnd.owner))
+    finally:
+        release.set()
+        holder.join()
+    assert errors == []
+    # Once the label is committed the merge goes through and moves both labels.
+    category_merge(source=Category.objects.get(pk=serving.pk), target=Category.objects.get(pk=quant.pk),
+                   actor=rnd.owner)
+    assert Category.objects.get(pk=serving.pk).status == CategoryStatus.RETIRED
+    assert sorted(LabelCategory.objects.filter(category_id=quant.pk).values_list("label__note", flat=True)) \
+        == ["alongside", "held"]
+
+
+def test_share_lock_needs_a_transaction(db):
+    """Outside a transaction a share lock would end with its own statement: refused, loudly."""
+    from django.db.transaction import TransactionManagementError
+
+    from annotator.row_locks import values_share_locked
+    from taxonomy.tree.models import Category
+
+    with pytest.raises(TransactionManagementError):
+        values_share_locked(Category.objects.values("id"))
