@@ -158,6 +158,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # A file (not :memory:) so that a real worker process can share the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-taxonomist.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters bound by the server, so that psycopg prepares a statement once a connection has
+    # run it DATABASE_PREPARE_THRESHOLD times (default 5): the same few queries of every request
+    # (a token, a membership, a label) are then parsed and planned once per connection instead of
+    # every time. "off" for a pooler that cannot keep prepared statements (PgBouncer in transaction
+    # mode before 1.21).
+    _prepare = os.environ.get("DATABASE_PREPARE_THRESHOLD", "5").strip().lower()
+    if _prepare != "off":
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": int(_prepare)})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
