@@ -52,6 +52,9 @@ class Sight:
     sealed: frozenset[int]  # draws where this user sees their own work only
     rating_sealed: frozenset[int]  # the sealed draws this user rates on
     running: frozenset[int] | None = None  # the study's draws whose round runs (None: not read)
+    # The study's other draws, read with ``sealed`` (None: not read): whose work this user sees
+    # whole. Lets the filter name the draws it shows (an index) instead of those it hides.
+    open_draws: frozenset[int] | None = None
 
     @property
     def sees_all(self) -> bool:
@@ -97,16 +100,20 @@ def sight_for(*, study: Study | int, user, membership: Membership | None = None)
     if membership is None:
         return Sight(study_id=study_id, user_id=user_id, member=False, approver=False, sealed=frozenset(),
                      rating_sealed=frozenset())
-    # The sealed draws and whether the user rates on each, in one query: one index probe per
-    # draw, not a DISTINCT over the rater's tens of thousands of assignments.
-    # Unordered: a draw's default order joins its study, for nothing here.
-    rows = list(_sealed_draws(study_id).order_by().annotate(rated=Exists(
-        Assignment.objects.filter(draw_id=OuterRef("pk"), rater_id=user_id))).values_list("pk", "rated"))
-    sealed = frozenset(pk for pk, _rated in rows)
-    rating = frozenset(pk for pk, rated in rows if rated)
+    # The study's draws, whether each one's round runs and whether the user rates on it, in one
+    # query: one index probe per draw, not a DISTINCT over the rater's tens of thousands of
+    # assignments. Unordered: a draw's default order joins its study, for nothing here.
+    rows = list(SampleDraw.objects.filter(study_id=study_id).order_by().annotate(
+        running=Q(status=DrawStatus.LABELLING, arbitration_started_at__isnull=True),
+        rated=Exists(Assignment.objects.filter(draw_id=OuterRef("pk"), rater_id=user_id)),
+    ).values_list("pk", "running", "rated"))
+    running = frozenset(pk for pk, is_running, _rated in rows if is_running)
+    rating = frozenset(pk for pk, is_running, rated in rows if is_running and rated)
     approver = membership.is_owner or membership.is_arbitrator
+    sealed = rating if approver else running
     return Sight(study_id=study_id, user_id=user_id, member=True, approver=approver,
-                 sealed=rating if approver else sealed, rating_sealed=rating, running=sealed)
+                 sealed=sealed, rating_sealed=rating, running=running,
+                 open_draws=frozenset(pk for pk, _running, _rated in rows if pk not in sealed))
 
 
 def sight_whole(*, study: Study | int) -> Sight:
@@ -128,8 +135,14 @@ def assignment_visible_q(sight: Sight, *, prefix: str = "") -> Q:
     mine = Q(**{f"{prefix}rater_id": sight.user_id})
     if not sight.sealed:
         return Q(**{f"{prefix}draw__study_id": sight.study_id})
-    return Q(**{f"{prefix}draw__study_id": sight.study_id}) & (
-        mine | ~Q(**{f"{prefix}draw_id__in": sorted(sight.sealed)}))
+    study = Q(**{f"{prefix}draw__study_id": sight.study_id})
+    if sight.open_draws is None:
+        return study & (mine | ~Q(**{f"{prefix}draw_id__in": sorted(sight.sealed)}))
+    # The same rows, named by what is shown: one's own, or on a draw seen whole. Both sides are
+    # indexed (rater, draw), where "not on a sealed draw" had every row of the study read.
+    if not sight.open_draws:
+        return study & mine
+    return study & (mine | Q(**{f"{prefix}draw_id__in": sorted(sight.open_draws)}))
 
 
 def running_draw_work_q(*, membership: Membership, prefix: str = "") -> Q:
