@@ -259,3 +259,19 @@ def migration_apps(app_label: str, migration: str):
     from django.db.migrations.loader import MigrationLoader
 
     return MigrationLoader(connection).project_state((app_label, migration)).apps
+
+
+def job_run_to_end(job_id: int, *, timeout: float = 120) -> None:
+    """Run a queued job here and return once it has ended, whoever ran it: in a test where the
+    session's Celery worker is up (started by an earlier browser test), the worker may claim the
+    job first, and ``job_run`` then returns at once."""
+    import time
+
+    from annotator.jobs.runner import job_run
+
+    job_run(job_id=job_id)
+    deadline = time.monotonic() + timeout
+    while not Job.objects.get(pk=job_id).is_finished:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} did not end within {timeout:.0f} s")
+        time.sleep(0.2)

@@ -5,12 +5,10 @@ member who only rates finds no such page while labelling goes on."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from annotator.jobs.models import Job
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
 
 from .conftest import ALICE, BOB, label_items
@@ -65,11 +63,15 @@ def test_a_run_computed_during_labelling_fits_1366_by_768(page: Page, live_serve
     """Long names, per-category κ undefined for long reasons, three raters and items still
     unlabelled: the page does not scroll sideways; the matrix is a focusable region; another
     pair is swapped in by htmx without a console error."""
-    from annotator.jobs.runner import job_run
     from sampling.draws.models import Assignment
     from taxonomy.review.agreement.services import agreement_run_start
     from taxonomy.tree.services import category_add
-    from tests.factories import MembershipFactory, UserFactory, labelling_draw
+    from tests.factories import (
+        MembershipFactory,
+        UserFactory,
+        job_run_to_end,
+        labelling_draw,
+    )
 
     from .conftest import give_label
 
@@ -92,12 +94,7 @@ def test_a_run_computed_during_labelling_fits_1366_by_768(page: Page, live_serve
             names = answer if isinstance(answer, tuple) else (answer,)
             give_label(assignment, categories=[world.categories[name] for name in names])
     run = agreement_run_start(study=world.study, scope="draw", draw=draw, resamples=200, seed=7)
-    job_run(job_id=run.job_id)
-    # The session's Celery worker (started by an earlier browser test) may have claimed the job
-    # first, and job_run then returns at once: wait for it to end, whoever runs it.
-    deadline = time.monotonic() + 120
-    while not Job.objects.get(pk=run.job_id).is_finished and time.monotonic() < deadline:
-        time.sleep(0.2)
+    job_run_to_end(run.job_id)
     run.refresh_from_db()
     assert any(row["reasons"] for row in run.result["per_category"])  # long "undefined κ" reasons to show
 

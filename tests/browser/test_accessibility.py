@@ -28,9 +28,9 @@ from __future__ import annotations
 import json
 import re
 from base64 import b64encode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from hashlib import sha256
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,10 +39,9 @@ from django.test import Client
 from django.utils import timezone
 
 from annotator.corpus.models import Post
-from annotator.jobs.runner import job_run
 from taxonomy.results.services import export_start
 from tests.blindness import crawl
-from tests.factories import JobFactory
+from tests.factories import JobFactory, job_run_to_end
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE_VERSION = json.loads((ROOT / "package.json").read_text())["dependencies"]["axe-core"]
@@ -289,7 +288,7 @@ def test_every_page_is_accessible_and_quiet(browser, live_server, settings):
     # What the rich study lacks for a page of its own: an import and an export.
     JobFactory(study=study, created_by=rich.owner, status="succeeded", started_at=timezone.now(),
                finished_at=timezone.now(), result={"questions": 24, "answers": 1, "comments": 1})
-    job_run(job_id=export_start(study=study, user=rich.owner, kind="items_csv").pk)
+    job_run_to_end(export_start(study=study, user=rich.owner, kind="items_csv").pk)
     Post.objects.filter(study=study, so_id=100).update(body=AWKWARD_BODY)
     from tests.classifier.rows import classifier_rows_make
 
