@@ -19,6 +19,10 @@ For one rater, through the API with a token:
   the database that every answered submission is stored exactly once (one label per assignment,
   the assignment marked submitted, nothing stored that was not answered).
 
+Both submission workloads run twice: answered as ``GET`` answers (the item with its post, answers
+and comments: what the API gives by default), then with ``Prefer: return=minimal`` (the label
+alone, as doccano answers with the annotation alone).
+
 Also the CPU time gunicorn's workers spent per submission (what the machine's other load changes
 less than the latencies).
 
@@ -63,6 +67,7 @@ DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/taxonomist_peer"
 SLUG = "peer"
 EARLIER_PER_RATER = 60  # labelled items per rater on the earlier draw: > 50 labels and final labels
 PEER = "/tmp/peer"
+MINIMAL = {False: "", True: " (Prefer: return=minimal)"}
 
 
 @dataclass
@@ -80,8 +85,8 @@ def study_make(*, raters: int, per_rater: int) -> Setup:
 
     from annotator.studies.models import Membership, Study
     from sampling.draws.models import Assignment
-    from taxonomy.review.arbitration.services import arbitration_start
     from taxonomy.labelling.services import label_submit
+    from taxonomy.review.arbitration.services import arbitration_start
     from taxonomy.tree.services import category_add
 
     User = get_user_model()
@@ -118,9 +123,13 @@ def summary(seconds: list[float]) -> dict:
             "max_ms": round(ms[-1], 1)}
 
 
-def session(token: str) -> requests.Session:
+def session(token: str, *, minimal: bool = False) -> requests.Session:
+    """A client with the token; ``minimal``: its submissions ask for the label alone
+    (``Prefer: return=minimal``), as doccano's answer with the annotation alone."""
     s = requests.Session()
     s.headers["Authorization"] = f"Token {token}"
+    if minimal:
+        s.headers["Prefer"] = "return=minimal"
     return s
 
 
@@ -149,8 +158,9 @@ def _body(setup: Setup, i: int) -> dict:
     return {"kind": "categories", "categories": [setup.leaves[i % len(setup.leaves)]], "note": ""}
 
 
-def ours_sequential(base: str, setup: Setup, items: list[int], server: subprocess.Popen) -> dict:
-    s = session(setup.rater_token)
+def ours_sequential(base: str, setup: Setup, items: list[int], server: subprocess.Popen, *,
+                    minimal: bool = False) -> dict:
+    s = session(setup.rater_token, minimal=minimal)
     lat, codes = [], {}
     cpu = cpu_seconds(server.pid)
     t0 = time.perf_counter()
@@ -165,13 +175,13 @@ def ours_sequential(base: str, setup: Setup, items: list[int], server: subproces
 
 
 def ours_concurrent(base: str, setup: Setup, items: list[int], threads: int, duration: float,
-                    server: subprocess.Popen) -> tuple[dict, list[int]]:
+                    server: subprocess.Popen, *, minimal: bool = False) -> tuple[dict, list[int]]:
     lock = threading.Lock()
     nxt, lat, codes, stored = [0], [], {}, []
     stop_at = time.time() + duration
 
     def worker():
-        s = session(setup.rater_token)
+        s = session(setup.rater_token, minimal=minimal)
         while time.time() < stop_at:
             with lock:
                 i = nxt[0]
@@ -274,19 +284,23 @@ def main() -> int:
         for round_no in range(1, args.rounds + 1):
             print(f"\n== round {round_no} (load average {os.getloadavg()[0]:.1f})")
             print("ours, reads:", json.dumps(reads(base, setup, args.calls)))
-            batch = items[used:used + args.calls]
-            used += len(batch)
-            print("ours, sequential submit:", json.dumps(ours_sequential(base, setup, batch, server)))
+            for minimal in (False, True):
+                batch = items[used:used + args.calls]
+                used += len(batch)
+                print(f"ours, sequential submit{MINIMAL[minimal]}:",
+                      json.dumps(ours_sequential(base, setup, batch, server, minimal=minimal)))
             if args.doccano:
                 result = doccano("label_seq", args.doccano, doccano_next, args.calls)
                 doccano_next += args.calls
                 print("doccano, sequential submit:", json.dumps(doccano_brief(result)))
-            tried = items[used:]
-            figures, answered = ours_concurrent(base, setup, tried, args.threads, args.duration, server)
-            used += figures["n"]
-            check = stored_once_check(setup=setup, answered=answered, tried=tried[:figures["n"]])
-            failed |= bool(check["lost"] or check["stored_more_than_once"] or check["stored_not_answered"])
-            print(f"ours, {args.threads} concurrent:", json.dumps({**figures, "check": check}))
+            for minimal in (False, True):
+                tried = items[used:]
+                figures, answered = ours_concurrent(base, setup, tried, args.threads, args.duration, server,
+                                                    minimal=minimal)
+                used += figures["n"]
+                check = stored_once_check(setup=setup, answered=answered, tried=tried[:figures["n"]])
+                failed |= bool(check["lost"] or check["stored_more_than_once"] or check["stored_not_answered"])
+                print(f"ours, {args.threads} concurrent{MINIMAL[minimal]}:", json.dumps({**figures, "check": check}))
             if args.doccano:
                 result = doccano("label_conc", args.doccano, doccano_next, args.threads, args.duration)
                 doccano_next = result["next_index"] + 1

@@ -135,7 +135,10 @@ class LabellingItemApi(StudyApiMixin, APIView):
     @extend_schema(request=InputSerializer, responses=AssignmentOutput)
     def put(self, request, slug, item_id):
         """Submit (or replace) the caller's label on their item: the last submission wins. Answers
-        as ``GET`` does (the item, its post and the label as stored)."""
+        as ``GET`` does (the item, its post and the label as stored). With the request header
+        ``Prefer: return=minimal`` (RFC 7240), for a client that labels in bulk and has the post
+        already: only ``{"item": …, "label": …}``, the label as stored, and the response header
+        ``Preference-Applied: return=minimal``."""
         access = self.get_study_access(Role.RATER)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -145,7 +148,18 @@ class LabellingItemApi(StudyApiMixin, APIView):
                                               kind=data.validated_data["kind"],
                                               category_ids=data.validated_data["categories"],
                                               note=data.validated_data["note"])
+        if _prefers_minimal(request):
+            return Response({"item": label.assignment.item_id, "label": LabelOutput(label).data},
+                            headers={"Preference-Applied": "return=minimal"})
         return Response(AssignmentOutput(label.assignment, context={"label": label}).data)
+
+
+def _prefers_minimal(request) -> bool:
+    """The request's ``Prefer`` header asks for ``return=minimal`` (RFC 7240: comma-separated
+    preferences, each possibly with ``;`` parameters; names are case-insensitive)."""
+    preferences = request.headers.get("Prefer", "")
+    return any(part.split(";", 1)[0].strip().lower().replace(" ", "") == "return=minimal"
+               for part in preferences.split(","))
 
 
 class LabelListApi(StudyApiMixin, PaginatedApi):

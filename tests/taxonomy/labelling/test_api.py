@@ -148,3 +148,31 @@ def test_viewer_cannot_use_the_rater_endpoints(rnd):
     viewer = UserFactory(username="viewer")
     MembershipFactory(study=rnd.study, user=viewer)
     assert client(viewer).get("/api/studies/dl/labelling/next/").status_code == 404
+
+
+def test_put_with_prefer_return_minimal_answers_with_the_label_only(rnd):
+    """A client labelling in bulk asks for the label alone (RFC 7240): the same label stored, the
+    post and its thread neither read nor sent; without the header the answer is as GET's."""
+    api = client(rnd.ana)
+    first, second = rnd.assignment(rnd.ana, 0), rnd.assignment(rnd.ana, 1)
+    body = {"kind": "categories", "categories": [rnd.cats["export"].pk], "note": "n"}
+    with CaptureQueriesContext(connection) as queries:
+        minimal = api.put(f"/api/studies/dl/labelling/items/{first.item_id}/", body, format="json",
+                          HTTP_PREFER="handling=lenient, Return=Minimal")
+    assert minimal.status_code == 200 and minimal["Preference-Applied"] == "return=minimal"
+    data = minimal.json()
+    assert set(data) == {"item", "label"} and data["item"] == first.item_id
+    assert data["label"]["categories"] == [{"id": rnd.cats["export"].pk, "name": "Export", "status": "active"}]
+    assert data["label"]["note"] == "n" and data["label"]["revision"] == 1
+    # no answer or comment read (the post itself comes with the item, in the lock's query)
+    assert not [q for q in queries.captured_queries if 'FROM "corpus_' in q["sql"]]
+    assert Label.objects.get(assignment=first).note == "n"
+    # the stored label is what GET shows
+    assert api.get(f"/api/studies/dl/labelling/items/{first.item_id}/").json()["label"] == data["label"]
+    full = api.put(f"/api/studies/dl/labelling/items/{second.item_id}/", body, format="json",
+                   HTTP_PREFER="return=representation")
+    assert "Preference-Applied" not in full and {"post", "answers", "label"} <= set(full.json())
+    # refused input is refused alike, whatever the preference
+    bad = api.put(f"/api/studies/dl/labelling/items/{second.item_id}/", {"kind": "categories", "categories": []},
+                  format="json", HTTP_PREFER="return=minimal")
+    assert bad.status_code == 400 and "Preference-Applied" not in bad
