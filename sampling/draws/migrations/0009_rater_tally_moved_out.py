@@ -3,17 +3,7 @@ rows stay; the content type (and so any permission on it) is handed to labelling
 
 from django.db import migrations
 
-
-def content_type_hand_over(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if not ContentType.objects.filter(app_label="labelling", model="ratertally").exists():
-        ContentType.objects.filter(app_label="sampling", model="ratertally").update(app_label="labelling")
-
-
-def content_type_hand_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if not ContentType.objects.filter(app_label="sampling", model="ratertally").exists():
-        ContentType.objects.filter(app_label="labelling", model="ratertally").update(app_label="sampling")
+from annotator.migration_ops import model_moved_out
 
 
 class Migration(migrations.Migration):
@@ -24,9 +14,4 @@ class Migration(migrations.Migration):
         ('contenttypes', '0002_remove_content_type_name'),
     ]
 
-    operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[migrations.DeleteModel(name='RaterTally')],
-            database_operations=[migrations.RunPython(content_type_hand_over, content_type_hand_back)],
-        ),
-    ]
+    operations = [model_moved_out(model='RaterTally', from_app='sampling', to_app='labelling')]

@@ -3,17 +3,7 @@ rows stay; the content type (and so any permission on it) is handed to arbitrati
 
 from django.db import migrations
 
-
-def content_type_hand_over(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if not ContentType.objects.filter(app_label="arbitration", model="relabelrequest").exists():
-        ContentType.objects.filter(app_label="labelling", model="relabelrequest").update(app_label="arbitration")
-
-
-def content_type_hand_back(apps, schema_editor):
-    ContentType = apps.get_model("contenttypes", "ContentType")
-    if not ContentType.objects.filter(app_label="labelling", model="relabelrequest").exists():
-        ContentType.objects.filter(app_label="arbitration", model="relabelrequest").update(app_label="labelling")
+from annotator.migration_ops import model_moved_out
 
 
 class Migration(migrations.Migration):
@@ -24,9 +14,4 @@ class Migration(migrations.Migration):
         ('contenttypes', '0002_remove_content_type_name'),
     ]
 
-    operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[migrations.DeleteModel(name='RelabelRequest')],
-            database_operations=[migrations.RunPython(content_type_hand_over, content_type_hand_back)],
-        ),
-    ]
+    operations = [model_moved_out(model='RelabelRequest', from_app='labelling', to_app='arbitration')]
