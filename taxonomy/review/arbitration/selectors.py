@@ -80,6 +80,17 @@ def pending_queue(*, study, stratum_id: int | None = None) -> QuerySet[SampleIte
     return items.order_by("draw__version", "stratum__position", "pk")
 
 
+PENDING_PAGE_MAX = 200  # the Pending page's items at most: each comes with its raters' labels
+
+
+def pending_page(*, study) -> tuple[list[SampleItem], int]:
+    """The Pending page's items, the queue's first ``PENDING_PAGE_MAX`` in its order, and how many
+    items are Pending in all (the page says when it shows only the first ones)."""
+    queue = pending_queue(study=study)
+    items = list(queue[:PENDING_PAGE_MAX])
+    return items, (len(items) if len(items) < PENDING_PAGE_MAX else queue.count())
+
+
 @dataclass(frozen=True)
 class QueueCount:
     stratum: str

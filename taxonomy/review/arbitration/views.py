@@ -163,7 +163,7 @@ def pending_list(request, slug, *, access):
     final label, or by asking their raters to label them again against it). A refused request
     comes back with the form as it was sent and why (400)."""
     study = access.study
-    items = list(selectors.pending_queue(study=study)[:200])
+    items, pending_total = selectors.pending_page(study=study)
     choices = selectors.leaf_choices(study=study)
     form = PendingResolveForm(request.POST or None, item_choices=[(i.pk, i.post.title) for i in items],
                               leaf_choices=choices, parent_choices=selectors.parent_choices(study=study))
@@ -192,7 +192,7 @@ def pending_list(request, slug, *, access):
     context = {"access": access, "study": study, "form": form, "choices": choices,
                "items": [(i, selectors.item_rater_labels(item=i)) for i in items],
                "paths": selectors.category_paths(study=study), "chosen": {int(chosen)} if str(chosen).isdigit() else set(),
-               "from_pending": selectors.pending_categories_count(study=study),
+               "from_pending": selectors.pending_categories_count(study=study), "pending_total": pending_total,
                "may_decide": access.can(Role.ARBITRATOR),
                "checked": {int(v) for v in request.POST.getlist("items") if v.isdigit()}}
     return render(request, "taxonomy/arbitration/pending.html", context, status=status)

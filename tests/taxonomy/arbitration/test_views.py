@@ -249,3 +249,26 @@ def test_pending_refuses_an_empty_reason_next_to_the_field_with_400(client, star
     assert 'id="reason-error">Say why: the reason is part of the published record.</p>' in page
     assert f'value="{s["export"].pk}" checked' in page and f'value="{s["items"][2].pk}" id="pending-{s["items"][2].pk}" checked' in page
     assert not FinalLabel.objects.filter(item=s["items"][2]).exists()
+
+
+@pytest.mark.django_db
+def test_pending_page_says_when_it_shows_only_the_first_items(client, setting, monkeypatch):  # noqa: F811
+    """More Pending items than the page holds: the first ones in the queue's order, and the page
+    says how many there are in all; with room for all of them, no such line."""
+    from taxonomy.review.arbitration import selectors
+
+    s = setting
+    from taxonomy.labelling.models import Label, LabelCategory
+
+    # a second Pending item: bob's label on the disagreed item becomes Pending
+    LabelCategory.objects.filter(label__assignment__item=s["items"][1], label__assignment__rater=s["r2"]).delete()
+    Label.objects.filter(assignment__item=s["items"][1], assignment__rater=s["r2"]).update(kind="pending")
+    arbitration_start(draw=s["draw"], user=s["arbitrator"])
+    client.force_login(s["arbitrator"])
+    monkeypatch.setattr(selectors, "PENDING_PAGE_MAX", 1)
+    page = client.get(url("pending", s)).content.decode()
+    assert f'id="pending-{s["items"][1].pk}"' in page and f'id="pending-{s["items"][2].pk}"' not in page
+    assert "The first 1 of 2 Pending items are shown" in page
+    monkeypatch.setattr(selectors, "PENDING_PAGE_MAX", 2)
+    page = client.get(url("pending", s)).content.decode()
+    assert f'id="pending-{s["items"][2].pk}"' in page and 'id="pending-shown"' not in page
