@@ -17,6 +17,9 @@ from urllib.parse import quote
 
 import pytest
 
+# The browser fixtures (``browser``, ``page``) for every browser test, wherever it lives.
+pytest_plugins = ["tests.browser.fixtures"]
+
 ROOT = Path(__file__).resolve().parent
 SHARED_DATA = ROOT.parent / "shared" / "data" / "stackexchange"
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"

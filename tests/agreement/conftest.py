@@ -11,7 +11,6 @@ from django.utils import timezone
 from sampling.draws.models import Assignment, SampleDraw, SampleItem
 from taxonomy.labelling.models import Label, LabelCategory
 from taxonomy.tree.services import category_add
-from tests.browser.conftest import browser, page  # noqa: F401  (Chromium fixtures for the browser test here)
 from tests.factories import MembershipFactory, StudyFactory, UserFactory, assignment_mark_submitted, labelling_draw
 
 # Cohen's κ by hand: agreement on 5 of 6 items; marginals alice E3 Q2 FP1, bob E2 Q3 FP1,

@@ -19,7 +19,7 @@ from playwright.sync_api import Page, expect
 
 from annotator.corpus.models import Post
 from annotator.jobs.models import Job, JobStatus
-from tests.browser.conftest import worker_paused
+from tests.browser.fixtures import worker_paused
 from tests.factories import PASSWORD, MembershipFactory, StudyFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,6 @@ from playwright.sync_api import expect
 
 from taxonomy.classifier import viewing
 from taxonomy.labelling import services as labelling_services
-from tests.browser.conftest import browser, page  # noqa: F401
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
 from tests.browser.test_labelling import _axe_serious
 from tests.factories import MembershipFactory, UserFactory, coded_study, labelling_draw

@@ -5,7 +5,6 @@ import pytest
 from playwright.sync_api import expect
 
 from annotator.jobs.models import Job, JobStatus
-from tests.browser.conftest import browser, page  # noqa: F401  (Chromium fixtures)
 from tests.factories import PASSWORD, JobFactory, MembershipFactory, StudyFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import browser, page  # noqa: F401  (Chromium fixtures)
 from tests.browser.test_accessibility import AXE_DIR, AXE_RUN, AXE_TAGS, BLOCKING_IMPACTS
 from tests.browser.test_import_flow import _assert_no_script_errors, _sign_in
 from tests.factories import (

@@ -1,2 +1,1 @@
 # The browser test of this folder reuses the browser fixtures (Chromium, page with problem collection).
-from tests.browser.conftest import browser, page  # noqa: F401

@@ -74,4 +74,3 @@ def tree(team):
 
 
 # The browser test of this folder reuses the browser fixtures (Chromium, page with problem collection).
-from tests.browser.conftest import browser, page  # noqa: E402, F401

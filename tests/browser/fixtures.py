@@ -1,4 +1,6 @@
-"""Browser fixtures: Debian's Chromium driven by Playwright's sync API.
+"""Browser fixtures: Debian's Chromium driven by Playwright's sync API. A plugin of the whole
+suite (``pytest_plugins`` in the root ``conftest.py``): a browser test anywhere asks for
+``page`` or ``browser`` without importing them.
 
 Playwright's sync API keeps an asyncio event loop "running" in the main
 thread for as long as it is started, and Django then refuses ORM calls from
