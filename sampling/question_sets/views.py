@@ -51,6 +51,12 @@ def set_edit(request, slug, set_id=None, *, access):
                   {"access": access, "study": access.study, "form": form, "question_set": question_set})
 
 
+def _evaluated_by(question_set: QuestionSet, job) -> bool:
+    """The set as read already holds what ``job`` wrote (its evaluation came after the job began)."""
+    return (question_set.evaluated_at is not None and job.started_at is not None
+            and question_set.evaluated_at >= job.started_at)
+
+
 def saved_url(slug: str, question_set: QuestionSet) -> str:
     return reverse("selection:set", args=[slug, question_set.pk])
 
@@ -63,9 +69,10 @@ def set_detail(request, slug, set_id, *, access):
         if job is None:
             raise Http404("No such job.")
         return job_progress_render(request, job)  # reloads when done: the new funnel and members
-    if job is not None and job.is_finished:
+    if job is not None and job.is_finished and not _evaluated_by(question_set, job):
         # Read again after the job: one that ended since the set was read has written its funnel
-        # (else the page would show neither the funnel nor the progress that reloads it).
+        # (else the page would show neither the funnel nor the progress that reloads it). A set
+        # read after its job wrote it (every later view) is not read twice.
         question_set = _set_for(access, set_id)
     page = Paginator(selectors.member_list(question_set=question_set), 25).get_page(request.GET.get("page"))
     context = {

@@ -207,3 +207,19 @@ def test_an_all_questions_set_from_the_form(client, study, queued):
     assert "2 questions" in page and "Android crash" in page and "Serving on a cloud server" in page
     edit = client.get(f"/studies/{study.slug}/sets/{question_set.pk}/edit/").content.decode()
     assert re.search(r"<input[^>]*name=\"all_questions\"[^>]*checked", edit)
+
+
+def test_an_evaluated_set_is_read_once(client, study, monkeypatch):
+    """Once its job has written it, every later view reads the set once (not again after its job)."""
+    from sampling.question_sets import selectors
+
+    monkeypatch.setattr("annotator.jobs.tasks.run_job.delay", lambda job_id: None)
+    login(client, study, is_owner=True)
+    response = client.post(f"/studies/{study.slug}/sets/new/", {
+        "name": "C", "words": "cloud\nserver", "whole_words": "on", "search_title": "on", "search_body": "on",
+    })
+    job_run(job_id=Job.objects.get(kind=JobKind.QUESTION_SET).pk)
+    reads, read_set = [], selectors.question_set_get
+    monkeypatch.setattr(selectors, "question_set_get", lambda **kw: reads.append(kw) or read_set(**kw))
+    page = client.get(response.url).content.decode()
+    assert '<table class="table funnel">' in page and len(reads) == 1
