@@ -169,3 +169,11 @@ def query_params(serializer_class: type[serializers.Serializer], request) -> dic
     query = serializer_class(data=request.query_params.dict())
     query.is_valid(raise_exception=True)
     return query.validated_data
+
+
+def prefers_minimal(request) -> bool:
+    """The request's ``Prefer`` header asks for ``return=minimal`` (RFC 7240: comma-separated
+    preferences, each possibly with ``;`` parameters; names are case-insensitive)."""
+    preferences = request.headers.get("Prefer", "")
+    return any(part.split(";", 1)[0].strip().lower().replace(" ", "") == "return=minimal"
+               for part in preferences.split(","))

@@ -7,7 +7,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.api_utils import PageNumbersCounted, PaginatedApi, StrictInput, paginate
+from annotator.api_utils import PageNumbersCounted, PaginatedApi, StrictInput, paginate, prefers_minimal
 from annotator.corpus.apis import PostDetailOutput
 from annotator.corpus.selectors import post_thread
 from annotator.studies.access import StudyApiMixin
@@ -143,23 +143,16 @@ class LabellingItemApi(StudyApiMixin, APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         # The service finds the caller's assignment on the item as it locks it, and hands back
-        # the label as written with that assignment: what GET would read now.
+        # the label as written: what GET would read now.
         label = services.label_submit_on_item(study=access.study, rater=request.user, item_id=item_id,
                                               kind=data.validated_data["kind"],
                                               category_ids=data.validated_data["categories"],
                                               note=data.validated_data["note"])
-        if _prefers_minimal(request):
+        if prefers_minimal(request):
             return Response({"item": label.assignment.item_id, "label": LabelOutput(label).data},
                             headers={"Preference-Applied": "return=minimal"})
-        return Response(AssignmentOutput(label.assignment, context={"label": label}).data)
-
-
-def _prefers_minimal(request) -> bool:
-    """The request's ``Prefer`` header asks for ``return=minimal`` (RFC 7240: comma-separated
-    preferences, each possibly with ``;`` parameters; names are case-insensitive)."""
-    preferences = request.headers.get("Prefer", "")
-    return any(part.split(";", 1)[0].strip().lower().replace(" ", "") == "return=minimal"
-               for part in preferences.split(","))
+        assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
+        return Response(AssignmentOutput(assignment, context={"label": label}).data)
 
 
 class LabelListApi(StudyApiMixin, PaginatedApi):

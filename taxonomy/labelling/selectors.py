@@ -156,6 +156,16 @@ def assignment_with_item(assignments: QuerySet[Assignment]) -> QuerySet[Assignme
         "item__stratum__name")
 
 
+def assignment_for_write(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """Assignments read with what a label's write reads of their draw (its study and state,
+    ``assignment_is_open``, ``label_editable``) and item (its stratum, for the rater's tally),
+    and nothing it does not: a submission locks one, and every column compiled into that
+    query costs each submission."""
+    return assignments.select_related("draw", "item").only(
+        "draw_id", "item_id", "rater_id", "submitted_at",
+        "draw__study_id", "draw__status", "draw__arbitration_started_at", "item__stratum_id")
+
+
 def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) -> Assignment | None:
     """The rater's first unlabelled item of a draw in labelling, in a stable order."""
     # Pick the id first, then read that one row with its post: joining the posts of

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -29,8 +29,8 @@ from .reopening import reopened_answer
 from .selectors import (
     CategoryChoice,
     Hotkey,
+    assignment_for_write,
     assignment_is_open,
-    assignment_with_item,
     hotkey_list,
     hotkey_rows,
     label_editable,
@@ -43,17 +43,20 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[
     """Lock each chosen category's row against a concurrent merge, move or retirement, or raise
     a ValidationError that names each one that cannot be used (and why). Returns the rows
     read (id → its name, status, …): locked, they stay so until the label is committed."""
-    # One query: each chosen row, share-locked, and whether it has a child this rater can see.
-    # A share lock: raters choosing the same category do not wait for one another, while the
-    # tree's writes (FOR UPDATE, in id order like this) wait for the labels and these for them.
-    # The name a retired row was merged into is read only to say so (a refusal is rare; and a
-    # row merged while this query waited for its lock is read again, its survivor not).
-    visible_child = Category.objects.filter(parent_id=OuterRef("pk")).filter(
-        Q(status=CategoryStatus.ACTIVE) | Q(status=CategoryStatus.PROPOSED) & (Q(joint=True) | Q(proposed_by=rater)))
-    found = {row["id"]: row for row in values_share_locked(
-        Category.objects.filter(study_id=study_id, pk__in=category_ids).order_by("pk")
-        .values("id", "name", "status", "proposed_by_id", "joint", "merged_into_id",
-                has_visible_child=Exists(visible_child)))}
+    # One query: each chosen row and each child of one that this rater can see (what makes it
+    # inner for them), share-locked in id order. A share lock: raters choosing the same category
+    # do not wait for one another, while the tree's writes (FOR UPDATE, in id order like this)
+    # wait for the labels and these for them; adding a child locks its parent, so none appears
+    # under a chosen row before the label is committed. The name a retired row was merged into
+    # is read only to say so (a refusal is rare; and a row merged while this query waited for
+    # its lock is read again, its survivor not).
+    chosen = set(category_ids)
+    rows = values_share_locked(
+        Category.objects.filter(study_id=study_id)
+        .filter(Q(pk__in=category_ids)
+                | Q(parent_id__in=category_ids) & (PUBLIC | Q(status=CategoryStatus.PROPOSED, proposed_by=rater)))
+        .order_by("pk").values("id", "parent_id", "name", "status", "proposed_by_id", "joint", "merged_into_id"))
+    found = {row["id"]: row for row in rows if row["id"] in chosen}
     errors = []
     for pk in category_ids:
         category = found.get(pk)
@@ -70,7 +73,9 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[
                 errors.append(f"“{category['name']}” was retired while you were labelling: choose another category.")
     if errors:
         raise ValidationError({"categories": errors})
-    inner = {pk for pk in category_ids if found[pk]["has_visible_child"]}
+    # A row under a chosen one is a child this rater can see: read as one, or chosen and usable
+    # (a chosen row they cannot use was refused above).
+    inner = {row["parent_id"] for row in rows if row["parent_id"] in chosen}
     if inner:
         raise ValidationError({"categories": [
             f"“{found[pk]['name']}” has subcategories: choose one of them." for pk in category_ids if pk in inner]})
@@ -92,11 +97,11 @@ def label_submit_on_item(*, study: Study, rater, item_id: int, kind: str, catego
     """``label_submit`` on the rater's own assignment on this item, found and locked in one
     query (what a page posts: the item, not the assignment). Raises ``Http404`` where the
     rater has no open assignment on it (pages and the API answer 404 alike). The label's
-    ``assignment`` is the one read under the lock, with what an item's page and the API show
-    of it (``selectors.assignment_with_item``): the API answers with it, reading nothing again."""
+    ``assignment`` is the one read under the lock, with only what the write reads of its draw
+    and item (``selectors.assignment_for_write``): a caller that shows the item reads it."""
     # The rater's one assignment on the item (unique), then whether it is open: the same rule as
     # assignment_open_list, on the draw read with it (a simpler query to build, on every submission).
-    assignment = (assignment_with_item(Assignment.objects.filter(rater=rater, item_id=item_id))
+    assignment = (assignment_for_write(Assignment.objects.filter(rater=rater, item_id=item_id))
                   .select_for_update(of=("self",)).first())
     if assignment is None or not assignment_is_open(assignment, study=study):
         raise Http404("No such item in your queue.")

@@ -164,14 +164,21 @@ def test_put_with_prefer_return_minimal_answers_with_the_label_only(rnd):
     assert set(data) == {"item", "label"} and data["item"] == first.item_id
     assert data["label"]["categories"] == [{"id": rnd.cats["export"].pk, "name": "Export", "status": "active"}]
     assert data["label"]["note"] == "n" and data["label"]["revision"] == 1
-    # no answer or comment read (the post itself comes with the item, in the lock's query)
-    assert not [q for q in queries.captured_queries if 'FROM "corpus_' in q["sql"]]
+    # no post, answer or comment read, and nothing the lock's query left out read afterwards
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert not [q for q in sql if '"corpus_' in q]
+    one_by_one = [f'WHERE "{table}"."id" =' for table in ("sampling_sampledraw", "sampling_samplestratum",
+                                                         "sampling_sampleitem")]
+    assert [q for q in sql if any(marker in q for marker in one_by_one)] == []
     assert Label.objects.get(assignment=first).note == "n"
     # the stored label is what GET shows
     assert api.get(f"/api/studies/dl/labelling/items/{first.item_id}/").json()["label"] == data["label"]
-    full = api.put(f"/api/studies/dl/labelling/items/{second.item_id}/", body, format="json",
-                   HTTP_PREFER="return=representation")
+    with CaptureQueriesContext(connection) as queries:
+        full = api.put(f"/api/studies/dl/labelling/items/{second.item_id}/", body, format="json",
+                       HTTP_PREFER="return=representation")
     assert "Preference-Applied" not in full and {"post", "answers", "label"} <= set(full.json())
+    assert full.json() == api.get(f"/api/studies/dl/labelling/items/{second.item_id}/").json()
+    assert [q["sql"] for q in queries.captured_queries if any(marker in q["sql"] for marker in one_by_one)] == []
     # refused input is refused alike, whatever the preference
     bad = api.put(f"/api/studies/dl/labelling/items/{second.item_id}/", {"kind": "categories", "categories": []},
                   format="json", HTTP_PREFER="return=minimal")

@@ -150,6 +150,26 @@ def test_a_proposal_under_a_leaf_is_refused_the_same_whether_or_not_it_is_labell
     assert quant.pk in {c.id for c in selectors.category_choices(study=rnd.study, user=rnd.ana)}
 
 
+def test_inner_or_leaf_is_decided_by_the_children_this_rater_can_see(rnd):
+    """A category is inner for a rater when a child they can see is under it: another rater's
+    private proposal or a retired child does not make it so; a chosen child does."""
+    mobile, quant = rnd.cats["mobile"], rnd.cats["quant"]
+    label_category_propose(study=rnd.study, rater=rnd.bo, name="Edge TPU", parent_id=mobile.pk)
+    Category.objects.filter(pk=quant.pk).update(status=CategoryStatus.RETIRED)
+    # for ana, Mobile's only children are retired or bo's: a leaf, as the choices show it
+    assert mobile.pk in {c.id for c in selectors.category_choices(study=rnd.study, user=rnd.ana)}
+    label_submit(assignment=rnd.assignment(rnd.ana), rater=rnd.ana, kind="categories", category_ids=[mobile.pk])
+    # for bo, his own proposal is under it
+    with pytest.raises(ValidationError, match="“Mobile” has subcategories"):
+        label_submit(assignment=rnd.assignment(rnd.bo), rater=rnd.bo, kind="categories", category_ids=[mobile.pk])
+    # a parent chosen with its own child: the parent is refused, the child named nowhere
+    with pytest.raises(ValidationError) as both:
+        label_submit(assignment=rnd.assignment(rnd.ana, 1), rater=rnd.ana, kind="categories",
+                     category_ids=ids(rnd.cats["serving"], rnd.cats["server"]))
+    assert both.value.message_dict["categories"] == ["“Server” has subcategories: choose one of them."]
+    assert Label.objects.filter(assignment__rater=rnd.bo).count() == 0
+
+
 def test_a_proposal_beside_the_leaves_is_the_proposers_alone(rnd):
     mobile = rnd.cats["mobile"]
     label_category_propose(study=rnd.study, rater=rnd.ana, name="Int8", parent_id=mobile.pk)
