@@ -66,25 +66,44 @@ def _admin_url(url: str) -> str:
     return url.rsplit("/", 1)[0] + "/postgres"
 
 
-def database_create(url: str) -> None:
-    """A fresh database (a leftover of ``--keep`` is dropped first), migrated."""
-    import psycopg
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///…`` URL (the embedded default), else None (PostgreSQL)."""
+    return Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
 
-    name = url.rsplit("/", 1)[1]
-    with psycopg.connect(_admin_url(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
+
+def _sqlite_remove(path: Path) -> None:
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        name.unlink(missing_ok=True)
+
+
+def database_create(url: str) -> None:
+    """A fresh database (a leftover of ``--keep`` is dropped first), migrated. ``sqlite:///<file>``:
+    a fresh file (the embedded default's engine and settings: WAL, immediate transactions)."""
+    path = _sqlite_path(url)
+    if path is not None:
+        _sqlite_remove(path)
+    else:
+        import psycopg
+
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(_admin_url(url), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, check=True,
                    env={**os.environ, "DATABASE_URL": url})
 
 
 def database_drop(url: str) -> None:
-    import psycopg
-
     if "django" in sys.modules:
         from django.db import connections
 
         connections.close_all()
+    path = _sqlite_path(url)
+    if path is not None:
+        _sqlite_remove(path)
+        return
+    import psycopg
+
     with psycopg.connect(_admin_url(url), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
 

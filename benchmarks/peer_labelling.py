@@ -4,7 +4,9 @@
                                                  [--calls 300] [--threads 10] [--duration 20] [--rounds 2]
                                                  [--doccano PROJECT_ID] [--database-url URL] [--keep]
 
-Our side: a fresh database (``taxonomist_peer`` unless ``--database-url``) with a study of
+Our side: a fresh database (PostgreSQL's ``taxonomist_peer`` unless ``--database-url``;
+``--database-url sqlite:////tmp/peer.sqlite3`` runs on the embedded default's engine, the one
+doccano's harness runs doccano on) with a study of
 ``--raters`` raters, a draw in labelling with ``--per-rater`` reliability items each (two raters
 per item) and an earlier draw whose items every rater labelled alike and whose arbitration has
 started (its labels are visible to all, and its agreed items have their final labels). gunicorn
@@ -270,7 +272,7 @@ def main() -> int:
         from django.db import connection, connections
 
         with connection.cursor() as cursor:  # what autovacuum would have done (it is off on some machines)
-            cursor.execute("VACUUM ANALYZE")
+            cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
 
         connections.close_all()
         print(f"study: {args.raters} raters × {args.per_rater} items; made in {time.perf_counter() - t:.0f} s")
