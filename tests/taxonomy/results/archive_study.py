@@ -17,7 +17,6 @@ from django.utils import timezone
 
 from taxonomy.review.agreement.services import agreement_run_start
 from annotator.corpus.models import PostType, SiteUser
-from annotator.jobs.runner import job_run
 from sampling.question_sets.services import QuestionSetRule, manual_decision_set, question_set_evaluate, question_set_save
 from annotator.studies.models import Membership, Study
 from annotator.studies.services import study_create
@@ -35,7 +34,7 @@ from taxonomy.review.arbitration.services import (
 from taxonomy.coding.services import code_use_add, codes_group_new_category
 from taxonomy.labelling.services import label_category_propose, label_submit
 from taxonomy.tree.services import category_add, category_describe, category_merge, category_move, category_rename
-from tests.factories import CommentFactory, PostFactory, UserFactory
+from tests.factories import CommentFactory, PostFactory, UserFactory, job_run_to_end
 
 SLUG = "deploy-dl"
 
@@ -100,7 +99,7 @@ def rich_study_build() -> Rich:
     draw = sample_draw_start(study=study, user=owner, design=DrawDesign(
         strata=(StratumChoice(c.pk, mode="census"), StratumChoice(d.pk, mode="census")), seed=42,
         pilot_share=0.3, raters_per_item=2))
-    job_run(job_id=draw.job_id)
+    job_run_to_end(draw.job_id)
     draw = sample_draw_labelling_start(draw=SampleDraw.objects.get(pk=draw.pk), user=owner)
     pilot = list(draw.items.filter(part="pilot").order_by("pk"))
     reliability = list(draw.items.filter(part="reliability").order_by("pk"))
@@ -138,7 +137,7 @@ def rich_study_build() -> Rich:
             label_submit(assignment=assignment, rater=assignment.rater, kind=this_kind, category_ids=categories,
                          note="see the “stack trace”" if index == 1 else "")
     run = agreement_run_start(study=study, scope="draw", draw=draw, resamples=20, seed=3, user=owner)
-    job_run(job_id=run.job_id)
+    job_run_to_end(run.job_id)
     category_merge(source=slow, target=latency, actor=owner)  # labels follow: the history says how many
 
     # Arbitration: a decision, a category from Pending, a re-label request, a restricted arbitrator.
@@ -155,7 +154,7 @@ def rich_study_build() -> Rich:
     # A second draw, drawn but not frozen.
     second = sample_draw_start(study=study, user=owner, design=DrawDesign(
         strata=(StratumChoice(base.pk, mode="census"),), seed=7, pilot_share=0.5, raters_per_item=1))
-    job_run(job_id=second.job_id)
+    job_run_to_end(second.job_id)
     return Rich(study=study, owner=owner, ana=ana, bo=bo, arb=arb, draw=draw)
 
 
