@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Exists, F, Q
+from django.db.models import Count, Exists, Q
 from django.http import Http404
 from django.utils import timezone
 
@@ -39,30 +39,36 @@ from .selectors import (
 NOTE_MAX = 5000
 
 
+def _rater_sees(row: dict, rater) -> bool:
+    """Whether a rater during the round can see a category row (``values`` of ``status``, ``joint``,
+    ``proposed_by_id``): live, or a joint proposal, or their own (``PUBLIC`` or their proposal)."""
+    return (row["status"] == CategoryStatus.ACTIVE or row["status"] == CategoryStatus.PROPOSED
+            and (row["joint"] or row["proposed_by_id"] == rater.pk))
+
+
 def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[int, dict]:
     """Lock each chosen category's row against a concurrent merge, move or retirement, or raise
     a ValidationError that names each one that cannot be used (and why). Returns the rows
     read (id → its name, status, …): locked, they stay so until the label is committed."""
-    # One query: each chosen row and each child of one that this rater can see (what makes it
-    # inner for them), share-locked in id order. A share lock: raters choosing the same category
-    # do not wait for one another, while the tree's writes (FOR UPDATE, in id order like this)
-    # wait for the labels and these for them; adding a child locks its parent, so none appears
-    # under a chosen row before the label is committed. The name a retired row was merged into
-    # is read only to say so (a refusal is rare; and a row merged while this query waited for
-    # its lock is read again, its survivor not).
+    # One query: each chosen row and each child of one, share-locked in id order. A share lock:
+    # raters choosing the same category do not wait for one another, while the tree's writes
+    # (FOR UPDATE, in id order like this) wait for the labels and these for them; adding a child
+    # locks its parent, so none appears under a chosen row before the label is committed. Which
+    # child this rater can see (what makes a chosen row inner for them) is read off the rows
+    # here, not compiled into the query: the simpler query costs each submission less to build
+    # than the rows it reads more (a few retired children or others' proposals) cost to skip.
+    # The name a retired row was merged into is read only to say so (a refusal is rare; and a
+    # row merged while this query waited for its lock is read again, its survivor not).
     chosen = set(category_ids)
     rows = values_share_locked(
-        Category.objects.filter(study_id=study_id)
-        .filter(Q(pk__in=category_ids)
-                | Q(parent_id__in=category_ids) & (PUBLIC | Q(status=CategoryStatus.PROPOSED, proposed_by=rater)))
+        Category.objects.filter(Q(pk__in=category_ids) | Q(parent_id__in=category_ids), study_id=study_id)
         .order_by("pk").values("id", "parent_id", "name", "status", "proposed_by_id", "joint", "merged_into_id"))
     found = {row["id"]: row for row in rows if row["id"] in chosen}
     errors = []
     for pk in category_ids:
         category = found.get(pk)
         # Another rater's proposal is as unknown to this rater as a category of another study.
-        if category is None or (category["status"] == CategoryStatus.PROPOSED and not category["joint"]
-                                and category["proposed_by_id"] != rater.pk):
+        if category is None or (category["status"] == CategoryStatus.PROPOSED and not _rater_sees(category, rater)):
             errors.append(f"Category #{pk} is not a category you can use in this study.")
         elif category["status"] == CategoryStatus.RETIRED:
             if category["merged_into_id"] is not None:
@@ -73,9 +79,9 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[
                 errors.append(f"“{category['name']}” was retired while you were labelling: choose another category.")
     if errors:
         raise ValidationError({"categories": errors})
-    # A row under a chosen one is a child this rater can see: read as one, or chosen and usable
-    # (a chosen row they cannot use was refused above).
-    inner = {row["parent_id"] for row in rows if row["parent_id"] in chosen}
+    # A chosen row is inner for this rater when a child of it is one they can see: live, a joint
+    # proposal or their own (a chosen child passed the check above, so it is one of those).
+    inner = {row["parent_id"] for row in rows if row["parent_id"] in chosen and _rater_sees(row, rater)}
     if inner:
         raise ValidationError({"categories": [
             f"“{found[pk]['name']}” has subcategories: choose one of them." for pk in category_ids if pk in inner]})
@@ -101,8 +107,9 @@ def label_submit_on_item(*, study: Study, rater, item_id: int, kind: str, catego
     and item (``selectors.assignment_for_write``): a caller that shows the item reads it."""
     # The rater's one assignment on the item (unique), then whether it is open: the same rule as
     # assignment_open_list, on the draw read with it (a simpler query to build, on every submission).
-    assignment = (assignment_for_write(Assignment.objects.filter(rater=rater, item_id=item_id))
-                  .select_for_update(of=("self",)).first())
+    # (No order: one row at most, and first()'s order by id costs more to compile than to run.)
+    assignment = next(iter(assignment_for_write(Assignment.objects.filter(rater=rater, item_id=item_id))
+                           .select_for_update(of=("self",))[:1]), None)
     if assignment is None or not assignment_is_open(assignment, study=study):
         raise Http404("No such item in your queue.")
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
@@ -146,11 +153,10 @@ def _label_save(*, assignment: Assignment, rater, kind: str, category_ids: Itera
     LabelCategory.objects.bulk_create(LabelCategory(label=label, category_id=pk) for pk in ids)
     label.chosen = [{"id": pk, "name": found[pk]["name"], "status": found[pk]["status"]} for pk in ids]
     if assignment.submitted_at is None:
+        # Once per assignment (its first submission, under its lock). The rater's tally of its
+        # stratum follows in the same statement, by the database's trigger (labelling 0007).
         Assignment.objects.filter(pk=assignment.pk).update(submitted_at=now)
         assignment.submitted_at = now
-        # Once per assignment (its first submission, under its lock): the rater's progress.
-        RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=rater.pk,
-                                  stratum_id=assignment.item.stratum_id).update(submitted=F("submitted") + 1)
     if assignment.draw.arbitration_started_at is None:
         return label  # re-label requests are made in arbitration only
     reopened_answer(assignment=assignment, now=now)
@@ -250,7 +256,7 @@ def hotkeys_set(*, study: Study, user, keys: Mapping[int, int | None], choices: 
 def rater_tallies_make(*, draw: SampleDraw) -> None:
     """The raters' tallies of a draw put in labelling: per rater and stratum, the assignments
     counted once here (none submitted yet, as labels are taken only from now on);
-    label_submit keeps ``submitted``."""
+    the database keeps ``submitted`` from then on (``RaterTally``)."""
     RaterTally.objects.bulk_create(
         RaterTally(draw=draw, rater_id=row["rater_id"], stratum_id=row["item__stratum_id"], assigned=row["assigned"],
                    submitted=row["submitted"])
