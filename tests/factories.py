@@ -164,16 +164,11 @@ def labelling_draw(*, study, raters, pilot: int = 3, reliability: int = 6, per_i
 
 
 def assignment_mark_submitted(assignment, when) -> None:
-    """Set an assignment's submitted_at as label_submit does, its rater's tally included
-    (for tests that write labels directly)."""
-    from django.db.models import F
-
+    """Set an assignment's submitted_at as label_submit does (for tests that write labels
+    directly); the rater's tally follows by the database's trigger."""
     from sampling.draws.models import Assignment
-    from taxonomy.labelling.models import RaterTally
 
-    if Assignment.objects.filter(pk=assignment.pk, submitted_at__isnull=True).update(submitted_at=when):
-        RaterTally.objects.filter(draw_id=assignment.draw_id, rater_id=assignment.rater_id,
-                                  stratum_id=assignment.item.stratum_id).update(submitted=F("submitted") + 1)
+    Assignment.objects.filter(pk=assignment.pk, submitted_at__isnull=True).update(submitted_at=when)
 
 
 # A corpus whose category is recoverable from the words (issue 20): each leaf has its own words,

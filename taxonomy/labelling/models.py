@@ -81,9 +81,9 @@ class RaterTally(models.Model):
     the progress page and API), read from a few rows instead of counted over a rater's tens
     of thousands of assignments (a count over 100,000 of them takes 9–16 ms even from an
     index, more than a whole cheap request). Made when labelling starts, with ``assigned``
-    counted then (a draw frozen in labelling never gains or loses assignments);
-    ``label_submit`` adds one to ``submitted`` in the transaction that sets an assignment's
-    ``submitted_at``."""
+    counted then (a draw frozen in labelling never gains or loses assignments). ``submitted``
+    is kept by the database (a trigger, migration 0007): one more in the statement that sets
+    an assignment's ``submitted_at``, one less in the one that clears it, whoever writes it."""
 
     draw = models.ForeignKey("sampling.SampleDraw", on_delete=models.CASCADE, related_name="tallies")
     stratum = models.ForeignKey("sampling.SampleStratum", on_delete=models.CASCADE, related_name="+")

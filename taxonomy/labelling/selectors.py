@@ -158,12 +158,12 @@ def assignment_with_item(assignments: QuerySet[Assignment]) -> QuerySet[Assignme
 
 def assignment_for_write(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
     """Assignments read with what a label's write reads of their draw (its study and state,
-    ``assignment_is_open``, ``label_editable``) and item (its stratum, for the rater's tally),
-    and nothing it does not: a submission locks one, and every column compiled into that
-    query costs each submission."""
-    return assignments.select_related("draw", "item").only(
+    ``assignment_is_open``, ``label_editable``), and nothing it does not: a submission locks
+    one, and every column and join compiled into that query costs each submission (the
+    rater's tally, by its item's stratum, is the database's to keep: labelling 0007)."""
+    return assignments.select_related("draw").only(
         "draw_id", "item_id", "rater_id", "submitted_at",
-        "draw__study_id", "draw__status", "draw__arbitration_started_at", "item__stratum_id")
+        "draw__study_id", "draw__status", "draw__arbitration_started_at")
 
 
 def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) -> Assignment | None:

@@ -1,6 +1,6 @@
 """The rater's progress (labelled / assigned: the item page's line, the progress page and
 API) is read from their tallies (sampling.RaterTally, one per draw, rater and stratum), kept
-by label_submit: it must always equal what counting the assignments gives, whatever is
+by the database as assignments are submitted (labelling 0007's trigger): it must always equal what counting the assignments gives, whatever is
 submitted, re-submitted or refused. The tallies are the one source: made when labelling
 starts, and by the migration for draws whose labelling started before."""
 
@@ -38,6 +38,26 @@ def test_tally_follows_first_submissions_only(rnd):
     assert selectors.labelling_progress_mine(study=rnd.study, user=rnd.ana) == (2, 3) == counted(rnd.draw, rnd.ana)
     # the other rater's line is untouched by ana's work
     assert selectors.labelling_progress_mine(study=rnd.study, user=rnd.bo) == (0, 3) == counted(rnd.draw, rnd.bo)
+
+
+def test_tally_follows_the_assignment_whoever_writes_it(rnd):
+    """The database keeps the tally: an assignment's submitted_at set or cleared by any write
+    (here the ORM's bulk update, no service) moves its rater's tally of its stratum, and
+    nothing else's; setting it again, or writing another column, moves nothing."""
+    from django.utils import timezone
+
+    mine = Assignment.objects.filter(draw=rnd.draw, rater=rnd.ana).order_by("pk")
+    first, second = list(mine.values_list("pk", flat=True)[:2])
+    Assignment.objects.filter(pk__in=[first, second]).update(submitted_at=timezone.now())
+    assert counted(rnd.draw, rnd.ana) == (2, 3)
+    assert RaterTally.objects.get(draw=rnd.draw, rater=rnd.ana).submitted == 2
+    assert RaterTally.objects.get(draw=rnd.draw, rater=rnd.bo).submitted == 0
+    Assignment.objects.filter(pk=first).update(submitted_at=timezone.now())  # already set: no change
+    Assignment.objects.filter(pk=first).update(rater=rnd.ana)  # another column: no change
+    assert RaterTally.objects.get(draw=rnd.draw, rater=rnd.ana).submitted == 2
+    Assignment.objects.filter(pk=second).update(submitted_at=None)
+    assert RaterTally.objects.get(draw=rnd.draw, rater=rnd.ana).submitted == 1 == counted(rnd.draw, rnd.ana)[0]
+    assert selectors.labelling_progress_mine(study=rnd.study, user=rnd.ana) == (1, 3)
 
 
 def test_line_is_read_from_the_tally(rnd):
