@@ -4,6 +4,10 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 urlpatterns = [
+    # The API first: a client's every call (a rater's submissions, one after the other) would
+    # otherwise be matched against each page route before reaching it.
+    path("api/", include("annotator.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("", include("annotator.studies.urls")),
     path("", include("sampling.draws.urls")),
     path("studies/<slug:slug>/", include("annotator.corpus.urls")),
@@ -18,8 +22,6 @@ urlpatterns = [
     path("", include("annotator.jobs.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/", include("annotator.api_urls")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("admin/", admin.site.urls),
 ]
 
