@@ -55,19 +55,22 @@ def label_list_for_api(*, study: Study, user, sight: Sight | None = None) -> Que
 
 
 def label_rows_complete(page: list[dict]) -> list[dict]:
-    """A page of ``label_list_for_api`` as the listing shows it, in two queries: the labels
-    with their item, post title, draw and rater (``values()``: model instances with their
-    post, draw and rater cost several times the query), and their categories (id, name, status)."""
+    """A page of ``label_list_for_api`` as the listing writes it (the fields of the API's
+    ``LabelListApi.ListOutput``, in its order), in two queries: the labels with their item,
+    post title, draw and rater (``values()``: model instances with their post, draw and rater
+    cost several times the query), and their categories (id, name, status)."""
     ids = [row["id"] for row in page]
-    rows = {row["id"]: row for row in Label.objects.filter(pk__in=ids).values(
-        "id", "kind", "note", "revision", "updated_at", item=F("assignment__item_id"),
-        draw=F("assignment__draw__version"), post=F("assignment__item__post_id"),
-        title=F("assignment__item__post__title"), rater=F("assignment__rater__username"))}
-    for row in rows.values():
-        row["categories"] = []
+    categories: dict[int, list[dict]] = {pk: [] for pk in ids}
     for label_id, pk, name, status in (LabelCategory.objects.filter(label_id__in=ids).order_by("pk")
                                        .values_list("label_id", "category_id", "category__name", "category__status")):
-        rows[label_id]["categories"].append({"id": pk, "name": name, "status": status})
+        categories[label_id].append({"id": pk, "name": name, "status": status})
+    rows = {row["id"]: {"item": row["item"], "draw": row["draw"], "post": row["post"], "title": row["title"],
+                        "rater": row["rater"], "kind": row["kind"], "categories": categories[row["id"]],
+                        "note": row["note"], "revision": row["revision"], "updated_at": row["updated_at"]}
+            for row in Label.objects.filter(pk__in=ids).values(
+                "id", "kind", "note", "revision", "updated_at", item=F("assignment__item_id"),
+                draw=F("assignment__draw__version"), post=F("assignment__item__post_id"),
+                title=F("assignment__item__post__title"), rater=F("assignment__rater__username"))}
     return [rows[pk] for pk in ids]
 
 

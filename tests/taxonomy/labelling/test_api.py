@@ -1,6 +1,8 @@
 """The labelling API: next item, one item (GET / PUT), the labels, the progress;
 blindness proved through every endpoint."""
 
+import json
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -132,6 +134,25 @@ def test_labels_listing_follows_the_one_rule(ana_labelled):
     label_submit(assignment=rnd.assignment(rnd.bo), rater=rnd.bo, kind="pending", note="bo's")
     as_ana = client(rnd.ana).get("/api/studies/dl/labelling/labels/").json()
     assert {r["rater"] for r in as_ana["results"]} == {"ana"}
+
+
+def test_labels_listing_writes_its_rows_as_the_schema_serializer_does(ana_labelled):
+    """The listing writes label_rows_complete's rows without a serializer per row: exactly what
+    its documented serializer (ListOutput, in the schema) would write, field for field, with
+    categories of another status and a datetime to format."""
+    from rest_framework.renderers import JSONRenderer
+
+    from taxonomy.labelling import selectors
+    from taxonomy.labelling.apis import LabelListApi
+
+    rnd = ana_labelled
+    label_submit(assignment=rnd.assignment(rnd.bo), rater=rnd.bo, kind="pending", note="bo's")
+    listed = client(rnd.owner).get("/api/studies/dl/labelling/labels/").json()["results"]
+    rows = selectors.label_rows_complete(list(selectors.label_list_for_api(study=rnd.study, user=rnd.owner)))
+    documented = LabelListApi.ListOutput(rows, many=True).data
+    assert len(listed) == 4 and listed == json.loads(JSONRenderer().render(documented))
+    assert list(listed[0]) == list(LabelListApi.ListOutput().fields)  # the same fields, in the same order
+    assert listed[0]["updated_at"].endswith("Z") and listed[0]["categories"][0]["status"] == "active"
 
 
 def test_progress_counts_owner_sees_everyone_rater_only_self(ana_labelled):
