@@ -41,6 +41,17 @@ class LabelOutput(serializers.Serializer):
         return category_refs(label)
 
 
+_WHEN = serializers.DateTimeField()  # how LabelOutput writes its times
+
+
+def label_data(label) -> dict:
+    """A label as ``LabelOutput`` writes it, built directly (a test holds the two equal): the
+    answer to every submission, where a serializer cost a twentieth of the request."""
+    return {"kind": label.kind, "categories": category_refs(label), "note": label.note, "revision": label.revision,
+            "submitted_at": _WHEN.to_representation(label.submitted_at),
+            "updated_at": _WHEN.to_representation(label.updated_at)}
+
+
 def category_refs(label) -> list[dict]:
     """A label's categories as ``CategoryRefOutput`` writes them, built directly: a serializer
     per label costs more than the whole query of a page of 50. A label just submitted carries
@@ -85,12 +96,13 @@ class AssignmentOutput(serializers.Serializer):
         thread = self._thread(assignment)
         return PostDetailOutput(thread.answers, many=True, context={"thread": thread}).data
 
+    @extend_schema_field(LabelOutput(allow_null=True))
     def get_label(self, assignment) -> dict | None:
         label = self.context.get("label")  # just submitted: the label as written
         if label is None and assignment.submitted_at:
             # A label is written with the assignment's submission: an item not yet submitted has none.
             label = selectors.assignment_label(assignment=assignment)
-        return LabelOutput(label).data if label else None
+        return label_data(label) if label else None
 
 
 def _my_progress(study, user, draws=None) -> dict:
@@ -149,7 +161,7 @@ class LabellingItemApi(StudyApiMixin, APIView):
                                               category_ids=data.validated_data["categories"],
                                               note=data.validated_data["note"])
         if prefers_minimal(request):
-            return Response({"item": label.assignment.item_id, "label": LabelOutput(label).data},
+            return Response({"item": label.assignment.item_id, "label": label_data(label)},
                             headers={"Preference-Applied": "return=minimal"})
         assignment = selectors.assignment_get_for_rater(study=access.study, user=request.user, item_id=item_id)
         return Response(AssignmentOutput(assignment, context={"label": label}).data)

@@ -171,6 +171,26 @@ def test_viewer_cannot_use_the_rater_endpoints(rnd):
     assert client(viewer).get("/api/studies/dl/labelling/next/").status_code == 404
 
 
+def test_a_label_is_written_as_its_schema_serializer_writes_it(rnd):
+    """The label in every answer (a submission's, an item's) is built without a serializer:
+    exactly what LabelOutput, its schema, writes: field for field and in order, a label just
+    submitted (its categories as locked) and one read back, a changed one (revision 2)."""
+    from taxonomy.labelling.apis import LabelOutput, label_data
+    from taxonomy.labelling.selectors import assignment_label
+
+    assignment = rnd.assignment(rnd.ana, 0)
+    submitted = label_submit(assignment=assignment, rater=rnd.ana, kind="categories",
+                             category_ids=[rnd.cats["export"].pk, rnd.cats["serving"].pk], note="first")
+    assert label_data(submitted) == LabelOutput(submitted).data
+    changed = label_submit(assignment=assignment, rater=rnd.ana, kind="pending", note="second")
+    read = assignment_label(assignment=Assignment.objects.get(pk=assignment.pk))
+    for label in (changed, read):
+        assert label_data(label) == LabelOutput(label).data
+        assert list(label_data(label)) == list(LabelOutput(label).data)
+    assert label_data(read)["revision"] == 2 and label_data(read)["updated_at"].endswith("Z")
+    assert label_data(submitted)["categories"][0]["name"] == "Export"
+
+
 def test_put_with_prefer_return_minimal_answers_with_the_label_only(rnd):
     """A client labelling in bulk asks for the label alone (RFC 7240): the same label stored, the
     post and its thread neither read nor sent; without the header the answer is as GET's."""
