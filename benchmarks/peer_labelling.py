@@ -120,6 +120,8 @@ def open_items(*, draw_id: int, rater_id: int) -> list[int]:
 
 
 def summary(seconds: list[float]) -> dict:
+    if not seconds:
+        return {"n": 0}
     ms = sorted(s * 1000 for s in seconds)
     return {"n": len(ms), "p50_ms": round(percentile(ms, 50), 1), "p95_ms": round(percentile(ms, 95), 1),
             "max_ms": round(ms[-1], 1)}
@@ -179,7 +181,7 @@ def ours_sequential(base: str, setup: Setup, items: list[int], server: subproces
 def ours_concurrent(base: str, setup: Setup, items: list[int], threads: int, duration: float,
                     server: subprocess.Popen, *, minimal: bool = False) -> tuple[dict, list[int]]:
     lock = threading.Lock()
-    nxt, lat, codes, stored = [0], [], {}, []
+    nxt, lat, codes, stored, ran_out = [0], [], {}, [], [False]
     stop_at = time.time() + duration
 
     def worker():
@@ -189,6 +191,7 @@ def ours_concurrent(base: str, setup: Setup, items: list[int], threads: int, dur
                 i = nxt[0]
                 nxt[0] += 1
             if i >= len(items):
+                ran_out[0] = True
                 return
             t = time.perf_counter()
             try:
@@ -211,6 +214,8 @@ def ours_concurrent(base: str, setup: Setup, items: list[int], threads: int, dur
     for t in pool:
         t.join()
     wall = time.perf_counter() - t0
+    if ran_out[0]:  # the figures cover less than the duration asked: say so rather than print them as equal
+        print(f"  (the rater ran out of open items after {len(lat)} submissions: give --per-rater more)")
     return ({"threads": threads, **summary(lat), "req_per_s": round(len(lat) / wall, 1), "codes": codes,
              "server_cpu_ms_per_request": round(1000 * (cpu_seconds(server.pid) - cpu) / max(1, len(lat)), 1)},
             stored)
