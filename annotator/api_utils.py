@@ -161,7 +161,8 @@ def paginate(*, queryset, serializer_class, request, view: PaginatedApi, complet
     page = paginator.paginate_queryset(queryset, request, view=view)
     if complete is not None:
         page = complete(page)
-    return paginator.get_paginated_response(page if serializer_class is None else serializer_class(page, many=True).data)
+    data = page if serializer_class is None else serializer_class(page, many=True).data
+    return paginator.get_paginated_response(data)
 
 
 def query_params(serializer_class: type[serializers.Serializer], request) -> dict:

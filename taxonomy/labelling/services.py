@@ -92,8 +92,10 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[
 def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iterable[int] = (),
                  note: str = "") -> Label:
     """Create or replace the rater's one label on this assignment (the last submission wins)."""
-    # Two tabs of the same rater: the second waits here for the first, then overwrites it.
-    assignment = Assignment.objects.select_for_update(of=("self",)).select_related("draw", "item").get(pk=assignment.pk)
+    # Two tabs of the same rater: the second waits here for the first, then overwrites it. Read
+    # as label_submit_on_item reads it: what the write uses (selectors.assignment_for_write).
+    assignment = (assignment_for_write(Assignment.objects.filter(pk=assignment.pk))
+                  .select_for_update(of=("self",)).get())
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
 
 
