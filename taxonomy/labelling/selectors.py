@@ -33,7 +33,7 @@ from taxonomy.tree.selectors import taxonomy_version
 
 from .models import HOTKEYS, HotkeyBinding, Label, LabelCategory, RaterTally
 from .reopening import assignment_reopened, reopen_request, reopened_first
-from .visibility import label_list_visible
+from .visibility import VisibleLabels, label_list_visible
 
 # Draws whose assignments are not (yet) a rater's work: being drawn, drawn but
 # still open to redistribution, failed. Later statuses (arbitration) stay
@@ -44,34 +44,29 @@ _NOT_OPEN = (DrawStatus.PENDING, DrawStatus.READY, DrawStatus.FAILED)
 # -- blindness: decided in .visibility ---------------------------------------------
 
 
-def label_list_for_api(*, study: Study, user, sight: Sight | None = None) -> QuerySet:
-    """The visible labels' ids in a stable order: what the listing counts and pages through,
-    joined to nothing it does not filter or sort on (with the posts' titles joined, every
-    visible label's post was read before the page was cut); ``label_rows_complete`` reads a
-    page's rows whole."""
-    return (label_list_visible(study=study, user=user, sight=sight)
-            .order_by("assignment__draw__version", "assignment__item_id", "assignment__rater__username")
-            .values("id"))
+def label_list_for_api(*, study: Study, user, sight: Sight | None = None) -> VisibleLabels:
+    """The visible labels in the listing's order (draw version, item, rater's username), counted
+    and paged without reading every visible label (``VisibleLabels``), each row read with its
+    item, post title and rater (``values()``: model instances with their post, draw and
+    rater cost several times the query); ``label_rows_complete`` adds a page's categories."""
+    return VisibleLabels(study=study, user=user, sight=sight, fields=("id", "kind", "note", "revision", "updated_at"),
+                         expressions={"item": F("assignment__item_id"), "post": F("assignment__item__post_id"),
+                                      "title": F("assignment__item__post__title"),
+                                      "rater": F("assignment__rater__username")})
 
 
 def label_rows_complete(page: list[dict]) -> list[dict]:
     """A page of ``label_list_for_api`` as the listing writes it (the fields of the API's
-    ``LabelListApi.ListOutput``, in its order), in two queries: the labels with their item,
-    post title, draw and rater (``values()``: model instances with their post, draw and rater
-    cost several times the query), and their categories (id, name, status)."""
-    ids = [row["id"] for row in page]
-    categories: dict[int, list[dict]] = {pk: [] for pk in ids}
-    for label_id, pk, name, status in (LabelCategory.objects.filter(label_id__in=ids).order_by("pk")
+    ``LabelListApi.ListOutput``, in its order), with its labels' categories (id, name, status)
+    read in one query."""
+    categories: dict[int, list[dict]] = {row["id"]: [] for row in page}
+    for label_id, pk, name, status in (LabelCategory.objects.filter(label_id__in=categories).order_by("pk")
                                        .values_list("label_id", "category_id", "category__name", "category__status")):
         categories[label_id].append({"id": pk, "name": name, "status": status})
-    rows = {row["id"]: {"item": row["item"], "draw": row["draw"], "post": row["post"], "title": row["title"],
-                        "rater": row["rater"], "kind": row["kind"], "categories": categories[row["id"]],
-                        "note": row["note"], "revision": row["revision"], "updated_at": row["updated_at"]}
-            for row in Label.objects.filter(pk__in=ids).values(
-                "id", "kind", "note", "revision", "updated_at", item=F("assignment__item_id"),
-                draw=F("assignment__draw__version"), post=F("assignment__item__post_id"),
-                title=F("assignment__item__post__title"), rater=F("assignment__rater__username"))}
-    return [rows[pk] for pk in ids]
+    return [{"item": row["item"], "draw": row["draw_version"], "post": row["post"], "title": row["title"],
+             "rater": row["rater"], "kind": row["kind"], "categories": categories[row["id"]],
+             "note": row["note"], "revision": row["revision"], "updated_at": row["updated_at"]}
+            for row in page]
 
 
 def label_editable(assignment: Assignment) -> bool:

@@ -5,12 +5,16 @@ Everything that shows, counts or exports raters' labels reads them through these
 
 from __future__ import annotations
 
-from django.db.models import Count, QuerySet
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Count, Q, QuerySet, Sum
 
 from annotator.studies.models import Study
+from sampling.draws.models import Assignment
 from sampling.draws.sight import Sight, assignment_visible_q, sight_given
 
-from .models import Label, LabelCategory
+from .models import Label, LabelCategory, RaterTally
 
 
 def label_list_visible(*, study: Study, user, sight: Sight | None = None) -> QuerySet[Label]:
@@ -26,3 +30,85 @@ def label_category_counts(*, study: Study, user, sight: Sight | None = None) -> 
         .annotate(n=Count("label_id", distinct=True))
     )
     return {row["category_id"]: row["n"] for row in rows}
+
+
+@dataclass(frozen=True)
+class _DrawLabels:
+    """The visible labels of one draw: one rater's (``rater_id``) or every rater's (None)."""
+
+    draw_id: int
+    version: int
+    rater_id: int | None
+    count: int
+
+    def rows(self, start: int, stop: int, fields: tuple[str, ...], expressions: dict) -> list[dict]:
+        # The page is cut from the submitted assignments alone (a label exists exactly for
+        # those: ``label_submit`` writes both in one transaction), read in this order from the
+        # front of a partial index on them (sampling 0010); only its rows are then read with
+        # their labels and whatever ``expressions`` join, unordered, and put in the page's
+        # order here. Cut after those joins, the page cost every row before it (PostgreSQL
+        # cannot tell that a rater's submitted assignments are all theirs, and sorted the whole
+        # draw's), and ordering the joined rows cost more to plan than to run.
+        page = Assignment.objects.filter(draw_id=self.draw_id, submitted_at__isnull=False)
+        if self.rater_id is None:
+            page = page.order_by("item_id", "rater__username")
+        else:
+            page = page.filter(rater_id=self.rater_id).order_by("item_id")
+        position = {pk: i for i, pk in enumerate(page.values_list("pk", flat=True)[start:stop])}
+        rows = list(Label.objects.filter(assignment_id__in=position).values("assignment_id", *fields, **expressions))
+        for row in rows:
+            row["draw_version"] = self.version
+        rows.sort(key=lambda row: position[row["assignment_id"]])
+        return rows
+
+
+class VisibleLabels(Sequence):
+    """The labels ``sight`` may see (``label_list_visible``'s rows) in the listing's order: by
+    draw version, item, rater's username; each row the ``values()`` of ``fields`` and
+    ``expressions``, with the label's ``assignment_id`` and its draw's ``draw_version``. Counted from the raters' tallies (the one source of "labelled": a label
+    exists for each submitted assignment) and read a slice at a time, a draw at a time, each
+    draw from an index in that order: a page costs its rows and its offset within its draw,
+    where sorting and counting the whole list cost every visible label (a rater with 7,000
+    labels of their own paid for all of them on every page). A ``Sequence``, so that Django's
+    paginator counts it with ``len`` and cuts a page with a slice."""
+
+    def __init__(self, *, study: Study, user, sight: Sight | None = None, fields: tuple[str, ...] = ("id",),
+                 expressions: dict | None = None):
+        sight = sight_given(study, user, sight)
+        self._fields, self._expressions = fields, expressions or {}
+        self._draws: list[_DrawLabels] = []
+        if not sight.member:
+            return
+        tallies = (RaterTally.objects.filter(draw__study_id=sight.study_id).values("draw_id", "draw__version")
+                   .annotate(every=Sum("submitted"), own=Sum("submitted", filter=Q(rater_id=sight.user_id)))
+                   .order_by("draw__version"))
+        for row in tallies:
+            whole = sight.sees_draw(row["draw_id"])
+            count = row["every"] if whole else row["own"] or 0
+            if count:
+                self._draws.append(_DrawLabels(draw_id=row["draw_id"], version=row["draw__version"],
+                                               rater_id=None if whole else sight.user_id, count=count))
+
+    def __len__(self) -> int:
+        return sum(draw.count for draw in self._draws)
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            position = index + len(self) if index < 0 else index
+            rows = self[position:position + 1] if position >= 0 else []
+            if not rows:
+                raise IndexError(index)
+            return rows[0]
+        start, stop, step = index.indices(len(self))
+        if step != 1:
+            raise ValueError("VisibleLabels: slices with a step are not supported")
+        rows: list[dict] = []
+        first = 0  # the position of the draw's first label in the whole list
+        for draw in self._draws:
+            if start < first + draw.count and stop > first:
+                rows += draw.rows(max(start - first, 0), min(stop - first, draw.count), self._fields,
+                                  self._expressions)
+            first += draw.count
+            if first >= stop:
+                break
+        return rows
