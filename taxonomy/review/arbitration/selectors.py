@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from annotator.studies.models import Membership
@@ -176,23 +176,39 @@ def final_label_for(*, item: SampleItem) -> FinalLabel | None:
             .prefetch_related("categories__category").first())
 
 
-def final_label_list(*, study) -> QuerySet[FinalLabel]:
-    # Only what the listing shows (FinalLabelOutput): no post, stratum or category rows;
-    # the categories of a page come from final_labels_complete, in one query.
-    return (FinalLabel.objects.filter(item__draw__study=study).select_related("decided_by")
-            .only("item_id", "kind", "method", "decided_at", "reason", "decided_by__username")
-            .order_by("item__draw__version", "item_id"))
+def final_label_list(*, study) -> QuerySet:
+    """The study's final labels in the listing's order (draw version, item), as the listing's rows
+    (``values()``: model instances with their decider cost several times the query); the
+    categories of a page come from ``final_label_rows_complete``, in one query."""
+    return (FinalLabel.objects.filter(item__draw__study=study).order_by("item__draw__version", "item_id")
+            .values("id", "item_id", "kind", "method", "decided_at", "reason",
+                    decided_by_name=F("decided_by__username")))
+
+
+def final_label_rows_complete(page: list[dict]) -> list[dict]:
+    """A page of ``final_label_list`` as the listing writes it: the fields of the API's
+    ``FinalLabelOutput``, in its order, with each one's category ids, sorted."""
+    categories = _final_category_ids([row["id"] for row in page])
+    return [{"item": row["item_id"], "kind": row["kind"], "categories": categories[row["id"]],
+             "method": row["method"], "decided_by": row["decided_by_name"], "decided_at": row["decided_at"],
+             "reason": row["reason"]} for row in page]
 
 
 def final_labels_complete(finals: list[FinalLabel]) -> list[FinalLabel]:
-    """A page of ``final_label_list`` with each one's category ids (``category_ids``), sorted."""
-    ids: dict[int, list[int]] = {final.pk: [] for final in finals}
-    for final_id, category_id in (FinalLabelCategory.objects.filter(final_id__in=list(ids))
-                                  .order_by("category_id").values_list("final_id", "category_id")):
-        ids[final_id].append(category_id)
+    """A page of final labels (instances) with each one's category ids (``category_ids``), sorted."""
+    categories = _final_category_ids([final.pk for final in finals])
     for final in finals:
-        final.category_ids = ids[final.pk]
+        final.category_ids = categories[final.pk]
     return finals
+
+
+def _final_category_ids(final_ids: list[int]) -> dict[int, list[int]]:
+    """Final label id → its category ids, sorted, for a page of final labels in one query."""
+    categories: dict[int, list[int]] = {pk: [] for pk in final_ids}
+    for final_id, category_id in (FinalLabelCategory.objects.filter(final_id__in=final_ids)
+                                  .order_by("category_id").values_list("final_id", "category_id")):
+        categories[final_id].append(category_id)
+    return categories
 
 
 def pending_categories_count(*, study) -> int:

@@ -95,3 +95,29 @@ def test_pending_relabel_over_the_api(started):
     busy = api(s["arbitrator"]).post(url, {"items": [s["items"][2].pk], "category": s["export"].pk,
                                            "reason": "decide now"}, format="json")
     assert busy.status_code == 400 and "being labelled again" in str(busy.json())
+
+
+@pytest.mark.django_db
+def test_final_labels_listing_writes_its_rows_as_the_schema_serializer_does(started):
+    """The listing writes final_label_rows_complete's rows without a serializer per row: exactly
+    what its documented serializer (FinalLabelOutput, in the schema) writes of the same final
+    labels, field for field and in order: an agreed label with no decider, an arbitrated one with
+    its decider, reason and a datetime to format."""
+    import json
+
+    from rest_framework.renderers import JSONRenderer
+
+    from taxonomy.review.arbitration.apis import FinalLabelOutput
+
+    s = started
+    url = f"{s['base']}/arbitration/items/{s['items'][1].pk}/"
+    assert api(s["arbitrator"]).post(url, {"kind": "categories", "categories": [s["gpu"].pk], "reason": "GPU <b>"},
+                                     format="json").status_code == 201
+    listed = api(s["owner"]).get(f"{s['base']}/final-labels/").json()
+    finals = (FinalLabel.objects.filter(item__draw__study=s["study"]).select_related("decided_by")
+              .order_by("item__draw__version", "item_id"))
+    documented = json.loads(JSONRenderer().render(FinalLabelOutput(finals, many=True).data))
+    assert listed["count"] == 3 and listed["results"] == documented
+    assert list(listed["results"][0]) == list(FinalLabelOutput().fields)
+    assert {row["decided_by"] for row in listed["results"]} == {None, "arb"}
+    assert all(row["decided_at"].endswith("Z") for row in listed["results"])
