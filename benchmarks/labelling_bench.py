@@ -9,8 +9,9 @@ way: 25,000 items labelled, 25,000 still to do, by default), the labels themselv
 categories each, or a verdict) and a 60-leaf tree. Then times, for one rater,
 the server side of what a rater does all day: the next-item selector, the
 label_submit service, the queue page and the htmx submission through Django's
-test client, and the API's next item. Prints p50 / p95 in milliseconds (target:
-p95 under 50 ms). A report, never a test: nothing fails on speed.
+test client, the API's next item and submission, and a page of the labels listing (the
+rater's own; the owner's, every rater's; first and last page). Prints p50 / p95 in
+milliseconds (target: p95 under 50 ms). A report, never a test: nothing fails on speed.
 """
 
 from __future__ import annotations
@@ -229,11 +230,22 @@ def main() -> int:
                         data={"kind": "pending", "categories": [], "note": ""}, content_type="application/json"))
 
         report("PUT /api/…/labelling/items/<id>/", timed(put_api, next_item))
+        labels_url = f"/api/studies/{study.slug}/labelling/labels/"
+        last = -(-_ok(api.get(labels_url)).json()["count"] // 50)
+        report("GET /api/…/labelling/labels/ (the rater's own, first page of 50)",
+               timed(lambda: _ok(api.get(labels_url))))
+        report(f"GET /api/…/labelling/labels/?page={last} (the rater's last page)",
+               timed(lambda: _ok(api.get(f"{labels_url}?page={last}"))))
         owner_client = Client()
         owner_client.force_login(owner)
         calls, args.calls = args.calls, 20
         report("GET labelling/progress/ (owner: every rater × stratum, 20 calls)",
                timed(lambda: _ok(owner_client.get(f"{base}/labelling/progress/"))))
+        every = -(-_ok(owner_client.get(labels_url)).json()["count"] // 50)
+        report("GET /api/…/labelling/labels/ (owner: every rater's, first page, 20 calls)",
+               timed(lambda: _ok(owner_client.get(labels_url))))
+        report(f"GET /api/…/labelling/labels/?page={every} (owner's last page, 20 calls)",
+               timed(lambda: _ok(owner_client.get(f"{labels_url}?page={every}"))))
         args.calls = calls
         with connection.cursor() as cursor:
             cursor.execute("EXPLAIN ANALYZE " + _sql(selectors.assignment_next_queryset(study=study, user=rater)

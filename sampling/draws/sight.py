@@ -34,7 +34,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.lookups import IsNull
 
 from annotator.studies.models import Membership, Study
 
@@ -100,15 +101,16 @@ def sight_for(*, study: Study | int, user, membership: Membership | None = None)
     if membership is None:
         return Sight(study_id=study_id, user_id=user_id, member=False, approver=False, sealed=frozenset(),
                      rating_sealed=frozenset())
-    # The study's draws, whether each one's round runs and whether the user rates on it, in one
-    # query: one index probe per draw, not a DISTINCT over the rater's tens of thousands of
-    # assignments. Unordered: a draw's default order joins its study, for nothing here.
+    # The study's draws, whether each one's round runs and whether the user rates on it (their
+    # first assignment there, ``_first_assignment``), in one query: one index probe per draw,
+    # not a DISTINCT over the rater's tens of thousands of assignments. Unordered: a draw's
+    # default order joins its study, for nothing here.
     rows = list(SampleDraw.objects.filter(study_id=study_id).order_by().annotate(
         running=Q(status=DrawStatus.LABELLING, arbitration_started_at__isnull=True),
-        rated=Exists(Assignment.objects.filter(draw_id=OuterRef("pk"), rater_id=user_id)),
-    ).values_list("pk", "running", "rated"))
-    running = frozenset(pk for pk, is_running, _rated in rows if is_running)
-    rating = frozenset(pk for pk, is_running, rated in rows if is_running and rated)
+        first=Subquery(_first_assignment(draw=OuterRef("pk"), user_id=user_id)),
+    ).values_list("pk", "running", "first"))
+    running = frozenset(pk for pk, is_running, _first in rows if is_running)
+    rating = frozenset(pk for pk, is_running, first in rows if is_running and first is not None)
     approver = membership.is_owner or membership.is_arbitrator
     sealed = rating if approver else running
     return Sight(study_id=study_id, user_id=user_id, member=True, approver=approver,
@@ -153,8 +155,19 @@ def running_draw_work_q(*, membership: Membership, prefix: str = "") -> Q:
     mine = Q(**{f"{prefix}rater_id": membership.user_id})
     if not (membership.is_owner or membership.is_arbitrator):
         return mine
-    rates_on_it = Assignment.objects.filter(draw_id=OuterRef(f"{prefix}draw_id"), rater_id=membership.user_id)
-    return mine | ~Exists(rates_on_it)
+    return mine | IsNull(Subquery(_first_assignment(draw=OuterRef(f"{prefix}draw_id"), user_id=membership.user_id)),
+                         True)
+
+
+def _first_assignment(*, draw, user_id: int | None) -> QuerySet[Assignment]:
+    """The user's first assignment on ``draw`` (an id or an ``OuterRef``) in the order of the
+    (draw, rater, submitted_at) index: what "rates on this draw" asks, rather than EXISTS.
+    PostgreSQL's generic plan of a prepared statement (the user a parameter) costs EXISTS as a
+    sequential scan that stops at its first match: cheap for a rater, and a scan of every
+    assignment for an owner who rates on nothing (8 ms for the sight of a study with 200,000
+    assignments; 94 ms for the owner's progress, once per tally). An order to keep makes that
+    scan sort everything first, so the index is the plan whoever asks."""
+    return Assignment.objects.filter(draw_id=draw, rater_id=user_id).order_by("submitted_at").values("pk")[:1]
 
 
 def assignments_visible(*, study: Study, user, sight: Sight | None = None) -> QuerySet[Assignment]:
