@@ -85,7 +85,13 @@ def sealed_draw_ids(*, study: Study | int) -> list[int]:
 
 
 def _sealed_draws(study: Study | int) -> QuerySet[SampleDraw]:
-    return SampleDraw.objects.filter(study=study, status=DrawStatus.LABELLING, arbitration_started_at__isnull=True)
+    return SampleDraw.objects.filter(round_running_q(), study=study)
+
+
+def round_running_q(*, prefix: str = "") -> Q:
+    """A filter on draws (or rows reached from one through ``prefix``, e.g. ``"draw__"``): the
+    ones whose reliability round runs (labelling, arbitration not started)."""
+    return Q(**{f"{prefix}status": DrawStatus.LABELLING, f"{prefix}arbitration_started_at__isnull": True})
 
 
 def sight_for(*, study: Study | int, user, membership: Membership | None = None) -> Sight:
@@ -145,6 +151,14 @@ def assignment_visible_q(sight: Sight, *, prefix: str = "") -> Q:
     if not sight.open_draws:
         return study & mine
     return study & (mine | Q(**{f"{prefix}draw_id__in": sorted(sight.open_draws)}))
+
+
+def work_visible_q(*, membership: Membership, prefix: str = "") -> Q:
+    """``assignment_visible_q`` of a member's sight, applied in the same query rather than read
+    first, on rows of the member's study that carry a draw and a rater (an assignment, a tally:
+    ``prefix`` leads to its ``draw``, ``draw_id`` and ``rater_id``): every rater's work on a
+    draw whose round does not run, and on one that does, ``running_draw_work_q``."""
+    return ~round_running_q(prefix=f"{prefix}draw__") | running_draw_work_q(membership=membership, prefix=prefix)
 
 
 def running_draw_work_q(*, membership: Membership, prefix: str = "") -> Q:

@@ -12,7 +12,6 @@ from annotator.corpus.apis import PostDetailOutput
 from annotator.corpus.selectors import post_thread
 from annotator.studies.access import StudyApiMixin
 from annotator.studies.models import Role
-from sampling.draws.sight import sight_for
 
 from . import selectors, services
 from .models import LabelKind
@@ -196,10 +195,10 @@ class LabelListApi(StudyApiMixin, PaginatedApi):
         runs, everyone's only for an owner or arbitrator who does not rate on it; on a draw in
         arbitration, everyone's."""
         access = self.get_study_access()
-        sight = sight_for(study=access.study, user=request.user, membership=access.membership)
         # label_rows_complete writes the rows as ListOutput does (the schema; a test holds them equal).
-        return paginate(queryset=selectors.label_list_for_api(study=access.study, user=request.user, sight=sight),
-                        serializer_class=None, request=request, view=self, complete=selectors.label_rows_complete)
+        labels = selectors.label_list_for_api(study=access.study, user=request.user, membership=access.membership)
+        return paginate(queryset=labels, serializer_class=None, request=request, view=self,
+                        complete=selectors.label_rows_complete)
 
 
 class LabellingProgressApi(StudyApiMixin, APIView):

@@ -24,6 +24,7 @@ from sampling.draws.models import Assignment, DrawStatus, SampleDraw, SampleStra
 from sampling.draws.sight import (
     Sight,
     assignment_visible_q,
+    round_running_q,
     running_draw_work_q,
     sight_for,
 )
@@ -44,12 +45,14 @@ _NOT_OPEN = (DrawStatus.PENDING, DrawStatus.READY, DrawStatus.FAILED)
 # -- blindness: decided in .visibility ---------------------------------------------
 
 
-def label_list_for_api(*, study: Study, user, sight: Sight | None = None) -> VisibleLabels:
+def label_list_for_api(*, study: Study, user, sight: Sight | None = None,
+                       membership: Membership | None = None) -> VisibleLabels:
     """The visible labels in the listing's order (draw version, item, rater's username), counted
     and paged without reading every visible label (``VisibleLabels``), each row read with its
     item, post title and rater (``values()``: model instances with their post, draw and
-    rater cost several times the query); ``label_rows_complete`` adds a page's categories."""
-    return VisibleLabels(study=study, user=user, sight=sight, fields=("id", "kind", "note", "revision", "updated_at"),
+    rater cost several times the query); ``label_rows_complete`` adds a page's categories.
+    ``membership``: the user's, read with the study, where no ``sight`` is at hand (the API)."""
+    return VisibleLabels(study=study, user=user, sight=sight, membership=membership, fields=("id", "kind", "note", "revision", "updated_at"),
                          expressions={"item": F("assignment__item_id"), "post": F("assignment__item__post_id"),
                                       "title": F("assignment__item__post__title"),
                                       "rater": F("assignment__rater__username")})
@@ -311,7 +314,7 @@ def labelling_progress(*, study: Study, user, sight: Sight | None = None,
     the rule is then applied in the tallies' query (``running_draw_work_q``), not read first."""
     if sight is None and membership is not None:
         # the draws in labelling (arbitration not started): the ones whose round runs
-        running = Q(draw__study=study, draw__status=DrawStatus.LABELLING, draw__arbitration_started_at__isnull=True)
+        running = round_running_q(prefix="draw__") & Q(draw__study=study)
         tallies = RaterTally.objects.filter(running, running_draw_work_q(membership=membership))
         strata = SampleStratum.objects.filter(running)
     else:

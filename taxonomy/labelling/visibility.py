@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from annotator.studies.models import Study
+from annotator.studies.models import Membership, Study
 from sampling.draws.models import Assignment
-from sampling.draws.sight import Sight, assignment_visible_q, sight_given
+from sampling.draws.sight import Sight, assignment_visible_q, sight_given, work_visible_q
 
 from .models import Label, LabelCategory, RaterTally
 
@@ -63,31 +63,29 @@ class _DrawLabels:
 
 
 class VisibleLabels(Sequence):
-    """The labels ``sight`` may see (``label_list_visible``'s rows) in the listing's order: by
-    draw version, item, rater's username; each row the ``values()`` of ``fields`` and
-    ``expressions``, with the label's ``assignment_id`` and its draw's ``draw_version``. Counted from the raters' tallies (the one source of "labelled": a label
-    exists for each submitted assignment) and read a slice at a time, a draw at a time, each
-    draw from an index in that order: a page costs its rows and its offset within its draw,
-    where sorting and counting the whole list cost every visible label (a rater with 7,000
-    labels of their own paid for all of them on every page). A ``Sequence``, so that Django's
-    paginator counts it with ``len`` and cuts a page with a slice."""
+    """The labels a user may see (``label_list_visible``'s rows) in the listing's order: by draw
+    version, item, rater's username; each row the ``values()`` of ``fields`` and ``expressions``,
+    with the label's ``assignment_id`` and its draw's ``draw_version``. Counted from the raters'
+    tallies (the one source of "labelled": a label exists for each submitted assignment) and
+    read a slice at a time, a draw at a time, each draw from an index in that order: a page
+    costs its rows and its offset within its draw, where sorting and counting the whole list
+    cost every visible label (a rater with 7,000 labels of their own paid for all of them on
+    every page). A ``Sequence``, so that Django's paginator counts it with ``len`` and cuts a
+    page with a slice. ``membership``: the user's, read with the study, where no ``sight`` is
+    at hand (the API): the rule is then applied in the tallies' query, not read first."""
 
-    def __init__(self, *, study: Study, user, sight: Sight | None = None, fields: tuple[str, ...] = ("id",),
-                 expressions: dict | None = None):
-        sight = sight_given(study, user, sight)
+    def __init__(self, *, study: Study, user, sight: Sight | None = None, membership: Membership | None = None,
+                 fields: tuple[str, ...] = ("id",), expressions: dict | None = None):
         self._fields, self._expressions = fields, expressions or {}
-        self._draws: list[_DrawLabels] = []
-        if not sight.member:
-            return
-        tallies = (RaterTally.objects.filter(draw__study_id=sight.study_id).values("draw_id", "draw__version")
-                   .annotate(every=Sum("submitted"), own=Sum("submitted", filter=Q(rater_id=sight.user_id)))
-                   .order_by("draw__version"))
-        for row in tallies:
-            whole = sight.sees_draw(row["draw_id"])
-            count = row["every"] if whole else row["own"] or 0
-            if count:
-                self._draws.append(_DrawLabels(draw_id=row["draw_id"], version=row["draw__version"],
-                                               rater_id=None if whole else sight.user_id, count=count))
+        if sight is None and membership is not None:
+            if membership.study_id != study.pk:
+                raise ValueError("VisibleLabels: the membership of another study")
+            user_id, draws = membership.user_id, _draws_for_membership(study, membership)
+        else:
+            sight = sight_given(study, user, sight)
+            user_id, draws = sight.user_id, _draws_for_sight(sight) if sight.member else []
+        self._draws = [_DrawLabels(draw_id=pk, version=version, rater_id=None if whole else user_id, count=count)
+                       for pk, version, count, whole in draws if count]
 
     def __len__(self) -> int:
         return sum(draw.count for draw in self._draws)
@@ -112,3 +110,25 @@ class VisibleLabels(Sequence):
             if first >= stop:
                 break
         return rows
+
+
+def _draws_for_sight(sight: Sight) -> list[tuple[int, int, int, bool]]:
+    """(draw id, version, labels ``sight`` sees on it, seen whole), by version."""
+    tallies = (RaterTally.objects.filter(draw__study_id=sight.study_id).values("draw_id", "draw__version")
+               .annotate(every=Sum("submitted"), own=Sum("submitted", filter=Q(rater_id=sight.user_id)))
+               .order_by("draw__version"))
+    return [(row["draw_id"], row["draw__version"], row["every"], True) if sight.sees_draw(row["draw_id"])
+            else (row["draw_id"], row["draw__version"], row["own"] or 0, False) for row in tallies]
+
+
+def _draws_for_membership(study: Study, membership: Membership) -> list[tuple[int, int, int, bool]]:
+    """``_draws_for_sight`` with the rule applied in the tallies' query (``work_visible_q``): a
+    draw is seen whole where another rater's tally is visible, else it shows one's own labels."""
+    drawn: dict[int, list] = {}  # draw id → [version, labels, seen whole], by version
+    for draw_id, version, rater_id, submitted in (
+            RaterTally.objects.filter(work_visible_q(membership=membership), draw__study_id=study.pk)
+            .order_by("draw__version").values_list("draw_id", "draw__version", "rater_id", "submitted")):
+        entry = drawn.setdefault(draw_id, [version, 0, False])
+        entry[1] += submitted
+        entry[2] |= rater_id != membership.user_id
+    return [(pk, version, count, whole) for pk, (version, count, whole) in drawn.items()]
