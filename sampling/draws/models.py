@@ -208,7 +208,7 @@ class Assignment(models.Model):
             # item, which sits behind every item they have labelled (19 ms at 25,000 labels).
             models.Index(fields=["rater", "draw", "item", "id"], condition=Q(submitted_at__isnull=True),
                          name="assignment_todo_by_rater"),
-            # The labels listing (``taxonomy.labelling.visibility.VisibleLabelIds``) reads a page in
+            # The labels listing (``taxonomy.labelling.visibility.VisibleLabels``) reads a page in
             # item order from the front of these, one's own labels on a draw or every rater's,
             # instead of sorting every visible label for each page.
             models.Index(fields=["rater", "draw", "item"], condition=Q(submitted_at__isnull=False),

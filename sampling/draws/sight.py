@@ -112,7 +112,7 @@ def sight_for(*, study: Study | int, user, membership: Membership | None = None)
     # not a DISTINCT over the rater's tens of thousands of assignments. Unordered: a draw's
     # default order joins its study, for nothing here.
     rows = list(SampleDraw.objects.filter(study_id=study_id).order_by().annotate(
-        running=Q(status=DrawStatus.LABELLING, arbitration_started_at__isnull=True),
+        running=round_running_q(),
         first=Subquery(_first_assignment(draw=OuterRef("pk"), user_id=user_id)),
     ).values_list("pk", "running", "first"))
     running = frozenset(pk for pk, is_running, _first in rows if is_running)

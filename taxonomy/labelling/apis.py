@@ -196,7 +196,7 @@ class LabelListApi(StudyApiMixin, PaginatedApi):
         arbitration, everyone's."""
         access = self.get_study_access()
         # label_rows_complete writes the rows as ListOutput does (the schema; a test holds them equal).
-        labels = selectors.label_list_for_api(study=access.study, user=request.user, membership=access.membership)
+        labels = selectors.label_list_for_api(study=access.study, membership=access.membership)
         return paginate(queryset=labels, serializer_class=None, request=request, view=self,
                         complete=selectors.label_rows_complete)
 

@@ -45,14 +45,13 @@ _NOT_OPEN = (DrawStatus.PENDING, DrawStatus.READY, DrawStatus.FAILED)
 # -- blindness: decided in .visibility ---------------------------------------------
 
 
-def label_list_for_api(*, study: Study, user, sight: Sight | None = None,
-                       membership: Membership | None = None) -> VisibleLabels:
-    """The visible labels in the listing's order (draw version, item, rater's username), counted
-    and paged without reading every visible label (``VisibleLabels``), each row read with its
-    item, post title and rater (``values()``: model instances with their post, draw and
-    rater cost several times the query); ``label_rows_complete`` adds a page's categories.
-    ``membership``: the user's, read with the study, where no ``sight`` is at hand (the API)."""
-    return VisibleLabels(study=study, user=user, sight=sight, membership=membership, fields=("id", "kind", "note", "revision", "updated_at"),
+def label_list_for_api(*, study: Study, membership: Membership) -> VisibleLabels:
+    """The labels the member may see, in the listing's order (draw version, item, rater's
+    username), counted and paged without reading every visible label (``VisibleLabels``), each
+    row read with its item, post title and rater (``values()``: model instances with their
+    post, draw and rater cost several times the query); ``label_rows_complete`` adds a page's
+    categories. ``membership``: the member's, read with the study."""
+    return VisibleLabels(study=study, membership=membership, fields=("id", "kind", "note", "revision", "updated_at"),
                          expressions={"item": F("assignment__item_id"), "post": F("assignment__item__post_id"),
                                       "title": F("assignment__item__post__title"),
                                       "rater": F("assignment__rater__username")})

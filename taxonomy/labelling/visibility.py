@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, QuerySet
 
 from annotator.studies.models import Membership, Study
 from sampling.draws.models import Assignment
@@ -63,29 +63,33 @@ class _DrawLabels:
 
 
 class VisibleLabels(Sequence):
-    """The labels a user may see (``label_list_visible``'s rows) in the listing's order: by draw
-    version, item, rater's username; each row the ``values()`` of ``fields`` and ``expressions``,
-    with the label's ``assignment_id`` and its draw's ``draw_version``. Counted from the raters'
-    tallies (the one source of "labelled": a label exists for each submitted assignment) and
-    read a slice at a time, a draw at a time, each draw from an index in that order: a page
-    costs its rows and its offset within its draw, where sorting and counting the whole list
-    cost every visible label (a rater with 7,000 labels of their own paid for all of them on
-    every page). A ``Sequence``, so that Django's paginator counts it with ``len`` and cuts a
-    page with a slice. ``membership``: the user's, read with the study, where no ``sight`` is
-    at hand (the API): the rule is then applied in the tallies' query, not read first."""
+    """The labels a member may see (``label_list_visible``'s rows) in the listing's order: by
+    draw version, item, rater's username; each row the ``values()`` of ``fields`` and
+    ``expressions``, with the label's ``assignment_id`` and its draw's ``draw_version``. Counted
+    from the raters' tallies (the one source of "labelled": a label exists for each submitted
+    assignment) that the member may see, the rule applied in that query (``work_visible_q``):
+    a draw is seen whole where another rater's tally is visible, else it shows the member's own
+    labels. Read a slice at a time, a draw at a time, each draw from an index in that order: a
+    page costs its rows and its offset within its draw, where sorting and counting the whole
+    list cost every visible label (a rater with 7,000 labels of their own paid for all of them
+    on every page). A ``Sequence``, so that Django's paginator counts it with ``len`` and cuts a
+    page with a slice. ``membership``: the member's, read with the study."""
 
-    def __init__(self, *, study: Study, user, sight: Sight | None = None, membership: Membership | None = None,
-                 fields: tuple[str, ...] = ("id",), expressions: dict | None = None):
+    def __init__(self, *, study: Study, membership: Membership, fields: tuple[str, ...] = ("id",),
+                 expressions: dict | None = None):
+        if membership.study_id != study.pk:
+            raise ValueError("VisibleLabels: the membership of another study")
         self._fields, self._expressions = fields, expressions or {}
-        if sight is None and membership is not None:
-            if membership.study_id != study.pk:
-                raise ValueError("VisibleLabels: the membership of another study")
-            user_id, draws = membership.user_id, _draws_for_membership(study, membership)
-        else:
-            sight = sight_given(study, user, sight)
-            user_id, draws = sight.user_id, _draws_for_sight(sight) if sight.member else []
-        self._draws = [_DrawLabels(draw_id=pk, version=version, rater_id=None if whole else user_id, count=count)
-                       for pk, version, count, whole in draws if count]
+        drawn: dict[int, list] = {}  # draw id → [version, labels, seen whole], by version
+        for draw_id, version, rater_id, submitted in (
+                RaterTally.objects.filter(work_visible_q(membership=membership), draw__study_id=study.pk)
+                .order_by("draw__version").values_list("draw_id", "draw__version", "rater_id", "submitted")):
+            entry = drawn.setdefault(draw_id, [version, 0, False])
+            entry[1] += submitted
+            entry[2] |= rater_id != membership.user_id
+        self._draws = [_DrawLabels(draw_id=pk, version=version, rater_id=None if whole else membership.user_id,
+                                   count=count)
+                       for pk, (version, count, whole) in drawn.items() if count]
 
     def __len__(self) -> int:
         return sum(draw.count for draw in self._draws)
@@ -111,24 +115,3 @@ class VisibleLabels(Sequence):
                 break
         return rows
 
-
-def _draws_for_sight(sight: Sight) -> list[tuple[int, int, int, bool]]:
-    """(draw id, version, labels ``sight`` sees on it, seen whole), by version."""
-    tallies = (RaterTally.objects.filter(draw__study_id=sight.study_id).values("draw_id", "draw__version")
-               .annotate(every=Sum("submitted"), own=Sum("submitted", filter=Q(rater_id=sight.user_id)))
-               .order_by("draw__version"))
-    return [(row["draw_id"], row["draw__version"], row["every"], True) if sight.sees_draw(row["draw_id"])
-            else (row["draw_id"], row["draw__version"], row["own"] or 0, False) for row in tallies]
-
-
-def _draws_for_membership(study: Study, membership: Membership) -> list[tuple[int, int, int, bool]]:
-    """``_draws_for_sight`` with the rule applied in the tallies' query (``work_visible_q``): a
-    draw is seen whole where another rater's tally is visible, else it shows one's own labels."""
-    drawn: dict[int, list] = {}  # draw id → [version, labels, seen whole], by version
-    for draw_id, version, rater_id, submitted in (
-            RaterTally.objects.filter(work_visible_q(membership=membership), draw__study_id=study.pk)
-            .order_by("draw__version").values_list("draw_id", "draw__version", "rater_id", "submitted")):
-        entry = drawn.setdefault(draw_id, [version, 0, False])
-        entry[1] += submitted
-        entry[2] |= rater_id != membership.user_id
-    return [(pk, version, count, whole) for pk, (version, count, whole) in drawn.items()]

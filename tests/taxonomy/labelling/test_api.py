@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from annotator.studies.models import Membership
 from sampling.draws.models import Assignment
 from taxonomy.labelling.models import Label
 from taxonomy.labelling.services import label_submit
@@ -148,7 +149,8 @@ def test_labels_listing_writes_its_rows_as_the_schema_serializer_does(ana_labell
     rnd = ana_labelled
     label_submit(assignment=rnd.assignment(rnd.bo), rater=rnd.bo, kind="pending", note="bo's")
     listed = client(rnd.owner).get("/api/studies/dl/labelling/labels/").json()["results"]
-    rows = selectors.label_rows_complete(selectors.label_list_for_api(study=rnd.study, user=rnd.owner)[:])
+    owner = Membership.objects.get(study=rnd.study, user=rnd.owner)
+    rows = selectors.label_rows_complete(selectors.label_list_for_api(study=rnd.study, membership=owner)[:])
     documented = LabelListApi.ListOutput(rows, many=True).data
     assert len(listed) == 4 and listed == json.loads(JSONRenderer().render(documented))
     assert list(listed[0]) == list(LabelListApi.ListOutput().fields)  # the same fields, in the same order
