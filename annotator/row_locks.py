@@ -9,7 +9,7 @@ commit. ``FOR SHARE`` lets the readers run together and still makes a writer's
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
 
@@ -24,8 +24,16 @@ def values_share_locked(queryset: QuerySet) -> list[dict]:
     if not connection.in_atomic_block:
         raise TransactionManagementError("values_share_locked() holds its locks until commit: call it in a transaction.")
     sql, params = queryset.query.sql_with_params()
-    table = connection.ops.quote_name(queryset.model._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"{sql} FOR SHARE OF {table}", params)
+        cursor.execute(share_locked_sql(sql, queryset.model), params)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def share_locked_sql(sql: str, model, *, using: str = "default") -> str:
+    """A ``SELECT`` of ``model``'s table (compiled by Django) that locks its rows ``FOR SHARE`` on
+    PostgreSQL; the same ``SELECT`` on a database without row locks."""
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return sql
+    return f"{sql} FOR SHARE OF {connection.ops.quote_name(model._meta.db_table)}"

@@ -14,6 +14,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
+from annotator.prepared import Prepared, columns, instance
+
 from .models import Membership, Role, Study
 
 
@@ -35,17 +37,26 @@ def study_list_for_user(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[S
     return Study.objects.filter(pk__in=mine).annotate(member_count=Count("memberships"))
 
 
+# Every request under a study reads this: prepared, as compiling it cost more than running it.
+# One row at most (a member once per study), read with no order at all: the members' default
+# order (by username) would join the users into every request's first query.
+_MEMBERSHIP_WITH_STUDY = Prepared(
+    lambda *, slug, user_id: Membership.objects.filter(study__slug=slug, user_id=user_id).order_by()
+    .values(*columns(Membership), *columns(Study, "study__"))[:1],
+    slug=str, user_id=int)
+
+
 def study_get_for_user(*, slug: str, user: AbstractBaseUser | AnonymousUser, role: str = Role.VIEWER) -> StudyAccess:
     """The study and the user's membership, or 404 when missing, not a member, or lacking ``role``."""
     if not user.is_authenticated:
         raise Http404("No such study.")
-    # One row at most (a member once per study), read with no order at all: the members' default
-    # order (by username) would join the users into every request's first query, and first()'s
-    # own order by id costs more to compile than the row costs to read.
-    membership = next(iter(Membership.objects.select_related("study").filter(study__slug=slug, user=user)
-                           .order_by()[:1]), None)
-    if membership is None or not membership.has_role(role):
+    rows = _MEMBERSHIP_WITH_STUDY.rows(slug=slug, user_id=user.pk)
+    if not rows:
         raise Http404("No such study.")
+    membership = instance(Membership, rows[0])
+    if not membership.has_role(role):
+        raise Http404("No such study.")
+    membership.study = instance(Study, rows[0], prefix="study__")
     return StudyAccess(study=membership.study, membership=membership)
 
 

@@ -19,6 +19,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from annotator.corpus.models import Post
+from annotator.prepared import Prepared, instance
 from annotator.studies.models import Membership, Study
 from sampling.draws.models import Assignment, DrawStatus, SampleDraw, SampleStratum
 from sampling.draws.sight import (
@@ -156,14 +157,30 @@ def assignment_with_item(assignments: QuerySet[Assignment]) -> QuerySet[Assignme
         "item__stratum__name")
 
 
-def assignment_for_write(assignments: QuerySet[Assignment]) -> QuerySet[Assignment]:
-    """Assignments read with what a label's write reads of their draw (its study and state,
-    ``assignment_is_open``, ``label_editable``), and nothing it does not: a submission locks
-    one, and every column and join compiled into that query costs each submission (the
-    rater's tally, by its item's stratum, is the database's to keep: labelling 0007)."""
-    return assignments.select_related("draw").only(
-        "draw_id", "item_id", "rater_id", "submitted_at",
-        "draw__study_id", "draw__status", "draw__arbitration_started_at")
+# What a label's write reads of its assignment and the assignment's draw (its study and state:
+# assignment_is_open, label_editable), and nothing more: the rater's tally, by its item's
+# stratum, is the database's to keep (labelling 0007). Prepared: compiling this query cost
+# each submission more than running it.
+_ASSIGNMENT_FIELDS = ("id", "draw_id", "item_id", "rater_id", "submitted_at")
+_DRAW_FIELDS = ("study_id", "status", "arbitration_started_at")
+_ASSIGNMENT_FOR_WRITE = Prepared(
+    lambda *, rater_id, item_id: Assignment.objects.filter(rater_id=rater_id, item_id=item_id)
+    .select_for_update(of=("self",)).order_by()  # one row at most (unique): no order to compile
+    .values(*_ASSIGNMENT_FIELDS, *(f"draw__{name}" for name in _DRAW_FIELDS))[:1],
+    rater_id=int, item_id=int)
+
+
+def assignment_locked_for_write(*, rater_id: int, item_id: int) -> Assignment | None:
+    """The rater's assignment on the item (None: none), locked until the transaction ends, with
+    what a label's write reads of it and of its draw (the rest is deferred)."""
+    rows = _ASSIGNMENT_FOR_WRITE.rows(rater_id=rater_id, item_id=item_id)
+    if not rows:
+        return None
+    row = rows[0]
+    assignment = instance(Assignment, {name: row[name] for name in _ASSIGNMENT_FIELDS})
+    assignment.draw = instance(SampleDraw, {"id": row["draw_id"],
+                                            **{name: row[f"draw__{name}"] for name in _DRAW_FIELDS}})
+    return assignment
 
 
 def assignment_next(*, study: Study, user, draws: LabellingDraws | None = None) -> Assignment | None:

@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, Q
 from django.http import Http404
 from django.utils import timezone
 
-from annotator.row_locks import values_share_locked
+from annotator.prepared import Prepared
 from annotator.studies.models import Study
 from sampling.draws.models import Assignment, SampleDraw
 from taxonomy.tree.models import PUBLIC, Category, CategoryStatus
@@ -29,8 +29,8 @@ from .reopening import reopened_answer
 from .selectors import (
     CategoryChoice,
     Hotkey,
-    assignment_for_write,
     assignment_is_open,
+    assignment_locked_for_write,
     hotkey_list,
     hotkey_rows,
     label_editable,
@@ -44,6 +44,12 @@ def _rater_sees(row: dict, rater) -> bool:
     ``proposed_by_id``): live, or a joint proposal, or their own (``PUBLIC`` or their proposal)."""
     return (row["status"] == CategoryStatus.ACTIVE or row["status"] == CategoryStatus.PROPOSED
             and (row["joint"] or row["proposed_by_id"] == rater.pk))
+
+
+_CHOSEN_AND_CHILDREN = Prepared(
+    lambda *, study_id, ids: Category.objects.filter(Q(pk__in=ids) | Q(parent_id__in=ids), study_id=study_id)
+    .order_by("pk").values("id", "parent_id", "name", "status", "proposed_by_id", "joint", "merged_into_id"),
+    share_lock=True, study_id=int, ids=list)
 
 
 def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[int, dict]:
@@ -60,9 +66,7 @@ def _categories_check(*, study_id: int, rater, category_ids: list[int]) -> dict[
     # The name a retired row was merged into is read only to say so (a refusal is rare; and a
     # row merged while this query waited for its lock is read again, its survivor not).
     chosen = set(category_ids)
-    rows = values_share_locked(
-        Category.objects.filter(Q(pk__in=category_ids) | Q(parent_id__in=category_ids), study_id=study_id)
-        .order_by("pk").values("id", "parent_id", "name", "status", "proposed_by_id", "joint", "merged_into_id"))
+    rows = _CHOSEN_AND_CHILDREN.rows(study_id=study_id, ids=category_ids)
     found = {row["id"]: row for row in rows if row["id"] in chosen}
     errors = []
     for pk in category_ids:
@@ -93,9 +97,10 @@ def label_submit(*, assignment: Assignment, rater, kind: str, category_ids: Iter
                  note: str = "") -> Label:
     """Create or replace the rater's one label on this assignment (the last submission wins)."""
     # Two tabs of the same rater: the second waits here for the first, then overwrites it. Read
-    # as label_submit_on_item reads it: what the write uses (selectors.assignment_for_write).
-    assignment = (assignment_for_write(Assignment.objects.filter(pk=assignment.pk))
-                  .select_for_update(of=("self",)).get())
+    # as label_submit_on_item reads it: what the write uses (selectors.assignment_locked_for_write).
+    assignment = assignment_locked_for_write(rater_id=assignment.rater_id, item_id=assignment.item_id)
+    if assignment is None:
+        raise Assignment.DoesNotExist("The assignment was deleted.")
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
 
 
@@ -106,12 +111,10 @@ def label_submit_on_item(*, study: Study, rater, item_id: int, kind: str, catego
     query (what a page posts: the item, not the assignment). Raises ``Http404`` where the
     rater has no open assignment on it (pages and the API answer 404 alike). The label's
     ``assignment`` is the one read under the lock, with only what the write reads of its draw
-    and item (``selectors.assignment_for_write``): a caller that shows the item reads it."""
+    and item (``selectors.assignment_locked_for_write``): a caller that shows the item reads it."""
     # The rater's one assignment on the item (unique), then whether it is open: the same rule as
     # assignment_open_list, on the draw read with it (a simpler query to build, on every submission).
-    # (No order: one row at most, and first()'s order by id costs more to compile than to run.)
-    assignment = next(iter(assignment_for_write(Assignment.objects.filter(rater=rater, item_id=item_id))
-                           .select_for_update(of=("self",))[:1]), None)
+    assignment = assignment_locked_for_write(rater_id=rater.pk, item_id=item_id)
     if assignment is None or not assignment_is_open(assignment, study=study):
         raise Http404("No such item in your queue.")
     return _label_save(assignment=assignment, rater=rater, kind=kind, category_ids=category_ids, note=note)
