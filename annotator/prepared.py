@@ -8,7 +8,8 @@ then on runs that SQL with the call's values in the stand-ins' places, its rows 
 Django converts them. The queryset stays the query's one description (a renamed column or a new
 condition changes it here too), and a stand-in Django did not pass through as it was (a lookup
 that rewrites its value, such as ``icontains``) is refused when the query is prepared, not run
-wrong. A list argument (``pk__in``) is prepared once per length.
+wrong. A list argument (``pk__in``) is prepared once per length; an int argument may bound a
+slice (``queryset[offset:offset + limit]``).
 
 ``instance`` turns a row into a model instance whose other fields are deferred (read from the
 database if something reads them), for the code that takes instances; ``columns`` names a
@@ -17,6 +18,7 @@ model's columns, to read whole instances (and one related, as ``select_related``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -31,12 +33,13 @@ from .row_locks import share_locked_sql
 # Stand-ins: values no caller passes (an int within 32 bits, so that an IntegerField's lookup
 # keeps it; a string with control characters).
 _INT_BASE = 2_147_400_000
-_MAX_CACHED_LENGTH = 32  # longer lists are compiled on each call (as the ORM would)
+_MAX_CACHED_LENGTH = 100  # a page of ids; longer lists are compiled on each call (as the ORM would)
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
+    bounds: tuple | None  # the SQL cut at a slice's bounds (str, _Slot, str, …): written in on each call
     params: tuple  # fixed values, and the stand-ins' places (_Slot: argument, index in its list or None)
     names: tuple[str, ...]
     locks: bool  # FOR UPDATE or FOR SHARE: in a transaction only
@@ -45,7 +48,7 @@ class _Compiled:
     width: int | None  # the selected columns, where the SQL selects more (to order by them)
 
 
-_EMPTY = _Compiled(sql="", params=(), names=(), locks=False, compiler=None, converters={}, width=None)
+_EMPTY = _Compiled(sql="", bounds=None, params=(), names=(), locks=False, compiler=None, converters={}, width=None)
 
 
 class _Slot:
@@ -85,8 +88,10 @@ class Prepared:
             raise TransactionManagementError("A prepared query that locks rows runs in a transaction.")
         params = [p if not isinstance(p, _Slot) else values[p.name] if p.index is None else values[p.name][p.index]
                   for p in compiled.params]
+        sql = compiled.sql if compiled.bounds is None else "".join(
+            part if isinstance(part, str) else str(int(values[part.name])) for part in compiled.bounds)
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            cursor.execute(sql, params)
             fetched = cursor.fetchall()
         if compiled.width is not None:
             fetched = [row[:compiled.width] for row in fetched]
@@ -127,18 +132,40 @@ class Prepared:
             if slot is not None:
                 seen.add(param)
             slots.append(slot if slot is not None else param)
+        bounds = _slice_bounds(sql, stand_ins, seen)
         missing = [slot.name for value, slot in stand_ins.items() if value not in seen]
         if missing:
             raise ValueError(f"Prepared query: Django did not pass {sorted(set(missing))} through as given "
                              "(a lookup that rewrites its value): use the ORM for it.")
         if self._share_lock:
             sql = share_locked_sql(sql, queryset.model, using=using)
+            bounds = (*bounds[:-1], share_locked_sql(bounds[-1], queryset.model, using=using))
         names = tuple(query.selected) if query.selected else (
             *query.extra_select, *query.values_select, *query.annotation_select)
         converters = compiler.get_converters([column[0] for column in compiler.select[:compiler.col_count]])
-        return _Compiled(sql=sql, params=tuple(slots), names=names, compiler=compiler, converters=converters,
+        return _Compiled(sql=sql, bounds=bounds if len(bounds) > 1 else None, params=tuple(slots), names=names, compiler=compiler, converters=converters,
                          width=compiler.col_count if compiler.has_extra_select else None,
                          locks=self._share_lock or bool(query.select_for_update))
+
+
+def _slice_bounds(sql: str, stand_ins: dict, seen: set) -> tuple:
+    """A slice's bounds (``queryset[offset:offset + limit]``), which Django writes into the SQL
+    (``LIMIT 50 OFFSET 100``) rather than pass as parameters: the SQL cut where a stand-in is,
+    as fragments and the stand-ins' slots in turn, to write each call's numbers in. Kept as
+    numbers in the SQL, not made parameters: PostgreSQL plans a prepared statement whose LIMIT
+    is a parameter for a tenth of the table, judges that plan too dear, and plans every call."""
+    parts, last = [], 0
+    for match in _INT_LITERAL.finditer(sql):
+        slot = stand_ins.get(int(match.group()))
+        if slot is None:
+            continue
+        parts += [sql[last:match.start()], slot]
+        seen.add(int(match.group()))
+        last = match.end()
+    return (*parts, sql[last:])
+
+
+_INT_LITERAL = re.compile(rf"(?<![\w.]){str(_INT_BASE)[:4]}\d{{{len(str(_INT_BASE)) - 4}}}(?![\w.])")
 
 
 def columns(model: type[Model], prefix: str = "") -> tuple[str, ...]:

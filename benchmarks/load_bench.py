@@ -138,6 +138,7 @@ def _draw(study, *, version: int, raters, per_rater: int, first_so_id: int):
     from django.utils import timezone
 
     from annotator.corpus.models import Post, PostType
+    from annotator.dbstats import table_statistics_refresh
     from sampling.draws.models import Assignment, SampleDraw, SampleItem, SampleStratum
     from taxonomy.labelling.services import rater_tallies_make
 
@@ -160,6 +161,7 @@ def _draw(study, *, version: int, raters, per_rater: int, first_so_id: int):
         (Assignment(draw=draw, item=item, rater=raters[(i + k) % len(raters)])
          for i, item in enumerate(items) for k in (0, 1)), batch_size=5000)
     rater_tallies_make(draw=draw)
+    table_statistics_refresh(SampleItem, Assignment)  # as the draw's service does after writing them
     return draw
 
 

@@ -30,7 +30,8 @@ less than the latencies).
 
 doccano's side (``--doccano``: the project id made with ``../shared/peers/doccano/``'s
 ``setup_project.py`` and ``import_bench.py``, doccano already started with its ``start.sh`` under
-/tmp/peer): its own client scripts ``label_seq.py`` and ``label_conc.py`` on fresh documents, run
+/tmp/peer, or ``--peer-dir``: a copy of the harness whose ``start.sh`` sets doccano's
+``DATABASE_URL`` to a PostgreSQL database and whose ``db_query`` reads it): its own client scripts ``label_seq.py`` and ``label_conc.py`` on fresh documents, run
 in turn with ours, round after round (``--rounds``): ours sequential, doccano's sequential, ours
 concurrent, doccano's concurrent. On a shared machine the absolute figures move with the load;
 compare the ratios within one run. A report, never a test: nothing fails on speed; it exits 1
@@ -236,11 +237,11 @@ def stored_once_check(*, setup: Setup, answered: list[int], tried: list[int]) ->
             "stored_not_answered": sum(1 for item in rows if item not in set(answered))}
 
 
-def doccano(script: str, *args) -> dict:
+def doccano(peer: str, script: str, *args) -> dict:
     tag = f"{script}-{time.time_ns()}"
-    subprocess.run([f"{PEER}/venv/bin/python", f"{PEER}/{script}.py", *map(str, args), tag], cwd=PEER, check=True,
+    subprocess.run([f"{peer}/venv/bin/python", f"{peer}/{script}.py", *map(str, args), tag], cwd=peer, check=True,
                    stdout=subprocess.DEVNULL)
-    with open(f"{PEER}/results/{script}_{tag}.json") as f:
+    with open(f"{peer}/results/{script}_{tag}.json") as f:
         return json.load(f)
 
 
@@ -259,7 +260,10 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--duration", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--doccano", type=int, help="doccano's project id (doccano started under /tmp/peer)")
+    parser.add_argument("--doccano", type=int, help="doccano's project id (doccano started under --peer-dir)")
+    parser.add_argument("--peer-dir", default=PEER,
+                        help="where doccano's harness and venv are (a copy whose start.sh points doccano at "
+                             "PostgreSQL, for PostgreSQL against PostgreSQL)")
     parser.add_argument("--doccano-from", type=int, default=5000,
                         help="the first of doccano's documents to label (each run needs fresh ones)")
     parser.add_argument("--database-url", default=DEFAULT_DB)
@@ -297,7 +301,7 @@ def main() -> int:
                 print(f"ours, sequential submit{MINIMAL[minimal]}:",
                       json.dumps(ours_sequential(base, setup, batch, server, minimal=minimal)))
             if args.doccano:
-                result = doccano("label_seq", args.doccano, doccano_next, args.calls)
+                result = doccano(args.peer_dir, "label_seq", args.doccano, doccano_next, args.calls)
                 doccano_next += args.calls
                 print("doccano, sequential submit:", json.dumps(doccano_brief(result)))
             for minimal in (False, True):
@@ -309,7 +313,8 @@ def main() -> int:
                 failed |= bool(check["lost"] or check["stored_more_than_once"] or check["stored_not_answered"])
                 print(f"ours, {args.threads} concurrent{MINIMAL[minimal]}:", json.dumps({**figures, "check": check}))
             if args.doccano:
-                result = doccano("label_conc", args.doccano, doccano_next, args.threads, args.duration)
+                result = doccano(args.peer_dir, "label_conc", args.doccano, doccano_next, args.threads,
+                                 args.duration)
                 doccano_next = result["next_index"] + 1
                 print(f"doccano, {args.threads} concurrent:", json.dumps(doccano_brief(result)))
         print(f"\nload average {os.getloadavg()[0]:.1f} at the end")

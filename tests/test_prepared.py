@@ -147,3 +147,26 @@ def test_token_authentication_reads_the_user_whole_and_refuses_as_drf_does(clien
     Token.objects.filter(pk=token.pk).update(created=timezone.now() - timedelta(hours=25))
     expired = client.get("/api/studies/tok/", headers={"Authorization": f"Token {token.key}"})
     assert expired.status_code == 401 and "expired" in expired.json()["detail"]
+
+
+def test_a_slice_is_bounded_by_arguments_and_each_call_reads_its_own_page():
+    study = StudyFactory()
+    roots = [Category.objects.create(study=study, name=f"Root {i:02d}") for i in range(30)]
+    query = Prepared(lambda *, study_id, offset, limit: Category.objects.filter(study_id=study_id)
+                     .order_by("name").values("id", "name")[offset:offset + limit],
+                     study_id=int, offset=int, limit=int)
+    in_subquery = Prepared(lambda *, study_id, offset, limit: Category.objects.filter(
+        pk__in=Category.objects.filter(study_id=study_id).order_by("-name").values("pk")[offset:offset + limit])
+        .order_by("pk").values("id"), study_id=int, offset=int, limit=int)
+    for offset, limit in ((0, 10), (10, 10), (25, 10), (0, 1), (29, 5), (40, 5), (3, 0)):
+        assert query.rows(study_id=study.pk, offset=offset, limit=limit) == list(
+            Category.objects.filter(study=study).order_by("name").values("id", "name")[offset:offset + limit])
+        assert in_subquery.rows(study_id=study.pk, offset=offset, limit=limit) == list(
+            Category.objects.filter(pk__in=Category.objects.filter(study=study).order_by("-name")
+                                    .values("pk")[offset:offset + limit]).order_by("pk").values("id"))
+    assert len(roots) == 30
+    # A bound Django computes from two arguments cannot be written in later: refused, not run wrong.
+    stop = Prepared(lambda *, study_id, offset, stop: Category.objects.filter(study_id=study_id)
+                    .values("id")[offset:stop], study_id=int, offset=int, stop=int)
+    with pytest.raises(ValueError, match="did not pass"):
+        stop.rows(study_id=study.pk, offset=0, stop=5)

@@ -32,11 +32,13 @@ hold labels they cannot see, so it is treated as labelled).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import BooleanField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.lookups import IsNull
 
+from annotator.prepared import Prepared
 from annotator.studies.models import Membership, Study
 
 from .models import Assignment, DrawStatus, ItemPart, SampleDraw
@@ -171,6 +173,29 @@ def running_draw_work_q(*, membership: Membership, prefix: str = "") -> Q:
         return mine
     return mine | IsNull(Subquery(_first_assignment(draw=OuterRef(f"{prefix}draw_id"), user_id=membership.user_id)),
                          True)
+
+
+class PreparedPerMember:
+    """A query of what a member sees, the rule applied in it (``work_visible_q``,
+    ``running_draw_work_q``), prepared (``annotator.prepared``) once per kind of member: the
+    rule's shape follows the member's roles, its values their study and user. ``build(member)``
+    returns the ``values()`` queryset for ``member`` (a membership that stands in for every
+    member with its roles)."""
+
+    _ROLES = tuple(f.attname for f in Membership._meta.concrete_fields if isinstance(f, BooleanField))
+
+    def __init__(self, build: Callable[[Membership], QuerySet]):
+        self._build, self._prepared = build, {}
+
+    def rows(self, membership: Membership) -> list[dict]:
+        roles = tuple(getattr(membership, name) for name in self._ROLES)
+        prepared = self._prepared.get(roles)
+        if prepared is None:
+            def build(*, study_id, user_id):
+                return self._build(Membership(study_id=study_id, user_id=user_id, **dict(zip(self._ROLES, roles,
+                                                                                             strict=True))))
+            prepared = self._prepared[roles] = Prepared(build, study_id=int, user_id=int)
+        return prepared.rows(study_id=membership.study_id, user_id=membership.user_id)
 
 
 def _first_assignment(*, draw, user_id: int | None) -> QuerySet[Assignment]:

@@ -23,6 +23,7 @@ from annotator.prepared import Prepared, instance
 from annotator.studies.models import Membership, Study
 from sampling.draws.models import Assignment, DrawStatus, SampleDraw, SampleStratum
 from sampling.draws.sight import (
+    PreparedPerMember,
     Sight,
     assignment_visible_q,
     round_running_q,
@@ -35,7 +36,7 @@ from taxonomy.tree.selectors import taxonomy_version
 
 from .models import HOTKEYS, HotkeyBinding, Label, LabelCategory, RaterTally
 from .reopening import assignment_reopened, reopen_request, reopened_first
-from .visibility import VisibleLabels, label_list_visible
+from .visibility import LabelPages, VisibleLabels, label_list_visible
 
 # Draws whose assignments are not (yet) a rater's work: being drawn, drawn but
 # still open to redistribution, failed. Later statuses (arbitration) stay
@@ -52,10 +53,18 @@ def label_list_for_api(*, study: Study, membership: Membership) -> VisibleLabels
     row read with its item, post title and rater (``values()``: model instances with their
     post, draw and rater cost several times the query); ``label_rows_complete`` adds a page's
     categories. ``membership``: the member's, read with the study."""
-    return VisibleLabels(study=study, membership=membership, fields=("id", "kind", "note", "revision", "updated_at"),
-                         expressions={"item": F("assignment__item_id"), "post": F("assignment__item__post_id"),
-                                      "title": F("assignment__item__post__title"),
-                                      "rater": F("assignment__rater__username")})
+    return VisibleLabels(study=study, membership=membership, pages=_LISTED_LABELS)
+
+
+# A page of the listing's labels and their categories: prepared, as a rater pages through them.
+_LISTED_LABELS = LabelPages(lambda labels: labels.values(
+    "assignment_id", "id", "kind", "note", "revision", "updated_at", item=F("assignment__item_id"),
+    post=F("assignment__item__post_id"), title=F("assignment__item__post__title"),
+    rater=F("assignment__rater__username")))
+_LISTED_CATEGORIES = Prepared(
+    lambda *, label_ids: LabelCategory.objects.filter(label_id__in=label_ids).order_by("pk")
+    .values("label_id", "category_id", "category__name", "category__status"),
+    label_ids=list)
 
 
 def label_rows_complete(page: list[dict]) -> list[dict]:
@@ -63,9 +72,9 @@ def label_rows_complete(page: list[dict]) -> list[dict]:
     ``LabelListApi.ListOutput``, in its order), with its labels' categories (id, name, status)
     read in one query."""
     categories: dict[int, list[dict]] = {row["id"]: [] for row in page}
-    for label_id, pk, name, status in (LabelCategory.objects.filter(label_id__in=categories).order_by("pk")
-                                       .values_list("label_id", "category_id", "category__name", "category__status")):
-        categories[label_id].append({"id": pk, "name": name, "status": status})
+    for row in _LISTED_CATEGORIES.rows(label_ids=list(categories)):
+        categories[row["label_id"]].append({"id": row["category_id"], "name": row["category__name"],
+                                            "status": row["category__status"]})
     return [{"item": row["item"], "draw": row["draw_version"], "post": row["post"], "title": row["title"],
              "rater": row["rater"], "kind": row["kind"], "categories": categories[row["id"]],
              "note": row["note"], "revision": row["revision"], "updated_at": row["updated_at"]}
@@ -329,28 +338,50 @@ def labelling_progress(*, study: Study, user, sight: Sight | None = None,
     ``membership``: the user's, read with the study, where no ``sight`` is at hand (the API):
     the rule is then applied in the tallies' query (``running_draw_work_q``), not read first."""
     if sight is None and membership is not None:
-        # the draws in labelling (arbitration not started): the ones whose round runs
-        running = round_running_q(prefix="draw__") & Q(draw__study=study)
-        tallies = RaterTally.objects.filter(running, running_draw_work_q(membership=membership))
-        strata = SampleStratum.objects.filter(running)
+        if membership.study_id != study.pk:
+            raise ValueError("labelling_progress: the membership of another study")
+        rows = _TALLIES_SEEN.rows(membership)
+        strata_rows = _RUNNING_STRATA.rows(study_id=study.pk)
     else:
         sight = sight if sight is not None else sight_for(study=study, user=user)
         draw_ids = sorted(sight.running) if sight.running is not None else labelling_draw_ids(study=study)
         # A tally has an assignment's draw and rater: the assignments' visibility rule applies as it is.
-        tallies = RaterTally.objects.filter(assignment_visible_q(sight), draw_id__in=draw_ids)
-        strata = SampleStratum.objects.filter(draw_id__in=draw_ids)
-    rows = (tallies.values_list("rater_id", "rater__username", "stratum_id", "submitted", "assigned")
-            .order_by("rater__username", "stratum_id"))
+        rows = _tallies_ordered(RaterTally.objects.filter(assignment_visible_q(sight), draw_id__in=draw_ids))
+        strata_rows = _strata_ordered(SampleStratum.objects.filter(draw_id__in=draw_ids))
     raters: dict[int, RaterProgress] = {}
-    for rater_id, username, stratum_id, submitted, assigned in rows:
-        entry = raters.setdefault(rater_id, RaterProgress(rater_id, username))
-        entry.by_stratum[stratum_id] = [submitted, assigned]
-        entry.labelled += submitted
-        entry.assigned += assigned
-    # what the page and the API show of a stratum: its name and its draw's version
-    strata = list(strata.select_related("draw").only("name", "position", "draw_id", "draw__version")
-                  .order_by("draw__version", "position"))
+    for row in rows:
+        entry = raters.setdefault(row["rater_id"], RaterProgress(row["rater_id"], row["rater__username"]))
+        entry.by_stratum[row["stratum_id"]] = [row["submitted"], row["assigned"]]
+        entry.labelled += row["submitted"]
+        entry.assigned += row["assigned"]
+    strata = []
+    for row in strata_rows:
+        stratum = instance(SampleStratum, {name: row[name] for name in ("id", "name", "position", "draw_id")})
+        stratum.draw = instance(SampleDraw, {"id": row["draw_id"], "version": row["draw__version"]})
+        strata.append(stratum)
     return LabellingProgress(strata=strata, raters=list(raters.values()))
+
+
+def _tallies_ordered(tallies: QuerySet[RaterTally]) -> QuerySet:
+    return (tallies.values("rater_id", "rater__username", "stratum_id", "submitted", "assigned")
+            .order_by("rater__username", "stratum_id"))
+
+
+def _strata_ordered(strata: QuerySet[SampleStratum]) -> QuerySet:
+    """What the page and the API show of a stratum: its name and its draw's version."""
+    return strata.values("id", "name", "position", "draw_id", "draw__version").order_by("draw__version", "position")
+
+
+# The tallies of the study's draws whose round runs that a member sees: the API's progress call
+# reads them on every poll.
+_TALLIES_SEEN = PreparedPerMember(
+    lambda member: _tallies_ordered(RaterTally.objects.filter(round_running_q(prefix="draw__"),
+                                                              draw__study_id=member.study_id)
+                                    .filter(running_draw_work_q(membership=member))))
+_RUNNING_STRATA = Prepared(
+    lambda *, study_id: _strata_ordered(SampleStratum.objects.filter(round_running_q(prefix="draw__"),
+                                                                     draw__study_id=study_id)),
+    study_id=int)
 
 
 def labelling_progress_mine(*, study: Study, user, draws: LabellingDraws | None = None) -> tuple[int, int]:

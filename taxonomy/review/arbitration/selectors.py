@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.http import Http404
 
+from annotator.prepared import Prepared
 from annotator.studies.models import Membership
 from sampling.draws.models import (
     Assignment,
@@ -205,10 +206,16 @@ def final_labels_complete(finals: list[FinalLabel]) -> list[FinalLabel]:
 def _final_category_ids(final_ids: list[int]) -> dict[int, list[int]]:
     """Final label id → its category ids, sorted, for a page of final labels in one query."""
     categories: dict[int, list[int]] = {pk: [] for pk in final_ids}
-    for final_id, category_id in (FinalLabelCategory.objects.filter(final_id__in=final_ids)
-                                  .order_by("category_id").values_list("final_id", "category_id")):
-        categories[final_id].append(category_id)
+    for row in _FINAL_CATEGORIES.rows(final_ids=list(final_ids)):
+        categories[row["final_id"]].append(row["category_id"])
     return categories
+
+
+# prepared: the listing reads a page's categories on every page
+_FINAL_CATEGORIES = Prepared(
+    lambda *, final_ids: FinalLabelCategory.objects.filter(final_id__in=final_ids).order_by("category_id")
+    .values("final_id", "category_id"),
+    final_ids=list)
 
 
 def pending_categories_count(*, study) -> int:

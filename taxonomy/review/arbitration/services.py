@@ -13,6 +13,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from annotator.dbstats import table_statistics_refresh
 from annotator.errors import Conflict
 from annotator.studies.models import Membership
 from sampling.draws.models import (
@@ -128,6 +129,9 @@ def arbitration_start(*, draw: SampleDraw, user, allow_incomplete: bool = False)
         FinalLabelCategory(final_id=saved[final.item_id], category_id=cid)
         for final, category_ids in finals for cid in sorted(category_ids)
     )
+    # A study's final labels were none, and are now most of a draw's items: without telling
+    # the planner, the listing reads them by probing every item of the study for one.
+    table_statistics_refresh(FinalLabel, FinalLabelCategory)
     return ArbitrationStart(draw=draw, agreed=agreed, to_arbitrate=to_arbitrate, pending=pending,
                             incomplete=incomplete)
 

@@ -90,6 +90,26 @@ def test_start_finalises_agreed_items_and_queues_the_rest(setting):
         arbitration_start(draw=s["draw"], user=s["arbitrator"])
 
 
+def _final_labels_counted_by_planner() -> int | None:
+    """The planner's row count of the final labels table (None: never analysed)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = %s AND idx IS NULL OR tbl = %s "
+                           "ORDER BY idx IS NULL DESC", [FinalLabel._meta.db_table, FinalLabel._meta.db_table])
+            row = cursor.fetchone()
+            return int(row[0].split()[0]) if row else None
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [FinalLabel._meta.db_table])
+        tuples = cursor.fetchone()[0]
+        return None if tuples < 0 else int(tuples)
+
+
+@pytest.mark.django_db
+def test_start_tells_the_planner_how_many_final_labels_there_are(setting):
+    # Without statistics, SQLite read a study's final labels by probing every item of the study.
+    arbitration_start(draw=setting["draw"], user=setting["arbitrator"])
+    assert _final_labels_counted_by_planner() == FinalLabel.objects.count() == 2
+
+
 @pytest.mark.django_db
 def test_start_waits_for_missing_labels_unless_told(setting):
     s = setting
