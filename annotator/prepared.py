@@ -38,8 +38,7 @@ _MAX_CACHED_LENGTH = 100  # a page of ids; longer lists are compiled on each cal
 
 @dataclass(frozen=True)
 class _Compiled:
-    sql: str
-    bounds: tuple | None  # the SQL cut at a slice's bounds (str, _Slot, str, …): written in on each call
+    sql: tuple  # the SQL, cut where a slice's bounds go (str, _Slot, str, …): written in on each call
     params: tuple  # fixed values, and the stand-ins' places (_Slot: argument, index in its list or None)
     names: tuple[str, ...]
     locks: bool  # FOR UPDATE or FOR SHARE: in a transaction only
@@ -48,7 +47,7 @@ class _Compiled:
     width: int | None  # the selected columns, where the SQL selects more (to order by them)
 
 
-_EMPTY = _Compiled(sql="", bounds=None, params=(), names=(), locks=False, compiler=None, converters={}, width=None)
+_EMPTY = _Compiled(sql=("",), params=(), names=(), locks=False, compiler=None, converters={}, width=None)
 
 
 class _Slot:
@@ -88,8 +87,7 @@ class Prepared:
             raise TransactionManagementError("A prepared query that locks rows runs in a transaction.")
         params = [p if not isinstance(p, _Slot) else values[p.name] if p.index is None else values[p.name][p.index]
                   for p in compiled.params]
-        sql = compiled.sql if compiled.bounds is None else "".join(
-            part if isinstance(part, str) else str(int(values[part.name])) for part in compiled.bounds)
+        sql = "".join(part if isinstance(part, str) else str(int(values[part.name])) for part in compiled.sql)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
@@ -132,18 +130,17 @@ class Prepared:
             if slot is not None:
                 seen.add(param)
             slots.append(slot if slot is not None else param)
-        bounds = _slice_bounds(sql, stand_ins, seen)
+        if self._share_lock:
+            sql = share_locked_sql(sql, queryset.model, using=using)
+        parts = _slice_bounds(sql, stand_ins, seen)
         missing = [slot.name for value, slot in stand_ins.items() if value not in seen]
         if missing:
             raise ValueError(f"Prepared query: Django did not pass {sorted(set(missing))} through as given "
                              "(a lookup that rewrites its value): use the ORM for it.")
-        if self._share_lock:
-            sql = share_locked_sql(sql, queryset.model, using=using)
-            bounds = (*bounds[:-1], share_locked_sql(bounds[-1], queryset.model, using=using))
         names = tuple(query.selected) if query.selected else (
             *query.extra_select, *query.values_select, *query.annotation_select)
         converters = compiler.get_converters([column[0] for column in compiler.select[:compiler.col_count]])
-        return _Compiled(sql=sql, bounds=bounds if len(bounds) > 1 else None, params=tuple(slots), names=names, compiler=compiler, converters=converters,
+        return _Compiled(sql=parts, params=tuple(slots), names=names, compiler=compiler, converters=converters,
                          width=compiler.col_count if compiler.has_extra_select else None,
                          locks=self._share_lock or bool(query.select_for_update))
 

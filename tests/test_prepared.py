@@ -4,9 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
-from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -114,18 +113,6 @@ def test_instance_reads_the_row_and_defers_the_rest():
     with CaptureQueriesContext(connection) as captured:
         assert partial.name == study.name  # read from the database when asked for
     assert len(captured.captured_queries) == 1
-
-
-@pytest.mark.django_db(transaction=True)  # the test's own transaction would hide the missing one
-def test_a_row_lock_outside_a_transaction_is_refused_on_postgresql():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
-    study = StudyFactory(slug="locked")
-    query = Prepared(lambda *, slug: Study.objects.filter(slug=slug).values("id"), share_lock=True, slug=str)
-    with transaction.atomic():
-        assert query.rows(slug="locked") == [{"id": study.pk}]
-    with pytest.raises(TransactionManagementError):
-        query.rows(slug="locked")
 
 
 def test_token_authentication_reads_the_user_whole_and_refuses_as_drf_does(client, settings):

@@ -170,12 +170,11 @@ def assignment_with_item(assignments: QuerySet[Assignment]) -> QuerySet[Assignme
 # assignment_is_open, label_editable), and nothing more: the rater's tally, by its item's
 # stratum, is the database's to keep (labelling 0007). Prepared: compiling this query cost
 # each submission more than running it.
-_ASSIGNMENT_FIELDS = ("id", "draw_id", "item_id", "rater_id", "submitted_at")
-_DRAW_FIELDS = ("study_id", "status", "arbitration_started_at")
 _ASSIGNMENT_FOR_WRITE = Prepared(
     lambda *, rater_id, item_id: Assignment.objects.filter(rater_id=rater_id, item_id=item_id)
     .select_for_update(of=("self",)).order_by()  # one row at most (unique): no order to compile
-    .values(*_ASSIGNMENT_FIELDS, *(f"draw__{name}" for name in _DRAW_FIELDS))[:1],
+    .values("id", "draw_id", "item_id", "rater_id", "submitted_at",
+            "draw__id", "draw__study_id", "draw__status", "draw__arbitration_started_at")[:1],
     rater_id=int, item_id=int)
 
 
@@ -185,10 +184,8 @@ def assignment_locked_for_write(*, rater_id: int, item_id: int) -> Assignment | 
     rows = _ASSIGNMENT_FOR_WRITE.rows(rater_id=rater_id, item_id=item_id)
     if not rows:
         return None
-    row = rows[0]
-    assignment = instance(Assignment, {name: row[name] for name in _ASSIGNMENT_FIELDS})
-    assignment.draw = instance(SampleDraw, {"id": row["draw_id"],
-                                            **{name: row[f"draw__{name}"] for name in _DRAW_FIELDS}})
+    assignment = instance(Assignment, rows[0])
+    assignment.draw = instance(SampleDraw, rows[0], prefix="draw__")
     return assignment
 
 
@@ -356,8 +353,8 @@ def labelling_progress(*, study: Study, user, sight: Sight | None = None,
         entry.assigned += row["assigned"]
     strata = []
     for row in strata_rows:
-        stratum = instance(SampleStratum, {name: row[name] for name in ("id", "name", "position", "draw_id")})
-        stratum.draw = instance(SampleDraw, {"id": row["draw_id"], "version": row["draw__version"]})
+        stratum = instance(SampleStratum, row)
+        stratum.draw = instance(SampleDraw, row, prefix="draw__")
         strata.append(stratum)
     return LabellingProgress(strata=strata, raters=list(raters.values()))
 
@@ -369,7 +366,8 @@ def _tallies_ordered(tallies: QuerySet[RaterTally]) -> QuerySet:
 
 def _strata_ordered(strata: QuerySet[SampleStratum]) -> QuerySet:
     """What the page and the API show of a stratum: its name and its draw's version."""
-    return strata.values("id", "name", "position", "draw_id", "draw__version").order_by("draw__version", "position")
+    return (strata.values("id", "name", "position", "draw_id", "draw__id", "draw__version")
+            .order_by("draw__version", "position"))
 
 
 # The tallies of the study's draws whose round runs that a member sees: the API's progress call

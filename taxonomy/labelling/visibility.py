@@ -42,14 +42,15 @@ _TALLIES_SEEN = PreparedPerMember(
 class LabelPages:
     """How a listing reads a page of one draw's visible labels, in the listing's order (item,
     rater's username): ``values`` turns the page's labels (a ``Label`` queryset) into the
-    ``values()`` the listing shows, with each label's ``assignment_id``. The page is cut from the draw's submitted assignments alone
-    (a label exists exactly for those: ``label_submit`` writes both in one transaction), in
-    that order from the front of a partial index on them (sampling 0010); only its rows are
-    then read with their labels and whatever ``values`` joins, unordered, and put in the page's
-    order here. Cut after those joins, the page cost every row before it (PostgreSQL cannot tell
-    that a rater's submitted assignments are all theirs, and sorted the whole draw's); read in
-    one query with them, a page PostgreSQL has not seen on the connection is planned whole
-    (1.5 ms), where the cut alone plans in a fraction of that. Both queries prepared."""
+    ``values()`` the listing shows, with each label's ``assignment_id``. The page is cut from
+    the draw's submitted assignments alone (a label exists exactly for those: ``label_submit``
+    writes both in one transaction), in that order from the front of a partial index on them
+    (sampling 0010); only its rows are then read with their labels and whatever ``values``
+    joins, unordered, and put in the page's order here. Cut after those joins, the page cost
+    every row before it (PostgreSQL cannot tell that a rater's submitted assignments are all
+    theirs, and sorted the whole draw's); read in one query with them, a page PostgreSQL has not
+    seen on the connection is planned whole (1.5 ms), where the cut alone plans in a fraction of
+    that. Both queries prepared."""
 
     def __init__(self, values: Callable[[QuerySet[Label]], QuerySet]):
         def submitted(draw_id: int) -> QuerySet[Assignment]:

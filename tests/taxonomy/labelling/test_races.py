@@ -195,8 +195,10 @@ def test_share_lock_needs_a_transaction(db):
     """Outside a transaction a share lock would end with its own statement: refused, loudly."""
     from django.db.transaction import TransactionManagementError
 
-    from annotator.row_locks import values_share_locked
+    from annotator.prepared import Prepared
     from taxonomy.tree.models import Category
 
+    locked = Prepared(lambda *, study_id: Category.objects.filter(study_id=study_id).order_by("pk").values("id"),
+                      share_lock=True, study_id=int)
     with pytest.raises(TransactionManagementError):
-        values_share_locked(Category.objects.values("id"))
+        locked.rows(study_id=1)
